@@ -1,0 +1,95 @@
+// Typed errors: each message names the registry, repository and tag/digest involved and says what to do
+// next. None ever carries a credential: messages are built from names only, never from request options.
+
+/** Where in a registry something went wrong: `127.0.0.1:5000/rednaw/hello-world:eb53023`. */
+export interface RegistryLocation {
+    registry: string;
+    repository?: string;
+    reference?: string;
+}
+
+export function describeLocation(location: RegistryLocation): string {
+    let text = location.registry;
+    if (location.repository) {
+        text += `/${location.repository}`;
+        if (location.reference) {
+            text += location.reference.includes(":") ? `@${location.reference}` : `:${location.reference}`;
+        }
+    }
+    return text;
+}
+
+export class RegistryError extends Error {
+    constructor(message: string, public readonly location?: RegistryLocation) {
+        super(message);
+        this.name = new.target.name;
+    }
+}
+
+export class InvalidReferenceError extends RegistryError {
+    constructor(public readonly kind: string, public readonly value: string, expected: string) {
+        super(`invalid ${kind} ${JSON.stringify(value)}: ${expected}`);
+    }
+}
+
+export class TagNotFoundError extends RegistryError {
+    constructor(location: RegistryLocation & { reference: string }, public readonly closest: string[]) {
+        const hint = closest.length > 0
+            ? `closest existing tags: ${closest.join(", ")}`
+            : "the repository has no tags";
+        super(`tag ${location.reference} not found in ${location.registry}/${location.repository} (${hint}); ` +
+            "check the tag with `npm run registry:overview`, then `pulumi config set <app>:tag <tag>`", location);
+    }
+}
+
+export class ManifestNotFoundError extends RegistryError {
+    constructor(location: RegistryLocation & { reference: string }) {
+        super(`manifest ${describeLocation(location)} not found: the digest may have been deleted by cleanup; ` +
+            "pick an existing one with `npm run registry:overview`", location);
+    }
+}
+
+export class RepositoryNotFoundError extends RegistryError {
+    constructor(location: RegistryLocation & { repository: string }) {
+        super(`repository ${location.repository} not found in ${location.registry}: check the app's image ` +
+            "(`pulumi config get <app>:image`) against `npm run registry:overview`", location);
+    }
+}
+
+export class RegistryAuthError extends RegistryError {
+    constructor(location: RegistryLocation, status: number, hasCredentials: boolean) {
+        const what = hasCredentials
+            ? "refused the configured credentials"
+            : "requires credentials and none are configured";
+        super(`registry ${location.registry} ${what} (HTTP ${status}) for ${describeLocation(location)}; ` +
+            "set them with `pulumi config set iac:registryUsername <user>` and " +
+            "`pulumi config set --secret iac:registryPassword`, or `docker login " + location.registry + "`", location);
+    }
+}
+
+export class RegistryUnreachableError extends RegistryError {
+    constructor(location: RegistryLocation, cause: string) {
+        super(`registry ${location.registry} could not be reached (${cause}) while reading ${describeLocation(location)}; ` +
+            "check that it is running and that iac:registry (and iac:registryInsecure for plain http) are right", location);
+    }
+}
+
+export class DigestMismatchError extends RegistryError {
+    constructor(location: RegistryLocation, public readonly expected: string, public readonly actual: string, what: string) {
+        super(`${what} for ${describeLocation(location)} is ${actual}, expected ${expected}`, location);
+    }
+}
+
+export class RegistryResponseError extends RegistryError {
+    constructor(location: RegistryLocation, public readonly status: number, method: string, detail: string) {
+        super(`registry ${location.registry} answered HTTP ${status} to ${method} for ${describeLocation(location)}` +
+            (detail ? `: ${detail}` : ""), location);
+    }
+}
+
+export class DeleteNotSupportedError extends RegistryError {
+    constructor(location: RegistryLocation) {
+        super(`registry ${location.registry} does not allow deleting ${describeLocation(location)}: ` +
+            "enable it in the registry's config (storage.delete.enabled: true) and restart it", location);
+    }
+}

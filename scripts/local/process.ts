@@ -1,0 +1,74 @@
+// Starting a local service as a child process and waiting until it answers: shared by every launcher in
+// scripts/local, so tests and the demo start services the same way.
+import { ChildProcess, spawn } from "child_process";
+import * as fs from "fs";
+
+export interface StartedProcess {
+    child: ChildProcess;
+    /** Resolves with the first match of `pattern` in the process's log, rejects if it exits first. */
+    output: Promise<RegExpMatchArray>;
+    stop(): Promise<void>;
+}
+
+export class ServiceStartError extends Error {
+    constructor(service: string, detail: string, logFile: string) {
+        super(`${service} did not start: ${detail}; its log is ${logFile}`);
+        this.name = "ServiceStartError";
+    }
+}
+
+/**
+ * Spawns `command` with stdout and stderr appended to `logFile`, and watches the log for `ready`.
+ */
+export function startProcess(service: string, command: string, args: string[], options: {
+    logFile: string;
+    ready: RegExp;
+    timeoutMs: number;
+    env?: NodeJS.ProcessEnv;
+}): StartedProcess {
+    const log = fs.openSync(options.logFile, "a");
+    const child = spawn(command, args, { stdio: ["ignore", log, log], env: options.env ?? process.env });
+    fs.closeSync(log);
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+
+    const output = new Promise<RegExpMatchArray>((resolve, reject) => {
+        const deadline = Date.now() + options.timeoutMs;
+        const poll = () => {
+            const text = fs.readFileSync(options.logFile, "utf8");
+            const match = text.match(options.ready);
+            if (match) {
+                return resolve(match);
+            }
+            if (child.exitCode !== null || child.signalCode !== null) {
+                return reject(new ServiceStartError(service, `exited with ${child.exitCode ?? child.signalCode}: ` +
+                    text.trim().split("\n").slice(-3).join(" | "), options.logFile));
+            }
+            if (Date.now() > deadline) {
+                return reject(new ServiceStartError(service, `not ready after ${options.timeoutMs / 1000} s`, options.logFile));
+            }
+            setTimeout(poll, 50);
+        };
+        child.once("error", (error) => reject(new ServiceStartError(service, error.message, options.logFile)));
+        poll();
+    });
+
+    const stop = async () => {
+        if (child.exitCode === null && child.signalCode === null) {
+            child.kill("SIGTERM");
+            const killer = setTimeout(() => child.kill("SIGKILL"), 5000);
+            await exited;
+            clearTimeout(killer);
+        }
+    };
+    return { child, output, stop };
+}
+
+/** Fails loudly, naming the installer, when a tool the tests need is not there. */
+export function requireExecutable(path: string, installHint: string): string {
+    try {
+        fs.accessSync(path, fs.constants.X_OK);
+        return path;
+    } catch {
+        throw new Error(`${path} is missing: ${installHint}`);
+    }
+}
