@@ -1,0 +1,97 @@
+// The ImageDigest provider, serialized as the engine stores it, against a real registry.
+import * as assert from "assert";
+import * as pulumi from "@pulumi/pulumi";
+import { ImageDigestInputs, ImageDigestOutputs, imageDigestProvider } from "../../components/image-digest";
+import { RegistryServer, registryFlavours, startRegistry } from "../../scripts/local/registry";
+import { TestPusher } from "../helpers/push";
+import { serializedProvider } from "../helpers/serialized-provider";
+
+type Provider = Required<pulumi.dynamic.ResourceProvider<ImageDigestInputs, ImageDigestOutputs>>;
+
+for (const flavour of registryFlavours) {
+    describe(`ImageDigest provider (serialized) against a real registry ${flavour}`, function () {
+        this.timeout(120_000);
+        let registry: RegistryServer;
+        let pusher: TestPusher;
+        let provider: Provider;
+        const repository = "rednaw/hello-world";
+
+        before(async () => {
+            registry = await startRegistry({ flavour });
+            pusher = new TestPusher(registry.address);
+            provider = (await serializedProvider(imageDigestProvider)).provider as Provider;
+        });
+        after(async () => registry?.stop());
+
+        const inputs = (extra: Partial<ImageDigestInputs>): ImageDigestInputs =>
+            ({ registry: registry.address, repository, insecure: true, ...extra });
+        const create = async (extra: Partial<ImageDigestInputs>) => {
+            const result = await provider.create(inputs(extra));
+            assert.ok(result.outs, "create returns the state");
+            return { id: result.id, outs: result.outs };
+        };
+
+        it("resolves a tag once, pinning the digest with the image's labels", async () => {
+            const image = await pusher.pushImage(repository, ["eb53023"], {
+                labels: { "org.opencontainers.image.description": "initial deploy", "org.opencontainers.image.created": "2026-01-25T01:01:33Z" },
+            });
+            const { id, outs } = await create({ tag: "eb53023" });
+            assert.strictEqual(outs.digest, image.digest);
+            assert.strictEqual(outs.ref, `${registry.address}/${repository}@${image.digest}`);
+            assert.strictEqual(id, outs.ref);
+            assert.strictEqual(outs.tag, "eb53023");
+            assert.strictEqual(outs.description, "initial deploy");
+            assert.strictEqual(outs.created, "2026-01-25T01:01:33Z");
+            assert.strictEqual(outs.revision, null);
+            assert.strictEqual(outs.drift, null);
+        });
+
+        it("lets a digest win when the tag agrees, and refuses when it does not", async () => {
+            const a = await pusher.pushImage(repository, ["aaaaaaa"]);
+            const b = await pusher.pushImage(repository, ["bbbbbbb"]);
+            const byDigest = await create({ digest: a.digest });
+            assert.strictEqual(byDigest.outs.digest, a.digest);
+            assert.strictEqual(byDigest.outs.tag, null);
+            const both = await create({ tag: "aaaaaaa", digest: a.digest });
+            assert.strictEqual(both.outs.digest, a.digest);
+            await assert.rejects(create({ tag: "bbbbbbb", digest: a.digest }), (error: Error) => {
+                assert.match(error.message, new RegExp(`${repository}:bbbbbbb is ${b.digest}, expected ${a.digest}`));
+                return true;
+            });
+        });
+
+        it("costs no registry request to diff, and replaces only when the image's identity changes", async () => {
+            await pusher.pushImage(repository, ["ccccccc"]);
+            const { outs } = await create({ tag: "ccccccc" });
+            const before = registry.requestCount();
+            const same = await provider.diff(outs.ref, outs, inputs({ tag: "ccccccc" }));
+            const moved = await provider.diff(outs.ref, outs, inputs({ tag: "ddddddd" }));
+            assert.strictEqual(registry.requestCount(), before);
+            assert.deepStrictEqual(same, { changes: false, replaces: [], deleteBeforeReplace: false });
+            assert.deepStrictEqual(moved.replaces, ["tag"]);
+        });
+
+        it("reports drift on refresh when the tag moved, without moving the pin", async () => {
+            const first = await pusher.pushImage(repository, ["moving1"]);
+            const { outs } = await create({ tag: "moving1" });
+            const unchanged = await provider.read(outs.ref, outs);
+            assert.strictEqual(unchanged.props!.drift, null);
+
+            const second = await pusher.pushImage(repository, ["moving1"]);
+            const refreshed = await provider.read(outs.ref, outs);
+            assert.strictEqual(refreshed.id, outs.ref);
+            assert.strictEqual(refreshed.props!.digest, first.digest);
+            assert.strictEqual(refreshed.props!.drift!.pinnedDigest, first.digest);
+            assert.strictEqual(refreshed.props!.drift!.currentDigest, second.digest);
+        });
+
+        it("reports a deleted tag as drift with no current digest", async () => {
+            const image = await pusher.pushImage(repository, ["gone1"]);
+            const { outs } = await create({ tag: "gone1" });
+            await fetch(`http://${registry.address}/v2/${repository}/manifests/${image.digest}`, { method: "DELETE" });
+            const refreshed = await provider.read(outs.ref, outs);
+            assert.strictEqual(refreshed.props!.digest, image.digest);
+            assert.strictEqual(refreshed.props!.drift!.currentDigest, null);
+        });
+    });
+}
