@@ -27,13 +27,15 @@ export function parseChallenges(header: string): Challenge[] {
             i++;
         }
     };
-    const readToken = (): string | undefined => {
-        token.lastIndex = i;
-        const match = token.exec(header);
+    // Unquoted values are read leniently (up to a comma or space): some servers send bare URLs.
+    const bareValue = /[^\s,]+/y;
+    const read = (pattern: RegExp): string | undefined => {
+        pattern.lastIndex = i;
+        const match = pattern.exec(header);
         if (!match) {
             return undefined;
         }
-        i = token.lastIndex;
+        i = pattern.lastIndex;
         return match[0];
     };
     const readQuoted = (): string => {
@@ -51,7 +53,7 @@ export function parseChallenges(header: string): Challenge[] {
 
     while (i < header.length) {
         skip(/[\s,]/);
-        const scheme = readToken();
+        const scheme = read(token);
         if (!scheme) {
             break;
         }
@@ -60,7 +62,7 @@ export function parseChallenges(header: string): Challenge[] {
         for (;;) {
             skip(/[\s,]/);
             const start = i;
-            const name = readToken();
+            const name = read(token);
             skip(/\s/);
             if (!name || header[i] !== "=") {
                 // Not an auth-param: the next challenge's scheme (or token68, which registries don't use).
@@ -69,7 +71,7 @@ export function parseChallenges(header: string): Challenge[] {
             }
             i++;
             skip(/\s/);
-            challenge.params[name.toLowerCase()] = header[i] === "\"" ? readQuoted() : (readToken() ?? "");
+            challenge.params[name.toLowerCase()] = header[i] === "\"" ? readQuoted() : (read(bareValue) ?? "");
         }
         if (i === header.length || challenges.length > 16) {
             break;

@@ -1,0 +1,128 @@
+// The workspace (a stack) as its config describes it: the registry, and one entry per app from the app's own
+// namespace (`hello-world:tag`, …). Every problem is reported at once, before any resource is declared.
+import * as pulumi from "@pulumi/pulumi";
+import { credentialsFromDockerConfig } from "./registry/auth";
+import { defaultPlatform } from "./registry/client";
+import { parsePlatform, validateDigest, validateRegistry, validateRepository, validateTag } from "./registry/reference";
+
+export const projectNamespace = "iac";
+
+/** Keys of the project namespace; Pulumi.yaml declares each with its type and description. */
+export const projectKeys = [
+    "apps", "registry", "registryInsecure", "registryUsername", "registryPassword", "platform",
+    "sshHost", "sshPort", "sshUser", "sshPrivateKey", "org", "deployRoot",
+] as const;
+
+/** Keys of an app's namespace. */
+export const appKeys = ["image", "tag", "digest"] as const;
+
+const appNamePattern = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+export interface RegistryConfig {
+    address: string;
+    insecure: boolean;
+    username?: string;
+    password?: pulumi.Output<string>;
+}
+
+export interface AppConfig {
+    name: string;
+    /** The repository in the registry, e.g. rednaw/hello-world. */
+    image: string;
+    tag?: string;
+    digest?: string;
+}
+
+export interface WorkspaceConfig {
+    workspace: string;
+    registry: RegistryConfig;
+    platform: string;
+    apps: AppConfig[];
+}
+
+export class WorkspaceConfigError extends Error {
+    constructor(workspace: string, problems: string[]) {
+        super(`the configuration of workspace ${workspace} has ${problems.length} problem(s):\n  - ${problems.join("\n  - ")}`);
+        this.name = "WorkspaceConfigError";
+    }
+}
+
+/** Runs a validator, turning its error into a line of the report. */
+function check(problems: string[], key: string, validate: () => unknown): void {
+    try {
+        validate();
+    } catch (error) {
+        problems.push(`${key}: ${(error as Error).message}`);
+    }
+}
+
+/** Reads and validates the config of the stack being run. */
+export function loadWorkspaceConfig(): WorkspaceConfig {
+    const workspace = pulumi.getStack();
+    const problems: string[] = [];
+    const config = new pulumi.Config(projectNamespace);
+
+    let appNames: string[] = [];
+    check(problems, "iac:apps", () => {
+        appNames = config.requireObject<string[]>("apps");
+        if (!Array.isArray(appNames) || appNames.some((name) => typeof name !== "string" || !appNamePattern.test(name))) {
+            throw new Error("expected a list of app names (lowercase letters, digits and '-'), e.g. " +
+                "`pulumi config set --path 'iac:apps[0]' hello-world`");
+        }
+    });
+
+    const address = config.get("registry") ?? "";
+    check(problems, "iac:registry", () => validateRegistry(address));
+    const platform = config.get("platform") ?? defaultPlatform;
+    check(problems, "iac:platform", () => parsePlatform(platform));
+
+    const known = new Set<string>(projectKeys.map((key) => `${projectNamespace}:${key}`));
+    const apps: AppConfig[] = appNames.map((name) => {
+        appKeys.forEach((key) => known.add(`${name}:${key}`));
+        const app = new pulumi.Config(name);
+        const image = app.get("image") ?? "";
+        const tag = app.get("tag");
+        const digest = app.get("digest");
+        check(problems, `${name}:image`, () => validateRepository(image));
+        if (tag !== undefined) {
+            check(problems, `${name}:tag`, () => validateTag(tag));
+        }
+        if (digest !== undefined) {
+            check(problems, `${name}:digest`, () => validateDigest(digest));
+        }
+        if (tag === undefined && digest === undefined) {
+            problems.push(`${name}: neither ${name}:tag nor ${name}:digest is set; ` +
+                `choose a version with \`pulumi config set ${name}:tag <short sha>\` (see \`npm run registry:overview\`)`);
+        }
+        return { name, image, tag, digest };
+    });
+
+    const namespaces = new Set([projectNamespace, ...appNames]);
+    for (const key of Object.keys(pulumi.runtime.allConfig())) {
+        const namespace = key.split(":", 1)[0];
+        if (namespaces.has(namespace) && !known.has(key)) {
+            problems.push(`${key}: unknown key; ${namespace === projectNamespace
+                ? `the project's keys are ${projectKeys.join(", ")}`
+                : `an app's keys are ${appKeys.join(", ")}`}`);
+        }
+    }
+    if (problems.length > 0) {
+        throw new WorkspaceConfigError(workspace, problems);
+    }
+
+    const username = config.get("registryUsername");
+    let password = config.getSecret("registryPassword");
+    let registryUser = username;
+    if (!username) {
+        // The operator's `docker login` is the other place registry credentials live.
+        const fromDocker = credentialsFromDockerConfig(address);
+        registryUser = fromDocker?.username;
+        password = fromDocker ? pulumi.secret(fromDocker.password) : undefined;
+    }
+    return {
+        workspace,
+        registry: { address, insecure: config.getBoolean("registryInsecure") ?? false, username: registryUser, password },
+        platform,
+        apps,
+    };
+}

@@ -1,0 +1,49 @@
+// Runs index.ts under pulumi.runtime.setMocks with a given stack config, recording the resources it declares.
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import * as YAML from "yaml";
+
+export interface MockedResource {
+    type: string;
+    name: string;
+    inputs: Record<string, unknown>;
+}
+
+const projectRoot = path.resolve(__dirname, "..", "..");
+
+/** A stack file's config as the engine hands it to a program: objects and arrays as JSON text. */
+export function stackConfig(stack: string): Record<string, string> {
+    const file = YAML.parse(fs.readFileSync(path.join(projectRoot, `Pulumi.${stack}.yaml`), "utf8")) as {
+        config: Record<string, unknown>;
+    };
+    return Object.fromEntries(Object.entries(file.config).map(([key, value]) =>
+        [key, typeof value === "string" ? value : JSON.stringify(value)]));
+}
+
+export function outputValue<T>(output: pulumi.Output<T>): Promise<T> {
+    return new Promise((resolve) => output.apply((value) => resolve(value)));
+}
+
+/** Loads index.ts afresh with `config`; a test awaits the outputs it reads. */
+export async function runProgram(config: Record<string, string>, stack = "dev"):
+    Promise<{ resources: MockedResource[]; exports: Record<string, unknown> }> {
+    const resources: MockedResource[] = [];
+    await pulumi.runtime.setMocks({
+        newResource: (args) => {
+            resources.push({ type: args.type, name: args.name, inputs: args.inputs });
+            const digest = "sha256:" + "ab".repeat(32);
+            return {
+                id: `${args.name}-id`,
+                state: { ...args.inputs, digest, ref: `${args.inputs.registry}/${args.inputs.repository}@${digest}`, drift: null },
+            };
+        },
+        call: (args) => args.inputs,
+    }, "iac", stack, true);
+    pulumi.runtime.setAllConfig(config);
+    const entry = require.resolve(path.join(projectRoot, "index.ts"));
+    delete require.cache[entry];
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const exports = require(entry) as Record<string, unknown>;
+    return { resources, exports };
+}
