@@ -1,0 +1,47 @@
+// The seed's overview table: one block per image, newest first, → on what a workspace runs. Labels come
+// from whoever built the image, so nothing in them reaches a terminal raw.
+import { TagRow } from "./registry/listing";
+
+const descriptionWidth = 60;
+const createdWidth = 21;
+
+/** Control characters and escape sequences become visible, harmless text. */
+export function printable(text: string): string {
+    return text
+        .replace(/\x1b\[[0-?]*[ -/]*[@-~]/g, "")
+        // eslint-disable-next-line no-control-regex
+        .replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+function truncate(text: string, width: number): string {
+    const chars = [...text];
+    return chars.length <= width ? text : chars.slice(0, width - 1).join("") + "…";
+}
+
+/** `2026-01-25T01:10:00Z` → `2026-01-25 01:10` (UTC); anything unparseable is shown as it is, made printable. */
+export function formatCreated(created: string | null): string {
+    if (!created) {
+        return "-";
+    }
+    const time = new Date(created);
+    return Number.isNaN(time.getTime()) ? truncate(printable(created), createdWidth - 2) : time.toISOString().slice(0, 16).replace("T", " ");
+}
+
+export function formatImageTable(repository: string, rows: TagRow[], deployedDigest?: string | null): string {
+    const tagWidth = Math.max(7, ...rows.map((row) => printable(row.tag).length));
+    const line = (marker: string, tag: string, created: string, description: string) =>
+        `${marker} ${tag.padEnd(tagWidth)}  ${created.padEnd(createdWidth)}${description}`.trimEnd();
+    const header = [
+        `IMAGE: ${printable(repository)}`,
+        "",
+        `${"TAG".padEnd(tagWidth + 4)}${"CREATED".padEnd(createdWidth)}DESCRIPTION`,
+        `${"---".padEnd(tagWidth + 4)}${"-------".padEnd(createdWidth)}-----------`,
+    ];
+    const body = rows.map((row) => line(
+        deployedDigest && row.digest === deployedDigest ? "→" : " ",
+        printable(row.tag),
+        row.digest === null ? "(gone)" : formatCreated(row.created),
+        row.digest === null ? "tag deleted while listing" : truncate(printable(row.description ?? ""), descriptionWidth),
+    ));
+    return [...header, ...body].join("\n");
+}

@@ -1,0 +1,80 @@
+// Every tag of a repository with its digest and labels: a HEAD per tag, and the manifest and config blob once
+// per distinct digest, a few requests at a time.
+import { RegistryClient, defaultPlatform } from "./client";
+import { ManifestNotFoundError, TagNotFoundError } from "./errors";
+import { ImageMetadata } from "./types";
+
+export interface TagRow {
+    repository: string;
+    tag: string;
+    /** null when the tag disappeared between listing and resolving it. */
+    digest: string | null;
+    created: string | null;
+    description: string | null;
+    revision: string | null;
+    source: string | null;
+}
+
+export const defaultConcurrency = 8;
+
+/** Runs `task` over `items`, at most `limit` at a time, keeping the order of `items`. */
+export async function mapWithLimit<T, R>(items: T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
+    const results: R[] = new Array(items.length);
+    let next = 0;
+    const worker = async () => {
+        while (next < items.length) {
+            const index = next++;
+            results[index] = await task(items[index]);
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+    return results;
+}
+
+function isGone(error: unknown): boolean {
+    return error instanceof TagNotFoundError || error instanceof ManifestNotFoundError;
+}
+
+export async function listRepositoryTags(client: RegistryClient, repository: string,
+    options: { platform?: string; concurrency?: number } = {}): Promise<TagRow[]> {
+    const concurrency = options.concurrency ?? defaultConcurrency;
+    const tags = await client.listTags(repository);
+    const digests = await mapWithLimit(tags, concurrency, async (tag) => {
+        try {
+            return await client.resolveTag(repository, tag);
+        } catch (error) {
+            if (isGone(error)) {
+                return null;
+            }
+            throw error;
+        }
+    });
+    const distinct = [...new Set(digests.filter((d): d is string => d !== null))];
+    const metadata = new Map<string, ImageMetadata | null>();
+    await mapWithLimit(distinct, concurrency, async (digest) => {
+        try {
+            metadata.set(digest, await client.imageMetadata(repository, digest, options.platform ?? defaultPlatform));
+        } catch (error) {
+            if (!isGone(error)) {
+                throw error;
+            }
+            metadata.set(digest, null);
+        }
+    });
+    return tags.map((tag, i) => {
+        const found = digests[i] === null ? null : metadata.get(digests[i]!) ?? null;
+        return {
+            repository, tag,
+            digest: found ? digests[i] : null,
+            created: found?.created ?? null,
+            description: found?.description ?? null,
+            revision: found?.revision ?? null,
+            source: found?.source ?? null,
+        };
+    });
+}
+
+/** Newest first by the created label; rows without one last, then by tag. */
+export function newestFirst(rows: TagRow[]): TagRow[] {
+    return [...rows].sort((a, b) => (b.created ?? "").localeCompare(a.created ?? "") || a.tag.localeCompare(b.tag));
+}

@@ -1,0 +1,63 @@
+// npm run registry:overview -- [--registry HOST[:PORT]] [--insecure] [--json] [--stack NAME]
+// Every repository and tag of a registry with created and description: no deploy state, no server access.
+import { parseArgs } from "util";
+import * as path from "path";
+import { credentialsFromDockerConfig } from "../components/registry/auth";
+import { RegistryClient } from "../components/registry/client";
+import { listRepositoryTags, newestFirst, TagRow } from "../components/registry/listing";
+import { formatImageTable } from "../components/overview";
+import { readStackConfig } from "../components/stack-file";
+
+const usage = `usage: npm run registry:overview -- [--registry HOST[:PORT]] [--insecure] [--json] [--stack NAME]
+  --registry   the registry (default: iac:registry of the stack)
+  --insecure   plain http (default: iac:registryInsecure of the stack)
+  --json       print only a JSON array of {repository, tag, digest, created, description, revision, source}
+  --stack      whose Pulumi.<stack>.yaml to read (default: dev)
+credentials: IAC_REGISTRY_USERNAME and IAC_REGISTRY_PASSWORD, else the stack's iac:registryUsername with
+IAC_REGISTRY_PASSWORD, else docker's config.json (docker login), else anonymous.`;
+
+async function main(): Promise<void> {
+    const { values } = parseArgs({
+        options: {
+            registry: { type: "string" }, insecure: { type: "boolean" }, json: { type: "boolean" },
+            stack: { type: "string", default: "dev" }, help: { type: "boolean" },
+        },
+    });
+    if (values.help) {
+        console.log(usage);
+        return;
+    }
+    const stackConfig = values.registry === undefined || values.insecure === undefined
+        ? readStackConfig(values.stack!, path.resolve(__dirname, ".."))
+        : {};
+    const registry = values.registry ?? stackConfig["iac:registry"];
+    if (typeof registry !== "string") {
+        throw new Error(`no registry: pass --registry HOST[:PORT] or set iac:registry in Pulumi.${values.stack}.yaml`);
+    }
+    const insecure = values.insecure ?? String(stackConfig["iac:registryInsecure"]) === "true";
+    const username = process.env.IAC_REGISTRY_USERNAME ?? stackConfig["iac:registryUsername"];
+    const password = process.env.IAC_REGISTRY_PASSWORD;
+    const credentials = typeof username === "string" && password !== undefined
+        ? { username, password }
+        : credentialsFromDockerConfig(registry);
+
+    const client = new RegistryClient({ registry, insecure, credentials });
+    const repositories = (await client.catalog()).sort();
+    const all: TagRow[] = [];
+    for (const [i, repository] of repositories.entries()) {
+        process.stderr.write(`registry:overview: ${registry}: ${repository} (${i + 1}/${repositories.length})\n`);
+        all.push(...newestFirst(await listRepositoryTags(client, repository)));
+    }
+    if (values.json) {
+        console.log(JSON.stringify(all, null, 2));
+        return;
+    }
+    const blocks = repositories.map((repository) =>
+        formatImageTable(repository, all.filter((row) => row.repository === repository)));
+    console.log(blocks.length > 0 ? blocks.join("\n\n") : `registry ${registry} has no repositories`);
+}
+
+main().catch((error: Error) => {
+    console.error(`registry:overview: ${error.message}`);
+    process.exitCode = 1;
+});

@@ -1,0 +1,44 @@
+import * as assert from "assert";
+import { formatCreated, formatImageTable, printable } from "../../components/overview";
+import { TagRow } from "../../components/registry/listing";
+
+const row = (tag: string, digest: string | null, created: string | null, description: string | null): TagRow =>
+    ({ repository: "rednaw/hello-world", tag, digest, created, description, revision: null, source: null });
+
+describe("overview table", () => {
+    it("marks every tag on the deployed digest and keeps columns aligned for long tags", () => {
+        const table = formatImageTable("rednaw/hello-world", [
+            row("6350192", "sha256:b", "2026-01-25T01:10:00Z", "add healthcheck"),
+            row("release-2026.01.25", "sha256:b", "2026-01-25T01:10:00Z", "add healthcheck"),
+            row("eb53023", "sha256:a", "2026-01-25T01:01:33Z", "initial deploy"),
+        ], "sha256:b");
+        assert.strictEqual(table, [
+            "IMAGE: rednaw/hello-world",
+            "",
+            "TAG                   CREATED              DESCRIPTION",
+            "---                   -------              -----------",
+            "→ 6350192             2026-01-25 01:10     add healthcheck",
+            "→ release-2026.01.25  2026-01-25 01:10     add healthcheck",
+            "  eb53023             2026-01-25 01:01     initial deploy",
+        ].join("\n"));
+    });
+
+    it("cuts long descriptions, neutralises control characters and shows a vanished tag as gone", () => {
+        const table = formatImageTable("r", [
+            row("t1", "sha256:a", null, "x".repeat(100)),
+            row("t2", "sha256:a", "2026-01-25T01:01:33Z", "\x1b[2J\x1b]0;pwned\x07evil\rline"),
+            row("t3", null, null, null),
+        ]);
+        const lines = table.split("\n");
+        assert.ok(lines[4].endsWith("x".repeat(59) + "…"));
+        assert.ok(!/[\x00-\x08\x0b-\x1f\x7f]/.test(table), JSON.stringify(table));
+        assert.match(lines[6], /^ {2}t3 +\(gone\) +tag deleted while listing$/);
+    });
+
+    it("formats created times in UTC and keeps odd values printable", () => {
+        assert.strictEqual(formatCreated("2026-01-25T02:10:00+01:00"), "2026-01-25 01:10");
+        assert.strictEqual(formatCreated(null), "-");
+        assert.strictEqual(formatCreated("yesterday\x1b[31m"), "yesterday");
+        assert.strictEqual(printable("a\u202eb"), "a\\u202eb");
+    });
+});
