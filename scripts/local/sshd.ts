@@ -1,0 +1,101 @@
+// An SSH test host: sshd on 127.0.0.1 with a generated ed25519 key pair, a temp directory standing in for
+// /opt, and DOCKER_HOST set for every session so the login user's docker reaches our engine.
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as net from "net";
+import * as os from "os";
+import * as path from "path";
+import { requireExecutable, startProcess } from "./process";
+
+export interface SshHost {
+    host: string;
+    port: number;
+    user: string;
+    /** OpenSSH private key text of the generated client key. */
+    privateKey: string;
+    privateKeyFile: string;
+    /** Stands in for /opt on this host. */
+    deployRoot: string;
+    dir: string;
+    logFile: string;
+    stop(): Promise<void>;
+}
+
+/** A port the kernel just handed out on loopback; sshd cannot report one it picked itself. */
+export function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const server = net.createServer();
+        server.once("error", reject);
+        server.listen(0, "127.0.0.1", () => {
+            const { port } = server.address() as net.AddressInfo;
+            server.close(() => resolve(port));
+        });
+    });
+}
+
+export async function startSshHost(options: { dockerHost?: string; port?: number; dir?: string } = {}): Promise<SshHost> {
+    const sshd = requireExecutable("/usr/sbin/sshd", "run scripts/install-tools (installs Debian's openssh-server)");
+    const keygen = requireExecutable("/usr/bin/ssh-keygen", "run scripts/install-tools (installs Debian's openssh-client)");
+    const ownDir = options.dir === undefined;
+    const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), "iac-sshd-"));
+    const deployRoot = path.join(dir, "opt");
+    fs.mkdirSync(deployRoot, { recursive: true });
+    const hostKey = path.join(dir, "host_ed25519");
+    const clientKey = path.join(dir, "client_ed25519");
+    for (const key of [hostKey, clientKey]) {
+        if (!fs.existsSync(key)) {
+            execFileSync(keygen, ["-q", "-t", "ed25519", "-N", "", "-C", "iac-test", "-f", key]);
+        }
+    }
+    fs.copyFileSync(`${clientKey}.pub`, path.join(dir, "authorized_keys"));
+    // Privilege separation directory that Debian's sshd insists on.
+    fs.mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
+
+    const port = options.port ?? await freePort();
+    const configFile = path.join(dir, "sshd_config");
+    fs.writeFileSync(configFile, [
+        `Port ${port}`,
+        "ListenAddress 127.0.0.1",
+        `HostKey ${hostKey}`,
+        `PidFile ${path.join(dir, "sshd.pid")}`,
+        `AuthorizedKeysFile ${path.join(dir, "authorized_keys")}`,
+        "PubkeyAuthentication yes",
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "PermitRootLogin prohibit-password",
+        "StrictModes no",
+        "UsePAM no",
+        "MaxStartups 50",
+        "MaxSessions 50",
+        "Subsystem sftp internal-sftp",
+        ...(options.dockerHost ? [`SetEnv DOCKER_HOST=${options.dockerHost}`] : []),
+        "",
+    ].join("\n"));
+
+    const logFile = path.join(dir, "sshd.log");
+    const started = startProcess("sshd", sshd, ["-D", "-e", "-f", configFile], {
+        logFile, ready: new RegExp(`Server listening on 127\\.0\\.0\\.1 port ${port}`), timeoutMs: 20_000,
+    });
+    try {
+        await started.output;
+    } catch (error) {
+        await started.stop();
+        throw error;
+    }
+    return {
+        host: "127.0.0.1",
+        port,
+        user: os.userInfo().username,
+        privateKey: fs.readFileSync(clientKey, "utf8"),
+        privateKeyFile: clientKey,
+        deployRoot,
+        dir,
+        logFile,
+        stop: async () => {
+            await started.stop();
+            if (ownDir) {
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
+        },
+    };
+}
