@@ -72,14 +72,18 @@ describe("ImageDigest under the real Pulumi engine", function () {
     it("reports drift on refresh when the tag is re-pushed, keeping the pinned digest", async () => {
         const moved = await pusher.pushImage(repository, ["eb53023"], { labels: { "org.opencontainers.image.description": "re-pushed" } });
         await stack.refresh({ color: "never" });
-        const pinned = await pinnedDigest() as { digest: string; drift: { pinnedDigest: string; currentDigest: string } };
-        assert.strictEqual(pinned.digest, imageA.digest);
-        assert.deepStrictEqual([pinned.drift.pinnedDigest, pinned.drift.currentDigest], [imageA.digest, moved.digest]);
+        // A refresh updates resources, not the program's outputs: read the ImageDigest's state.
+        const state = await stack.exportStack();
+        const image = state.deployment.resources.find((r: { type: string }) => r.type.endsWith(":ImageDigest"));
+        assert.strictEqual(image.outputs.digest, imageA.digest);
+        assert.deepStrictEqual(image.outputs.drift.currentDigest, moved.digest);
 
         const after = await up();
         assert.deepStrictEqual(after.summary.resourceChanges, { same: 2 }, "drift never redeploys by itself");
         assert.match(after.stdout, new RegExp(`tag eb53023 now points at ${moved.digest}`));
-        assert.strictEqual((await pinnedDigest()).digest, imageA.digest);
+        const pinned = await pinnedDigest() as { digest: string; drift: { pinnedDigest: string; currentDigest: string } };
+        assert.strictEqual(pinned.digest, imageA.digest);
+        assert.deepStrictEqual([pinned.drift.pinnedDigest, pinned.drift.currentDigest], [imageA.digest, moved.digest]);
     });
 
     it("leaves the stack empty after destroy", async () => {
