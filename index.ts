@@ -1,11 +1,14 @@
-// The workspace (this stack): its config read and checked, one pinned image per app.
+// The workspace (this stack): its config read and checked, then per app a pinned image and its deployment.
+import * as fs from "fs";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { AppDeployment } from "./components/app-deployment";
 import { loadWorkspaceConfig } from "./components/config";
 import { ImageDigest } from "./components/image-digest";
 
 const workspace = loadWorkspaceConfig();
 
-const images = workspace.apps.map((app) => {
+const apps = workspace.apps.map((app) => {
     const image = new ImageDigest(`${app.name}-image`, {
         registry: workspace.registry.address,
         repository: app.image,
@@ -22,11 +25,27 @@ const images = workspace.apps.map((app) => {
                 `the pinned ${drift.pinnedDigest} stays until you set ${app.name}:tag or ${app.name}:digest`, image);
         }
     });
-    return { app: app.name, image };
+
+    const templateName = path.join("apps", app.name, "compose.yml");
+    const deployment = new AppDeployment(app.name, {
+        app: app.name,
+        workspace: workspace.workspace,
+        org: workspace.host.org,
+        deployRoot: workspace.host.deployRoot,
+        image,
+        connection: workspace.host,
+        composeTemplate: fs.readFileSync(path.join(__dirname, templateName), "utf8"),
+        composeTemplateName: templateName,
+        environment: app.environment,
+        healthTimeoutSeconds: app.healthTimeoutSeconds,
+        registryUsername: workspace.registry.username,
+        registryPassword: workspace.registry.password,
+    });
+    return { app: app.name, image, deployment };
 });
 
 /** Per app, the image pinned for this workspace. */
-export const pinned = Object.fromEntries(images.map(({ app, image }) => [app, {
+export const pinned = Object.fromEntries(apps.map(({ app, image }) => [app, {
     ref: image.ref,
     tag: image.tag,
     digest: image.digest,
@@ -34,3 +53,6 @@ export const pinned = Object.fromEntries(images.map(({ app, image }) => [app, {
     created: image.created,
     drift: image.drift,
 }]));
+
+/** Per app, the deploy-info.yml record its host holds. */
+export const deployed = Object.fromEntries(apps.map(({ app, deployment }) => [app, deployment.deployed]));

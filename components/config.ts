@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { credentialsFromDockerConfig } from "./registry/auth";
 import { defaultPlatform } from "./registry/client";
 import { parsePlatform, validateDigest, validateRegistry, validateRepository, validateTag } from "./registry/reference";
+import { appNamePattern, validateAbsolutePath, validateAppName } from "./remote/scripts";
 
 export const projectNamespace = "iac";
 
@@ -14,9 +15,7 @@ export const projectKeys = [
 ] as const;
 
 /** Keys of an app's namespace. */
-export const appKeys = ["image", "tag", "digest"] as const;
-
-const appNamePattern = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+export const appKeys = ["image", "tag", "digest", "environment", "healthTimeout"] as const;
 
 export interface RegistryConfig {
     address: string;
@@ -31,12 +30,25 @@ export interface AppConfig {
     image: string;
     tag?: string;
     digest?: string;
+    /** The containers' environment, always treated as secret. */
+    environment: pulumi.Output<Record<string, string>>;
+    healthTimeoutSeconds: number;
+}
+
+export interface HostConfig {
+    host: string;
+    port: number;
+    user: string;
+    privateKey: pulumi.Output<string>;
+    org: string;
+    deployRoot: string;
 }
 
 export interface WorkspaceConfig {
     workspace: string;
     registry: RegistryConfig;
     platform: string;
+    host: HostConfig;
     apps: AppConfig[];
 }
 
@@ -64,6 +76,8 @@ export function loadWorkspaceConfig(): WorkspaceConfig {
 
     let appNames: string[] = [];
     check(problems, "iac:apps", () => {
+        // Also the workspace name: it goes into deploy-info.yml and host paths.
+        validateAppName("workspace", workspace);
         appNames = config.requireObject<string[]>("apps");
         if (!Array.isArray(appNames) || appNames.some((name) => typeof name !== "string" || !appNamePattern.test(name))) {
             throw new Error("expected a list of app names (lowercase letters, digits and '-'), e.g. " +
@@ -83,6 +97,10 @@ export function loadWorkspaceConfig(): WorkspaceConfig {
         const image = app.get("image") ?? "";
         const tag = app.get("tag");
         const digest = app.get("digest");
+        let healthTimeoutSeconds = 120;
+        check(problems, `${name}:healthTimeout`, () => {
+            healthTimeoutSeconds = app.getNumber("healthTimeout", { min: 1, max: 3600 }) ?? 120;
+        });
         check(problems, `${name}:image`, () => validateRepository(image));
         if (tag !== undefined) {
             check(problems, `${name}:tag`, () => validateTag(tag));
@@ -94,8 +112,23 @@ export function loadWorkspaceConfig(): WorkspaceConfig {
             problems.push(`${name}: neither ${name}:tag nor ${name}:digest is set; ` +
                 `choose a version with \`pulumi config set ${name}:tag <short sha>\` (see \`npm run registry:overview\`)`);
         }
-        return { name, image, tag, digest };
+        const environment = app.getSecretObject<Record<string, string>>("environment") ?? pulumi.secret<Record<string, string>>({});
+        return { name, image, tag, digest, environment, healthTimeoutSeconds };
     });
+
+    const sshHost = config.get("sshHost") ?? "";
+    const sshUser = config.get("sshUser") ?? "";
+    const org = config.get("org") ?? "";
+    const deployRoot = config.get("deployRoot") ?? "/opt";
+    let sshPort = 22;
+    check(problems, "iac:sshHost", () => validateRegistry(sshHost));
+    check(problems, "iac:sshPort", () => {
+        sshPort = config.getNumber("sshPort", { min: 1, max: 65535 }) ?? 22;
+    });
+    check(problems, "iac:sshUser", () => validateAppName("ssh user", sshUser));
+    check(problems, "iac:org", () => validateAppName("org", org));
+    check(problems, "iac:deployRoot", () => validateAbsolutePath("deploy root", deployRoot));
+    check(problems, "iac:sshPrivateKey", () => config.requireSecret("sshPrivateKey"));
 
     const namespaces = new Set([projectNamespace, ...appNames]);
     for (const key of Object.keys(pulumi.runtime.allConfig())) {
@@ -123,6 +156,7 @@ export function loadWorkspaceConfig(): WorkspaceConfig {
         workspace,
         registry: { address, insecure: config.getBoolean("registryInsecure") ?? false, username: registryUser, password },
         platform,
+        host: { host: sshHost, port: sshPort, user: sshUser, privateKey: config.requireSecret("sshPrivateKey"), org, deployRoot },
         apps,
     };
 }
