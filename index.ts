@@ -1,6 +1,4 @@
 // The workspace (this stack): its config read and checked, then per app a pinned image and its deployment.
-import * as fs from "fs";
-import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { AppDeployment } from "./components/app-deployment";
 import { loadWorkspaceConfig } from "./components/config";
@@ -26,7 +24,6 @@ const apps = workspace.apps.map((app) => {
         }
     });
 
-    const templateName = path.join("apps", app.name, "compose.yml");
     const deployment = new AppDeployment(app.name, {
         app: app.name,
         workspace: workspace.workspace,
@@ -34,8 +31,8 @@ const apps = workspace.apps.map((app) => {
         deployRoot: workspace.host.deployRoot,
         image,
         connection: workspace.host,
-        composeTemplate: fs.readFileSync(path.join(__dirname, templateName), "utf8"),
-        composeTemplateName: templateName,
+        composeTemplate: app.composeTemplate,
+        composeTemplateName: app.composeTemplateName,
         environment: app.environment,
         healthTimeoutSeconds: app.healthTimeoutSeconds,
         registryUsername: workspace.registry.username,

@@ -63,7 +63,9 @@ export class AppDeployment extends pulumi.ComponentResource {
         };
         const envFile = pulumi.output(args.environment ?? {}).apply((environment) => renderEnvFile(environment));
         const rendered = args.image.ref.apply((ref) => renderCompose(args.composeTemplateName, args.composeTemplate, ref));
-        const hash = pulumi.all([rendered, envFile]).apply(([compose, env]) => contentHash(compose.content, env));
+        // Not secret: keyed, the hash reveals nothing of the environment, and the scripts stay readable in diffs.
+        const hash = pulumi.unsecret(pulumi.all([rendered, envFile, connection.privateKey])
+            .apply(([compose, env, key]) => contentHash(compose.content, env, key)));
 
         const stage = new command.remote.Command(`${name}-stage`, {
             connection,

@@ -62,7 +62,10 @@ export function renderEnvFile(environment: Record<string, string>): string {
     }).join("");
 }
 
-/** Names the staged files: a change of compose content or environment is a change of this hash. */
-export function contentHash(compose: string, envFile: string): string {
-    return crypto.createHash("sha256").update(compose).update("\0").update(envFile).digest("hex").slice(0, 16);
+/**
+ * Names the staged files: a change of compose content or environment is a change of this hash. Keyed with a
+ * secret (the SSH key) because the env file may hold secrets and the name is stored in the clear.
+ */
+export function contentHash(compose: string, envFile: string, key: string): string {
+    return crypto.createHmac("sha256", key).update(compose).update("\0").update(envFile).digest("hex").slice(0, 16);
 }

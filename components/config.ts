@@ -1,5 +1,7 @@
 // The workspace (a stack) as its config describes it: the registry, and one entry per app from the app's own
 // namespace (`hello-world:tag`, …). Every problem is reported at once, before any resource is declared.
+import * as fs from "fs";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { credentialsFromDockerConfig } from "./registry/auth";
 import { defaultPlatform } from "./registry/client";
@@ -7,6 +9,8 @@ import { parsePlatform, validateDigest, validateRegistry, validateRepository, va
 import { appNamePattern, validateAbsolutePath, validateAppName } from "./remote/scripts";
 
 export const projectNamespace = "iac";
+
+const projectDir = path.resolve(__dirname, "..");
 
 /** Keys of the project namespace; Pulumi.yaml declares each with its type and description. */
 export const projectKeys = [
@@ -30,6 +34,9 @@ export interface AppConfig {
     image: string;
     tag?: string;
     digest?: string;
+    /** apps/<app>/compose.yml, relative to the project. */
+    composeTemplateName: string;
+    composeTemplate: string;
     /** The containers' environment, always treated as secret. */
     environment: pulumi.Output<Record<string, string>>;
     healthTimeoutSeconds: number;
@@ -113,7 +120,16 @@ export function loadWorkspaceConfig(): WorkspaceConfig {
                 `choose a version with \`pulumi config set ${name}:tag <short sha>\` (see \`npm run registry:overview\`)`);
         }
         const environment = app.getSecretObject<Record<string, string>>("environment") ?? pulumi.secret<Record<string, string>>({});
-        return { name, image, tag, digest, environment, healthTimeoutSeconds };
+        const composeTemplateName = path.join("apps", name, "compose.yml");
+        let composeTemplate = "";
+        check(problems, name, () => {
+            try {
+                composeTemplate = fs.readFileSync(path.join(projectDir, composeTemplateName), "utf8");
+            } catch {
+                throw new Error(`no compose template ${composeTemplateName}: every app of iac:apps needs one`);
+            }
+        });
+        return { name, image, tag, digest, environment, healthTimeoutSeconds, composeTemplateName, composeTemplate };
     });
 
     const sshHost = config.get("sshHost") ?? "";

@@ -1,4 +1,5 @@
 // Runs index.ts under pulumi.runtime.setMocks with a given stack config, recording the resources it declares.
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
@@ -12,13 +13,20 @@ export interface MockedResource {
 
 const projectRoot = path.resolve(__dirname, "..", "..");
 
+const mockDeployInfo = "app: hello-world\nworkspace: dev\nimage: r/x\ntag: t\ndigest: sha256:1\ndescription: d\n" +
+    "deployed_at: \"2026-01-25T01:10:00Z\"\ndeployed_by: \"wander@casa\"\n";
+
 /** A stack file's config as the engine hands it to a program: objects and arrays as JSON text. */
 export function stackConfig(stack: string): Record<string, string> {
     const file = YAML.parse(fs.readFileSync(path.join(projectRoot, `Pulumi.${stack}.yaml`), "utf8")) as {
         config: Record<string, unknown>;
     };
-    return Object.fromEntries(Object.entries(file.config).map(([key, value]) =>
-        [key, typeof value === "string" ? value : JSON.stringify(value)]));
+    return {
+        ...Object.fromEntries(Object.entries(file.config).map(([key, value]) =>
+            [key, typeof value === "string" ? value : JSON.stringify(value)])),
+        // The demo sets the key as a secret; the mocks only need one to be there.
+        "iac:sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nmock\n-----END OPENSSH PRIVATE KEY-----\n",
+    };
 }
 
 export function outputValue<T>(output: pulumi.Output<T>): Promise<T> {
@@ -32,10 +40,18 @@ export async function runProgram(config: Record<string, string>, stack = "dev"):
     await pulumi.runtime.setMocks({
         newResource: (args) => {
             resources.push({ type: args.type, name: args.name, inputs: args.inputs });
-            const digest = "sha256:" + "ab".repeat(32);
+            if (args.type === "command:remote:Command") {
+                // What the deploy script prints: the record it wrote.
+                return { id: `${args.name}-id`, state: { ...args.inputs, stdout: mockDeployInfo } };
+            }
+            // A registry where each tag's digest is derived from the tag, so a tag change is a digest change.
+            const digest = args.inputs.digest ?? `sha256:${crypto.createHash("sha256").update(String(args.inputs.tag)).digest("hex")}`;
             return {
                 id: `${args.name}-id`,
-                state: { ...args.inputs, digest, ref: `${args.inputs.registry}/${args.inputs.repository}@${digest}`, drift: null },
+                state: {
+                    ...args.inputs, digest, ref: `${args.inputs.registry}/${args.inputs.repository}@${digest}`,
+                    description: `built from ${args.inputs.tag}`, drift: null,
+                },
             };
         },
         call: (args) => args.inputs,

@@ -31,7 +31,7 @@ describe("host scripts over a real SSH host, dockerd, compose v2 and Registry v3
         const ref = `${env.registry.address}/${repository}@${image.digest}`;
         const compose = renderCompose("apps/hello-world/compose.yml", template, ref);
         const envFile = renderEnvFile({ PORT: String(env.port) });
-        const hash = contentHash(compose.content, envFile);
+        const hash = contentHash(compose.content, envFile, env.ssh.privateKey);
         const staged = await runOverSsh(env.ssh, buildStageScript(location, hash, compose.content), envFile);
         assert.strictEqual(staged.status, 0, staged.stderr);
         return runOverSsh(env.ssh, buildDeployScript({

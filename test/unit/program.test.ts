@@ -18,21 +18,16 @@ describe("the program under mocks", () => {
         assert.strictEqual(images[0].inputs.digest, undefined);
     });
 
-    it("declares an image for every listed app and passes a configured digest", async () => {
+    it("passes a configured digest instead of a tag", async () => {
         const digest = "sha256:" + "12".repeat(32);
-        const config = {
-            ...stackConfig("dev"),
-            "iac:apps": JSON.stringify(["hello-world", "api"]),
-            "api:image": "rednaw/api",
-            "api:digest": digest,
-        };
+        const config: Record<string, string> = { ...stackConfig("dev"), "hello-world:digest": digest };
+        delete config["hello-world:tag"];
         const { resources, exports } = await runProgram(config);
         const pinned = exports.pinned as Record<string, { digest: pulumi.Output<string> }>;
-        await Promise.all(Object.values(pinned).map((p) => outputValue(p.digest)));
-        const api = resources.find((r) => r.name === "api-image");
-        assert.ok(api, "an image for the api app");
-        assert.strictEqual(api.inputs.digest, digest);
-        assert.strictEqual(api.inputs.tag, undefined);
+        assert.strictEqual(await outputValue(pinned["hello-world"].digest), digest);
+        const image = resources.find((r) => r.name === "hello-world-image");
+        assert.strictEqual(image?.inputs.digest, digest);
+        assert.strictEqual(image?.inputs.tag, undefined);
     });
 
     it("refuses, before declaring anything, an app without a tag, an unknown key and a tag with shell metacharacters", async () => {
@@ -50,7 +45,46 @@ describe("the program under mocks", () => {
             assert.match(error.message, /hello-world:tag: invalid tag "eb53023;rm -rf \/"/);
             assert.match(error.message, /api: neither api:tag nor api:digest is set/);
             assert.match(error.message, /web:tga: unknown key/);
+            assert.match(error.message, /api: no compose template apps\/api\/compose.yml/);
             return true;
         });
+    });
+});
+
+describe("AppDeployment under mocks", () => {
+    type Program = Awaited<ReturnType<typeof runProgram>>;
+    const settle = async (program: Program) => {
+        const deployed = program.exports.deployed as Record<string, pulumi.Output<unknown>>;
+        await Promise.all(Object.values(deployed).map((d) => outputValue(d)));
+        return program.resources;
+    };
+    const byName = (resources: Program["resources"]) => Object.fromEntries(resources.map((r) => [r.name, r]));
+
+    it("stages a compose file that holds the @sha256 ref, and a deploy that depends on the digest", async () => {
+        const resources = byName(await settle(await runProgram(stackConfig("dev"))));
+        const component = Object.values(resources).find((r) => r.type === "iac:deploy:AppDeployment");
+        assert.strictEqual(component?.name, "hello-world");
+        const stage = resources["hello-world-stage"];
+        const deploy = resources["hello-world-deploy"];
+        const composeB64 = /printf '%s' '([A-Za-z0-9+/=]+)' \| base64 -d/.exec(String(stage.inputs.create))![1];
+        const compose = Buffer.from(composeB64, "base64").toString("utf8");
+        assert.match(compose, /image: 127\.0\.0\.1:5000\/rednaw\/hello-world@sha256:[a-f0-9]{64}\n/);
+        const digest = /@(sha256:[a-f0-9]{64})/.exec(compose)![1];
+        assert.strictEqual((deploy.inputs.triggers as unknown[])[0], digest);
+        assert.ok(String(deploy.inputs.create).includes(digest));
+        assert.ok(String(deploy.inputs.delete).includes("down --remove-orphans"));
+    });
+
+    it("changes, on a tag change, the image's tag and the deploy's trigger, and nothing about how or where", async () => {
+        const config = stackConfig("dev");
+        const before = byName(await settle(await runProgram(config)));
+        const after = byName(await settle(await runProgram({ ...config, "hello-world:tag": "6350192" })));
+        assert.deepStrictEqual(Object.keys(after).sort(), Object.keys(before).sort());
+        const changedKeys = (name: string) => Object.keys({ ...before[name].inputs, ...after[name].inputs })
+            .filter((key) => JSON.stringify(before[name].inputs[key]) !== JSON.stringify(after[name].inputs[key])).sort();
+        assert.deepStrictEqual(changedKeys("hello-world-image"), ["tag"]);
+        assert.deepStrictEqual(changedKeys("hello-world-deploy"), ["create", "triggers", "update"]);
+        assert.notDeepStrictEqual(before["hello-world-deploy"].inputs.triggers, after["hello-world-deploy"].inputs.triggers);
+        assert.deepStrictEqual(before["hello-world-deploy"].inputs.connection, after["hello-world-deploy"].inputs.connection);
     });
 });
