@@ -1,10 +1,13 @@
 // The workspace (this stack): its config read and checked, then per app a pinned image and its deployment.
 import * as pulumi from "@pulumi/pulumi";
 import { AppDeployment } from "./components/app-deployment";
+import { describePendingChange, lastDeployed } from "./components/change-notice";
 import { loadWorkspaceConfig } from "./components/config";
 import { ImageDigest } from "./components/image-digest";
+import { RegistryClient } from "./components/registry/client";
 
 const workspace = loadWorkspaceConfig();
+const previouslyDeployed = lastDeployed();
 
 const apps = workspace.apps.map((app) => {
     const image = new ImageDigest(`${app.name}-image`, {
@@ -37,6 +40,25 @@ const apps = workspace.apps.map((app) => {
         healthTimeoutSeconds: app.healthTimeoutSeconds,
         registryUsername: workspace.registry.username,
         registryPassword: workspace.registry.password,
+    });
+
+    pulumi.all([previouslyDeployed, workspace.registry.password]).apply(async ([records, password]) => {
+        const client = new RegistryClient({
+            registry: workspace.registry.address, insecure: workspace.registry.insecure,
+            credentials: workspace.registry.username && password ? { username: workspace.registry.username, password } : undefined,
+        });
+        try {
+            const message = await describePendingChange({
+                app: app.name, workspace: workspace.workspace, repository: app.image, tag: app.tag, digest: app.digest,
+                platform: workspace.platform, client, deployed: records?.[app.name],
+            });
+            if (message) {
+                pulumi.log.info(message, deployment);
+            }
+        } catch (error) {
+            // Said at preview, before anything changes: an unknown tag, a registry that refuses us.
+            pulumi.log.error((error as Error).message, deployment);
+        }
     });
     return { app: app.name, image, deployment };
 });

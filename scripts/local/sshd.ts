@@ -18,6 +18,8 @@ export interface SshHost {
     deployRoot: string;
     dir: string;
     logFile: string;
+    /** How many logins sshd has accepted so far, from its log: every remote command is one. */
+    sessionCount(): number;
     stop(): Promise<void>;
 }
 
@@ -91,6 +93,7 @@ export async function startSshHost(options: { dockerHost?: string; port?: number
         deployRoot,
         dir,
         logFile,
+        sessionCount: () => (fs.readFileSync(logFile, "utf8").match(/^Accepted publickey for /gm) ?? []).length,
         stop: async () => {
             await started.stop();
             if (ownDir) {

@@ -16,6 +16,17 @@ const projectRoot = path.resolve(__dirname, "..", "..");
 const mockDeployInfo = "app: hello-world\nworkspace: dev\nimage: r/x\ntag: t\ndigest: sha256:1\ndescription: d\n" +
     "deployed_at: \"2026-01-25T01:10:00Z\"\ndeployed_by: \"wander@casa\"\n";
 
+/** A registry where each tag's digest is derived from the tag, so a tag change is a digest change. */
+const digestOf = (tag: string) => `sha256:${crypto.createHash("sha256").update(tag).digest("hex")}`;
+
+/** What the stack's last update recorded: each app as configured, so the program has no change to announce. */
+function currentlyDeployed(config: Record<string, string>): Record<string, object> {
+    const apps = JSON.parse(config["iac:apps"] ?? "[]") as string[];
+    return Object.fromEntries(apps.map((app) => [app, {
+        tag: config[`${app}:tag`] ?? null, digest: config[`${app}:digest`] ?? digestOf(config[`${app}:tag`]),
+    }]));
+}
+
 /** A stack file's config as the engine hands it to a program: objects and arrays as JSON text. */
 export function stackConfig(stack: string): Record<string, string> {
     const file = YAML.parse(fs.readFileSync(path.join(projectRoot, `Pulumi.${stack}.yaml`), "utf8")) as {
@@ -40,12 +51,14 @@ export async function runProgram(config: Record<string, string>, stack = "dev"):
     await pulumi.runtime.setMocks({
         newResource: (args) => {
             resources.push({ type: args.type, name: args.name, inputs: args.inputs });
+            if (args.type === "pulumi:pulumi:StackReference") {
+                return { id: String(args.inputs.name), state: { name: args.inputs.name, outputs: { deployed: currentlyDeployed(config) } } };
+            }
             if (args.type === "command:remote:Command") {
                 // What the deploy script prints: the record it wrote.
                 return { id: `${args.name}-id`, state: { ...args.inputs, stdout: mockDeployInfo } };
             }
-            // A registry where each tag's digest is derived from the tag, so a tag change is a digest change.
-            const digest = args.inputs.digest ?? `sha256:${crypto.createHash("sha256").update(String(args.inputs.tag)).digest("hex")}`;
+            const digest = args.inputs.digest ?? digestOf(String(args.inputs.tag));
             return {
                 id: `${args.name}-id`,
                 state: {
@@ -55,7 +68,7 @@ export async function runProgram(config: Record<string, string>, stack = "dev"):
             };
         },
         call: (args) => args.inputs,
-    }, "iac", stack, true);
+    }, "iac", stack, true, "organization");
     pulumi.runtime.setAllConfig(config);
     const entry = require.resolve(path.join(projectRoot, "index.ts"));
     delete require.cache[entry];

@@ -1,0 +1,131 @@
+// The whole deploy under the real Pulumi engine and command provider, to a real SSH host with dockerd,
+// compose v2 and Registry v3: deploy by config, a no-op run, roll forward and back, an unhealthy image,
+// an unreachable host, and destroy.
+import * as assert from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { Stack } from "@pulumi/pulumi/automation";
+import * as YAML from "yaml";
+import { DeployInfo, parseDeployInfo } from "../../components/deploy-info";
+import { appDir } from "../../components/remote/scripts";
+import { DeployEnvironment, repository, startDeployEnvironment } from "../helpers/deploy-environment";
+import { createTestStack, TestStack } from "../helpers/pulumi-stack";
+
+describe("AppDeployment under the real Pulumi engine", function () {
+    this.timeout(900_000);
+    let env: DeployEnvironment;
+    let testStack: TestStack;
+    let stack: Stack;
+    let dir: string;
+
+    const deployInfo = (): DeployInfo => parseDeployInfo(fs.readFileSync(path.join(dir, "deploy-info.yml"), "utf8"), "deploy-info.yml");
+    const up = () => stack.up({ color: "never" });
+    const setTag = (tag: string) => stack.setConfig("hello-world:tag", { value: tag });
+
+    before(async () => {
+        env = await startDeployEnvironment();
+        dir = appDir({ app: "hello-world", workspace: "dev", org: "rednaw", deployRoot: env.ssh.deployRoot });
+        testStack = await createTestStack("dev", {
+            "iac:apps[0]": { value: "hello-world" },
+            "iac:registry": { value: env.registry.address },
+            "iac:registryInsecure": { value: "true" },
+            "iac:sshHost": { value: env.ssh.host },
+            "iac:sshPort": { value: String(env.ssh.port) },
+            "iac:sshUser": { value: env.ssh.user },
+            "iac:sshPrivateKey": { value: env.ssh.privateKey, secret: true },
+            "iac:org": { value: "rednaw" },
+            "iac:deployRoot": { value: env.ssh.deployRoot },
+            "hello-world:image": { value: repository },
+            "hello-world:tag": { value: env.images.a.tag },
+            "hello-world:environment.PORT": { value: String(env.port) },
+            "hello-world:healthTimeout": { value: "15" },
+        });
+        stack = testStack.stack;
+    });
+    after(async () => {
+        await testStack?.remove();
+        await env?.stop();
+    });
+
+    it("deploys the configured tag by digest and records it", async () => {
+        const result = await up();
+        assert.strictEqual(result.summary.result, "succeeded");
+        assert.deepStrictEqual(env.runningDigests("hello-world"), [env.images.a.digest]);
+        assert.match(await env.page(), new RegExp(env.images.a.tag));
+        const info = deployInfo();
+        assert.strictEqual(info.digest, env.images.a.digest);
+        assert.strictEqual(info.tag, env.images.a.tag);
+        assert.strictEqual(info.description, "initial deploy");
+        assert.strictEqual(info.workspace, "dev");
+        const outputs = await stack.outputs();
+        assert.deepStrictEqual(outputs.deployed.value["hello-world"], info);
+        assert.strictEqual(outputs.deployed.secret, false, "the deploy record is readable, not a secret");
+    });
+
+    it("runs no remote command and asks the registry nothing on an up with nothing changed", async () => {
+        const sessions = env.ssh.sessionCount();
+        const requests = env.registry.requestCount();
+        const result = await up();
+        assert.deepStrictEqual(Object.keys(result.summary.resourceChanges ?? {}), ["same"]);
+        assert.strictEqual(env.ssh.sessionCount(), sessions);
+        assert.strictEqual(env.registry.requestCount(), requests);
+    });
+
+    it("rolls forward to B and back to A by config alone", async () => {
+        await setTag(env.images.b.tag);
+        const preview = await stack.preview({ color: "never" });
+        assert.match(preview.stdout, new RegExp(`hello-world@dev: ${env.images.a.tag} "initial deploy" → ${env.images.b.tag} "add healthcheck \\+ fix nginx proxy header"`));
+        await up();
+        assert.deepStrictEqual(env.runningDigests("hello-world"), [env.images.b.digest]);
+        assert.strictEqual(deployInfo().digest, env.images.b.digest);
+
+        await setTag(env.images.a.tag);
+        const back = await stack.preview({ color: "never" });
+        assert.match(back.stdout, /\(rollback\)/);
+        await up();
+        assert.deepStrictEqual(env.runningDigests("hello-world"), [env.images.a.digest]);
+        assert.strictEqual(deployInfo().digest, env.images.a.digest);
+        assert.strictEqual((await stack.outputs()).deployed.value["hello-world"].digest, env.images.a.digest);
+    });
+
+    it("fails the up on an unhealthy image and keeps A running and recorded", async () => {
+        const before = fs.readFileSync(path.join(dir, "deploy-info.yml"), "utf8");
+        await setTag(env.images.c.tag);
+        await assert.rejects(up(), (error: Error) => {
+            assert.match(error.message, /deploy of .* failed: the containers did not become healthy within 15 s/);
+            return true;
+        });
+        assert.deepStrictEqual(env.runningDigests("hello-world"), [env.images.a.digest]);
+        assert.strictEqual(fs.readFileSync(path.join(dir, "deploy-info.yml"), "utf8"), before);
+        assert.match(await env.page(), new RegExp(env.images.a.tag));
+    });
+
+    it("fails clearly when the host cannot be reached, writing nothing", async () => {
+        const before = fs.readFileSync(path.join(dir, "deploy-info.yml"), "utf8");
+        await setTag(env.images.b.tag);
+        await stack.setConfig("iac:sshPort", { value: "1" });
+        await assert.rejects(up(), (error: Error) => {
+            assert.match(error.message, /127\.0\.0\.1:1/);
+            assert.match(error.message, /connection refused/i);
+            return true;
+        });
+        assert.strictEqual(fs.readFileSync(path.join(dir, "deploy-info.yml"), "utf8"), before);
+        assert.deepStrictEqual(env.runningDigests("hello-world"), [env.images.a.digest]);
+
+        await stack.setConfig("iac:sshPort", { value: String(env.ssh.port) });
+        await setTag(env.images.a.tag);
+        await up();
+        assert.strictEqual(deployInfo().digest, env.images.a.digest);
+    });
+
+    it("takes the app down on destroy, keeping the record in the history and every image in the registry", async () => {
+        await stack.destroy({ color: "never" });
+        assert.deepStrictEqual(env.runningDigests("hello-world"), []);
+        assert.ok(!fs.existsSync(path.join(dir, "deploy-info.yml")));
+        const history = YAML.parseAllDocuments(fs.readFileSync(path.join(dir, "deploy-history.yml"), "utf8")).map((d) => d.toJS());
+        assert.strictEqual(history[history.length - 1].digest, env.images.a.digest);
+        assert.ok(history[history.length - 1].removed_at);
+        const tags = await (await fetch(`http://${env.registry.address}/v2/${repository}/tags/list`)).json() as { tags: string[] };
+        assert.deepStrictEqual(tags.tags.sort(), [env.images.a.tag, env.images.b.tag, env.images.c.tag].sort());
+    });
+});
