@@ -10,10 +10,11 @@ export interface DockerEngine {
     host: string;
     dir: string;
     logFile: string;
+    pid: number;
     stop(): Promise<void>;
 }
 
-export async function startDockerd(options: { dir?: string } = {}): Promise<DockerEngine> {
+export async function startDockerd(options: { dir?: string; keepRunning?: boolean } = {}): Promise<DockerEngine> {
     const binary = requireExecutable("/usr/sbin/dockerd", "run scripts/install-tools (installs Debian's docker.io)");
     const ownDir = options.dir === undefined;
     // Short: the managed containerd's socket path lives under exec-root and unix sockets allow ~108 bytes.
@@ -26,7 +27,7 @@ export async function startDockerd(options: { dir?: string } = {}): Promise<Dock
         "--data-root", path.join(dir, "data"),
         "--exec-root", path.join(dir, "exec"),
         "--pidfile", path.join(dir, "docker.pid"),
-    ], { logFile, ready: /API listen on/, timeoutMs: 60_000 });
+    ], { logFile, ready: /API listen on/, timeoutMs: 60_000, keepRunning: options.keepRunning });
     try {
         await started.output;
     } catch (error) {
@@ -37,6 +38,7 @@ export async function startDockerd(options: { dir?: string } = {}): Promise<Dock
         host: `unix://${socket}`,
         dir,
         logFile,
+        pid: started.child.pid!,
         stop: async () => {
             await started.stop();
             if (ownDir) {

@@ -25,9 +25,16 @@ export function startProcess(service: string, command: string, args: string[], o
     ready: RegExp;
     timeoutMs: number;
     env?: NodeJS.ProcessEnv;
+    /** Outlive this process (the demo's services); stop later by pid with stopPid. */
+    keepRunning?: boolean;
 }): StartedProcess {
     const log = fs.openSync(options.logFile, "a");
-    const child = spawn(command, args, { stdio: ["ignore", log, log], env: options.env ?? process.env });
+    const child = spawn(command, args, {
+        stdio: ["ignore", log, log], env: options.env ?? process.env, detached: options.keepRunning ?? false,
+    });
+    if (options.keepRunning) {
+        child.unref();
+    }
     fs.closeSync(log);
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
 
@@ -61,6 +68,28 @@ export function startProcess(service: string, command: string, args: string[], o
         }
     };
     return { child, output, stop };
+}
+
+/** Stops a process started with keepRunning by an earlier command: SIGTERM, then SIGKILL after 10 s. */
+export async function stopPid(pid: number): Promise<void> {
+    const alive = () => {
+        try {
+            process.kill(pid, 0);
+            return true;
+        } catch {
+            return false;
+        }
+    };
+    if (!alive()) {
+        return;
+    }
+    process.kill(pid, "SIGTERM");
+    for (let waited = 0; alive() && waited < 10_000; waited += 100) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    if (alive()) {
+        process.kill(pid, "SIGKILL");
+    }
 }
 
 /** Fails loudly, naming the installer, when a tool the tests need is not there. */

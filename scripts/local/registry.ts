@@ -27,6 +27,8 @@ export interface RegistryServerOptions {
     htpasswd?: { username: string; password: string };
     /** Where storage, config and log live; a new temp dir when absent (removed on stop). */
     dir?: string;
+    /** Outlive this process (the demo). */
+    keepRunning?: boolean;
 }
 
 export interface RegistryServer {
@@ -36,6 +38,7 @@ export interface RegistryServer {
     port: number;
     dir: string;
     logFile: string;
+    pid: number;
     /** How many /v2/ requests the registry has answered so far, from its access log. */
     requestCount(): number;
     stop(): Promise<void>;
@@ -76,7 +79,7 @@ export async function startRegistry(options: RegistryServerOptions): Promise<Reg
     ].join("\n"));
 
     const started = startProcess(`registry ${options.flavour}`, binary, ["serve", configFile], {
-        logFile, ready: /listening on 127\.0\.0\.1:(\d+)/, timeoutMs: 20_000,
+        logFile, ready: /listening on 127\.0\.0\.1:(\d+)/, timeoutMs: 20_000, keepRunning: options.keepRunning,
     });
     let port: number;
     try {
@@ -91,6 +94,7 @@ export async function startRegistry(options: RegistryServerOptions): Promise<Reg
         port,
         dir,
         logFile,
+        pid: started.child.pid!,
         requestCount: () => (fs.readFileSync(logFile, "utf8").match(/"(?:GET|HEAD|PUT|POST|PATCH|DELETE) \/v2\//g) ?? []).length,
         stop: async () => {
             await started.stop();

@@ -18,6 +18,7 @@ export interface SshHost {
     deployRoot: string;
     dir: string;
     logFile: string;
+    pid: number;
     /** How many logins sshd has accepted so far, from its log: every remote command is one. */
     sessionCount(): number;
     stop(): Promise<void>;
@@ -35,7 +36,9 @@ export function freePort(): Promise<number> {
     });
 }
 
-export async function startSshHost(options: { dockerHost?: string; port?: number; dir?: string } = {}): Promise<SshHost> {
+export async function startSshHost(options: {
+    dockerHost?: string; port?: number; dir?: string; keepRunning?: boolean;
+} = {}): Promise<SshHost> {
     const sshd = requireExecutable("/usr/sbin/sshd", "run scripts/install-tools (installs Debian's openssh-server)");
     const keygen = requireExecutable("/usr/bin/ssh-keygen", "run scripts/install-tools (installs Debian's openssh-client)");
     const ownDir = options.dir === undefined;
@@ -77,6 +80,7 @@ export async function startSshHost(options: { dockerHost?: string; port?: number
     const logFile = path.join(dir, "sshd.log");
     const started = startProcess("sshd", sshd, ["-D", "-e", "-f", configFile], {
         logFile, ready: new RegExp(`Server listening on 127\\.0\\.0\\.1 port ${port}`), timeoutMs: 20_000,
+        keepRunning: options.keepRunning,
     });
     try {
         await started.output;
@@ -93,6 +97,7 @@ export async function startSshHost(options: { dockerHost?: string; port?: number
         deployRoot,
         dir,
         logFile,
+        pid: started.child.pid!,
         sessionCount: () => (fs.readFileSync(logFile, "utf8").match(/^Accepted publickey for /gm) ?? []).length,
         stop: async () => {
             await started.stop();

@@ -4,7 +4,7 @@ import { execFileSync } from "child_process";
 import { DockerEngine, startDockerd } from "../../scripts/local/dockerd";
 import { RegistryServer, startRegistry } from "../../scripts/local/registry";
 import { SshHost, freePort, startSshHost } from "../../scripts/local/sshd";
-import { AppRepository, BuiltImage } from "./app-images";
+import { AppRepository, BuiltImage } from "../../scripts/local/app-repository";
 
 export const repository = "rednaw/hello-world";
 

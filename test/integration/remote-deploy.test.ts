@@ -9,7 +9,7 @@ import { parseDeployInfo, renderDeployInfo } from "../../components/deploy-info"
 import {
     AppLocation, appDir, buildDeployScript, buildRemoveScript, buildStageScript,
 } from "../../components/remote/scripts";
-import { BuiltImage } from "../helpers/app-images";
+import { BuiltImage } from "../../scripts/local/app-repository";
 import { DeployEnvironment, repository, startDeployEnvironment } from "../helpers/deploy-environment";
 import { RemoteResult, runOverSsh } from "../helpers/ssh";
 

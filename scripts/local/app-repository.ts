@@ -1,5 +1,5 @@
-// Real hello-world images, built by scripts/build-image from commits of a scratch git repository (so the
-// labels come from git as in CI) and pushed to a test registry.
+// hello-world images built by scripts/build-image from commits of a scratch git repository (so the
+// labels come from git as in CI) and pushed to a local registry: for the demo and the tests.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -14,9 +14,11 @@ export interface BuiltImage {
 }
 
 export class AppRepository {
-    readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), "iac-app-"));
+    readonly dir: string;
 
-    constructor(private readonly dockerHost: string) {
+    /** `dir`: where the scratch repository goes (a new temp dir when absent). */
+    constructor(private readonly dockerHost: string, dir?: string) {
+        this.dir = dir ?? fs.mkdtempSync(path.join(os.tmpdir(), "iac-app-"));
         fs.cpSync(path.join(projectRoot, "apps", "hello-world"), this.dir, { recursive: true });
         this.git("init", "-q");
     }

@@ -1,0 +1,111 @@
+// The main job on the local default: Registry v3, an SSH test host and dockerd on loopback, two versions of
+// hello-world built and pushed, `pulumi up` of the dev workspace, then what runs and how to roll back.
+// The services keep running afterwards (stop them with `npm run demo -- --stop`).
+import * as fs from "fs";
+import * as path from "path";
+import { Stack } from "@pulumi/pulumi/automation";
+import { readStackConfig } from "../components/stack-file";
+import { AppRepository } from "./local/app-repository";
+import { startDockerd } from "./local/dockerd";
+import { stopPid } from "./local/process";
+import { openWorkspace } from "./local/pulumi-workspace";
+import { startRegistry } from "./local/registry";
+import { startSshHost } from "./local/sshd";
+
+const projectRoot = path.resolve(__dirname, "..");
+const demoDir = path.join(projectRoot, ".demo");
+const servicesFile = path.join(demoDir, "services.json");
+const passphrase = "demo";
+
+const step = (text: string) => console.log(`\n==> ${text}`);
+
+async function stopServices(): Promise<void> {
+    if (!fs.existsSync(servicesFile)) {
+        return;
+    }
+    const services = JSON.parse(fs.readFileSync(servicesFile, "utf8")) as Record<string, number>;
+    for (const [name, pid] of Object.entries(services)) {
+        console.log(`demo: stopping ${name} (pid ${pid})`);
+        await stopPid(pid);
+    }
+    fs.rmSync(servicesFile);
+}
+
+async function main(): Promise<void> {
+    await stopServices();
+    if (process.argv.includes("--stop")) {
+        return;
+    }
+    fs.rmSync(demoDir, { recursive: true, force: true });
+    fs.mkdirSync(demoDir, { recursive: true });
+    const config = readStackConfig("dev", projectRoot);
+    const registryPort = Number(String(config["iac:registry"]).split(":")[1]);
+    const sshPort = Number(config["iac:sshPort"]);
+    const services: Record<string, number> = {};
+    const remember = (name: string, pid: number) => {
+        services[name] = pid;
+        fs.writeFileSync(servicesFile, JSON.stringify(services, null, 2));
+    };
+
+    step("starting dockerd (no bridge, no iptables; containers use host networking)");
+    // Short path: containerd's socket lives under it and unix socket paths are limited to ~108 bytes.
+    const dockerDir = fs.mkdtempSync("/tmp/iac-demo-docker-");
+    const dockerd = await startDockerd({ dir: dockerDir, keepRunning: true });
+    remember("dockerd", dockerd.pid);
+    console.log(`demo: dockerd on ${dockerd.host}`);
+
+    step(`starting Registry v3 on 127.0.0.1:${registryPort}`);
+    const registry = await startRegistry({ flavour: "v3", port: registryPort, dir: path.join(demoDir, "registry"), keepRunning: true });
+    remember("registry", registry.pid);
+
+    step(`starting the SSH test host on 127.0.0.1:${sshPort}`);
+    const ssh = await startSshHost({ dockerHost: dockerd.host, port: sshPort, dir: path.join(demoDir, "ssh"), keepRunning: true });
+    remember("sshd", ssh.pid);
+
+    step("building and pushing two versions of hello-world (labels from git, one short-SHA tag each)");
+    const repository = String(config["hello-world:image"]);
+    const app = new AppRepository(dockerd.host, path.join(demoDir, "hello-world-src"));
+    const first = app.build(`${registry.address}/${repository}`, "initial deploy");
+    const second = app.build(`${registry.address}/${repository}`, "add healthcheck + fix nginx proxy header");
+    for (const image of [first, second]) {
+        console.log(`demo: ${registry.address}/${repository}:${image.tag} → ${image.digest} "${image.description}"`);
+    }
+
+    step(`pulumi up of the dev workspace with hello-world:tag ${second.tag}`);
+    const workDir = path.join(demoDir, "workspace");
+    const stateDir = path.join(demoDir, "state");
+    fs.mkdirSync(workDir);
+    fs.copyFileSync(path.join(projectRoot, "Pulumi.dev.yaml"), path.join(workDir, "Pulumi.dev.yaml"));
+    const workspace = await openWorkspace({ workDir, stateDir, passphrase });
+    const stack = await Stack.create("dev", workspace);
+    await stack.setConfig("iac:sshPrivateKey", { value: ssh.privateKey, secret: true });
+    await stack.setConfig("hello-world:tag", { value: second.tag });
+    await stack.up({ color: "always", onOutput: (out) => process.stdout.write(out) });
+
+    step("pulumi stack output deployed");
+    console.log(JSON.stringify((await stack.outputs()).deployed.value, null, 2));
+
+    const env = path.join(demoDir, "env");
+    fs.writeFileSync(env, [
+        `source ${path.join(projectRoot, "scripts", "tools-env")}`,
+        `export PULUMI_BACKEND_URL=file://${stateDir}`,
+        `export PULUMI_CONFIG_PASSPHRASE=${passphrase}`,
+        `export DOCKER_HOST=${dockerd.host}`,
+        `cd ${workDir}`,
+        "",
+    ].join("\n"));
+    step("hello-world runs; roll back by config");
+    console.log([
+        `  curl -s http://127.0.0.1:8080/            # the page shows version ${second.tag}`,
+        `  source ${path.relative(process.cwd(), env)}                     # pulumi, its state and the demo's workspace`,
+        `  pulumi config set hello-world:tag ${first.tag}       # "initial deploy"`,
+        "  pulumi up",
+        "  pulumi stack output deployed",
+        "  npm run demo -- --stop                       # stop the demo's dockerd, registry and sshd",
+    ].join("\n"));
+}
+
+main().catch((error: Error) => {
+    console.error(`demo: ${error.message}`);
+    process.exitCode = 1;
+});
