@@ -1,11 +1,11 @@
 // AppDeployment: one app on one workspace's Docker host. The compose file is staged and deployed over SSH
 // with the image pinned by digest; deploy-info.yml is written on the host only after the deploy succeeded.
 // Rollback is a config change: another tag or digest, another pinned ref, another deploy.
-import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { contentHash, renderCompose, renderEnvFile } from "./compose";
 import { DeployInfo, operatorIdentity, parseDeployInfo, renderDeployInfo } from "./deploy-info";
 import { ImageDigest } from "./image-digest";
+import { RemoteCommand } from "./remote/command";
 import { AppLocation, appDir, buildDeployScript, buildRemoveScript, buildStageScript } from "./remote/scripts";
 
 export interface HostConnection {
@@ -67,12 +67,11 @@ export class AppDeployment extends pulumi.ComponentResource {
         const hash = pulumi.unsecret(pulumi.all([rendered, envFile, connection.privateKey])
             .apply(([compose, env, key]) => contentHash(compose.content, env, key)));
 
-        const stage = new command.remote.Command(`${name}-stage`, {
+        const stage = new RemoteCommand(`${name}-stage`, {
             connection,
             create: pulumi.all([rendered, hash]).apply(([compose, contentHashValue]) =>
                 buildStageScript(location, contentHashValue, compose.content)),
             stdin: envFile,
-            addPreviousOutputInEnv: false,
         }, { parent: this });
 
         const deployedBy = operatorIdentity();
@@ -91,14 +90,13 @@ export class AppDeployment extends pulumi.ComponentResource {
                 registryUsername: args.registryUsername,
             }));
 
-        const deploy = new command.remote.Command(`${name}-deploy`, {
+        const deploy = new RemoteCommand(`${name}-deploy`, {
             connection,
             create: deployScript,
             update: deployScript,
             delete: buildRemoveScript(location),
             triggers: [args.image.digest, hash],
             stdin: args.registryUsername && args.registryPassword ? pulumi.secret(args.registryPassword) : undefined,
-            addPreviousOutputInEnv: false,
         }, { parent: this, dependsOn: [stage] });
 
         this.deployed = deploy.stdout.apply((stdout) => parseDeployInfo(stdout, `${dir}/deploy-info.yml on ${args.workspace}'s host`));

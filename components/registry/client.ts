@@ -3,6 +3,7 @@
 import * as crypto from "crypto";
 import { closest } from "fastest-levenshtein";
 import { Credentials, basicAuthorization, catalogScope, parseChallenges, repositoryScope } from "./auth";
+import { DigestCache } from "./cache";
 import {
     DeleteNotSupportedError, DigestMismatchError, ManifestNotFoundError, RegistryAuthError, RegistryLocation,
     RegistryResponseError, RegistryUnreachableError, RepositoryNotFoundError, TagNotFoundError,
@@ -27,6 +28,8 @@ export interface RegistryClientOptions {
     retries?: number;
     /** First backoff delay in milliseconds; doubles with each retry. */
     retryDelayMs?: number;
+    /** Where manifests fetched by digest and blobs are kept between runs; none when absent. */
+    cache?: DigestCache;
 }
 
 export const defaultPlatform = "linux/amd64";
@@ -57,6 +60,7 @@ export class RegistryClient {
     private readonly timeoutMs: number;
     private readonly retries: number;
     private readonly retryDelayMs: number;
+    private readonly cache?: DigestCache;
     /** Learnt from the first challenge, so later requests authenticate up front instead of after a 401. */
     private scheme: "basic" | "bearer" | undefined;
     private bearerRealm: BearerRealm | undefined;
@@ -69,6 +73,7 @@ export class RegistryClient {
         this.timeoutMs = options.timeoutMs ?? 30_000;
         this.retries = options.retries ?? 3;
         this.retryDelayMs = options.retryDelayMs ?? 250;
+        this.cache = options.cache;
     }
 
     /** The digest a tag (or digest) points at, from a HEAD; a GET hashes the bytes where the header is missing. */
@@ -101,6 +106,10 @@ export class RegistryClient {
     async getManifest(repository: string, reference: string): Promise<Manifest> {
         validateRepository(repository);
         validateManifestReference(reference);
+        const cached = isDigest(reference) ? this.cache?.get(reference) : undefined;
+        if (cached) {
+            return parseManifest(cached, reference, undefined);
+        }
         const location = { registry: this.registry, repository, reference };
         const response = await this.send("GET", `/v2/${repository}/manifests/${reference}`,
             { location, scope: repositoryScope(repository, "pull"), accept: manifestAccept });
@@ -112,15 +121,18 @@ export class RegistryClient {
         const announced = response.headers.get("docker-content-digest");
         const expected = isDigest(reference) ? reference : announced ? validateDigest(announced) : undefined;
         const digest = expected ? verifyDigest(bytes, expected, location, "manifest") : hashOf(bytes, "sha256");
-        const body = JSON.parse(bytes.toString("utf8")) as ImageManifestBody;
-        const mediaType = body.mediaType ?? response.headers.get("content-type")?.split(";")[0] ?? "";
-        return { digest, mediaType, bytes, body };
+        this.cache?.put(digest, bytes);
+        return parseManifest(bytes, digest, response.headers.get("content-type"));
     }
 
     /** A blob by digest, verified. */
     async getBlob(repository: string, digest: string): Promise<Buffer> {
         validateRepository(repository);
         validateDigest(digest);
+        const cached = this.cache?.get(digest);
+        if (cached) {
+            return cached;
+        }
         const location = { registry: this.registry, repository, reference: digest };
         const response = await this.send("GET", `/v2/${repository}/blobs/${digest}`,
             { location, scope: repositoryScope(repository, "pull") });
@@ -131,6 +143,7 @@ export class RegistryClient {
         await this.expectOk(response, "GET", location);
         const bytes = Buffer.from(await response.arrayBuffer());
         verifyDigest(bytes, digest, location, "blob");
+        this.cache?.put(digest, bytes);
         return bytes;
     }
 
@@ -339,6 +352,13 @@ export class RegistryClient {
     private backoff(attempt: number): number {
         return this.retryDelayMs * 2 ** attempt * (0.5 + Math.random() / 2);
     }
+}
+
+/** The manifest's own mediaType wins; the Content-Type header is the fallback (older Docker manifests). */
+function parseManifest(bytes: Buffer, digest: string, contentType: string | null | undefined): Manifest {
+    const body = JSON.parse(bytes.toString("utf8")) as ImageManifestBody;
+    const mediaType = body.mediaType ?? contentType?.split(";")[0] ?? "";
+    return { digest, mediaType, bytes, body };
 }
 
 function hashOf(bytes: Buffer, algorithm: string): string {

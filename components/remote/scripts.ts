@@ -1,5 +1,5 @@
 // The shell that runs on a Docker host, built by pure functions (the way Kamal keeps its commands apart
-// from their execution): AppDeployment hands these texts to @pulumi/command, the integration tests run the
+// from their execution): AppDeployment hands these texts to RemoteCommand, the integration tests run the
 // very same texts over ssh. Every interpolated value is validated here and single-quoted.
 import { InvalidReferenceError } from "../registry/errors";
 import { validateDigest, validateRegistry, validateRepository } from "../registry/reference";

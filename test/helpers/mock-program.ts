@@ -54,7 +54,7 @@ export async function runProgram(config: Record<string, string>, stack = "dev"):
             if (args.type === "pulumi:pulumi:StackReference") {
                 return { id: String(args.inputs.name), state: { name: args.inputs.name, outputs: { deployed: currentlyDeployed(config) } } };
             }
-            if (args.type === "command:remote:Command") {
+            if (args.type === "pulumi-nodejs:dynamic/iac:RemoteCommand") {
                 // What the deploy script prints: the record it wrote.
                 return { id: `${args.name}-id`, state: { ...args.inputs, stdout: mockDeployInfo } };
             }

@@ -1,6 +1,6 @@
-// Runs a script on the SSH test host the way @pulumi/command does: the script is the remote command,
-// stdin is separate.
-import { spawn } from "child_process";
+// Runs a script on the SSH test host through the same SSH code the RemoteCommand provider uses, reporting
+// a failing script as its exit status instead of an error.
+import { RemoteCommandError, runRemote } from "../../components/remote/ssh";
 import { SshHost } from "../../scripts/local/sshd";
 
 export interface RemoteResult {
@@ -9,21 +9,15 @@ export interface RemoteResult {
     stderr: string;
 }
 
-type Target = Pick<SshHost, "host" | "port" | "user" | "privateKeyFile">;
-
-export function runOverSsh(host: Target, script: string, stdin = ""): Promise<RemoteResult> {
-    return new Promise((resolve, reject) => {
-        const child = spawn("ssh", [
-            "-i", host.privateKeyFile, "-p", String(host.port),
-            "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
-            `${host.user}@${host.host}`, script,
-        ]);
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (chunk) => (stdout += chunk));
-        child.stderr.on("data", (chunk) => (stderr += chunk));
-        child.on("error", reject);
-        child.stdin.end(stdin);
-        child.on("close", (status) => resolve({ status, stdout, stderr }));
-    });
+export async function runOverSsh(host: SshHost, script: string, stdin = ""): Promise<RemoteResult> {
+    try {
+        const { stdout, stderr } = await runRemote(
+            { host: host.host, port: host.port, user: host.user, privateKey: host.privateKey }, script, stdin);
+        return { status: 0, stdout, stderr };
+    } catch (error) {
+        if (error instanceof RemoteCommandError) {
+            return { status: error.exitCode, stdout: "", stderr: error.stderr };
+        }
+        throw error;
+    }
 }

@@ -1,0 +1,129 @@
+// Running a script on a host over SSH (ssh2, in-process: the private key never touches a disk or argv).
+// The script is the remote command, stdin is separate, as with `ssh host 'script'`.
+import { Client, ClientChannel } from "ssh2";
+
+export interface SshConnection {
+    host: string;
+    port: number;
+    user: string;
+    privateKey: string;
+    /** Attempts to connect before giving up. */
+    dialErrorLimit?: number;
+    /** Seconds per attempt. */
+    perDialTimeout?: number;
+}
+
+export interface RemoteResult {
+    stdout: string;
+    stderr: string;
+}
+
+function hostLabel(connection: SshConnection): string {
+    return `${connection.user}@${connection.host}:${connection.port}`;
+}
+
+export class RemoteError extends Error {
+    constructor(message: string) {
+        super(message);
+        // Dynamic providers are serialized with classes turned into functions, where `super(message)` on
+        // Error leaves the instance untouched: set what it would have set.
+        this.message = message;
+        this.name = this.constructor.name;
+    }
+}
+
+export class HostUnreachableError extends RemoteError {
+    constructor(connection: SshConnection, attempts: number, cause: string) {
+        super(`cannot reach ${hostLabel(connection)} over SSH after ${attempts} attempt(s): ${cause}; ` +
+            "check iac:sshHost, iac:sshPort, iac:sshUser and iac:sshPrivateKey, and that sshd runs there. Nothing was changed on the host");
+    }
+}
+
+export class RemoteCommandError extends RemoteError {
+    constructor(connection: SshConnection, readonly exitCode: number | null, readonly stderr: string) {
+        const said = stderr.trim().split("\n").slice(-15).join("\n");
+        super(`the script on ${hostLabel(connection)} exited with ${exitCode ?? "a signal"}${said ? `:\n${said}` : ""}`);
+    }
+}
+
+const causes: Record<string, string> = {
+    ECONNREFUSED: "connection refused",
+    EHOSTUNREACH: "host unreachable",
+    ENETUNREACH: "network unreachable",
+    ENOTFOUND: "host name not found",
+    ETIMEDOUT: "timed out",
+};
+
+function explain(error: Error & { code?: string; level?: string }): string {
+    if (error.level === "client-authentication") {
+        return "the host refused the key (authentication failed)";
+    }
+    if (error.message.includes("Timed out while waiting for handshake")) {
+        return "no SSH handshake (timed out)";
+    }
+    return error.code && causes[error.code] ? `${causes[error.code]} (${error.code})` : error.message;
+}
+
+function connectOnce(connection: SshConnection): Promise<Client> {
+    return new Promise((resolve, reject) => {
+        const client = new Client();
+        client.once("ready", () => resolve(client));
+        client.once("error", (error) => {
+            client.end();
+            reject(error);
+        });
+        client.connect({
+            host: connection.host,
+            port: connection.port,
+            username: connection.user,
+            privateKey: connection.privateKey,
+            readyTimeout: (connection.perDialTimeout ?? 15) * 1000,
+            keepaliveInterval: 15_000,
+        });
+    });
+}
+
+async function connect(connection: SshConnection): Promise<Client> {
+    const attempts = connection.dialErrorLimit ?? 3;
+    let last: Error | undefined;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+        try {
+            return await connectOnce(connection);
+        } catch (error) {
+            last = error as Error;
+            if ((error as { level?: string }).level === "client-authentication") {
+                throw new HostUnreachableError(connection, attempt, explain(last));
+            }
+            if (attempt < attempts) {
+                await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** (attempt - 1)));
+            }
+        }
+    }
+    throw new HostUnreachableError(connection, attempts, explain(last!));
+}
+
+/** Runs `script` on the host; resolves with its output when it exits 0, rejects with its stderr otherwise. */
+export async function runRemote(connection: SshConnection, script: string, stdin = ""): Promise<RemoteResult> {
+    const client = await connect(connection);
+    try {
+        return await new Promise<RemoteResult>((resolve, reject) => {
+            client.exec(script, (error: Error | undefined, channel: ClientChannel) => {
+                if (error) {
+                    return reject(error);
+                }
+                let stdout = "";
+                let stderr = "";
+                channel.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+                channel.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+                let exitCode: number | null = null;
+                channel.on("exit", (code: number | null) => (exitCode = code));
+                channel.on("close", () => exitCode === 0
+                    ? resolve({ stdout, stderr })
+                    : reject(new RemoteCommandError(connection, exitCode, stderr)));
+                channel.end(stdin);
+            });
+        });
+    } finally {
+        client.end();
+    }
+}
