@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { AppDeployment } from "./components/app-deployment";
 import { describePendingChange, lastDeployed } from "./components/change-notice";
 import { loadWorkspaceConfig } from "./components/config";
+import { formatImageTable } from "./components/overview";
 import { ImageDigest } from "./components/image-digest";
 import { RegistryClient } from "./components/registry/client";
 
@@ -75,3 +76,13 @@ export const pinned = Object.fromEntries(apps.map(({ app, image }) => [app, {
 
 /** Per app, the deploy-info.yml record its host holds. */
 export const deployed = Object.fromEntries(apps.map(({ app, deployment }) => [app, deployment.deployed]));
+
+/** Per app, every tag of its repository with digest, created, description, revision, source and `deployed`. */
+export const images = Object.fromEntries(apps.map(({ app, image, deployment }) => [app, {
+    repository: image.repository,
+    tags: deployment.tags,
+}]));
+
+/** The seed's application:overview: one table per app, newest first, → on what this workspace runs. */
+export const overview = pulumi.all(apps.map(({ image, deployment }) => pulumi.all([image.repository, deployment.tags, deployment.deployed])))
+    .apply((tables) => tables.map(([repository, tags, record]) => formatImageTable(repository, tags, record.digest)).join("\n\n"));

@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { contentHash, renderCompose, renderEnvFile } from "./compose";
 import { DeployInfo, operatorIdentity, parseDeployInfo, renderDeployInfo } from "./deploy-info";
 import { ImageDigest } from "./image-digest";
+import { ImageOverview, OverviewRow } from "./image-overview";
 import { RemoteCommand } from "./remote/command";
 import { AppLocation, appDir, buildDeployScript, buildRemoveScript, buildStageScript } from "./remote/scripts";
 
@@ -44,6 +45,8 @@ export class AppDeployment extends pulumi.ComponentResource {
     readonly deployed: pulumi.Output<DeployInfo>;
     /** registry/repository@sha256:…, what runs. */
     readonly ref: pulumi.Output<string>;
+    /** Every tag of the app's repository, newest first, `deployed` on the digest just recorded. */
+    readonly tags: pulumi.Output<OverviewRow[]>;
 
     constructor(name: string, args: AppDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
         super("iac:deploy:AppDeployment", name, {}, opts);
@@ -101,6 +104,17 @@ export class AppDeployment extends pulumi.ComponentResource {
 
         this.deployed = deploy.stdout.apply((stdout) => parseDeployInfo(stdout, `${dir}/deploy-info.yml on ${args.workspace}'s host`));
         this.ref = args.image.ref;
-        this.registerOutputs({ deployed: this.deployed, ref: this.ref });
+
+        const overview = new ImageOverview(`${name}-overview`, {
+            registry: args.image.registry,
+            repository: args.image.repository,
+            deployedDigest: this.deployed.digest,
+            platform: args.image.platform,
+            insecure: args.image.insecure,
+            username: args.registryUsername,
+            password: args.registryPassword,
+        }, { parent: this });
+        this.tags = overview.tags;
+        this.registerOutputs({ deployed: this.deployed, ref: this.ref, tags: this.tags });
     }
 }

@@ -219,6 +219,7 @@ export class ImageDigest extends pulumi.dynamic.Resource {
     declare readonly tag: pulumi.Output<string | null>;
     declare readonly requestedDigest: pulumi.Output<string | null>;
     declare readonly platform: pulumi.Output<string>;
+    declare readonly insecure: pulumi.Output<boolean>;
     declare readonly digest: pulumi.Output<string>;
     /** registry/repository@sha256:…, what hosts run. */
     declare readonly ref: pulumi.Output<string>;

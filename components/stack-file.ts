@@ -2,6 +2,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
+import { Credentials, credentialsFromDockerConfig } from "./registry/auth";
 
 export class StackFileError extends Error {
     constructor(message: string) {
@@ -22,4 +23,32 @@ export function readStackConfig(stack: string, projectDir: string): Record<strin
     const config = (YAML.parse(text) as { config?: Record<string, unknown> } | null)?.config ?? {};
     return Object.fromEntries(Object.entries(config).filter(([, value]) =>
         !(typeof value === "object" && value !== null && "secure" in value)));
+}
+
+export interface RegistrySettings {
+    registry: string;
+    insecure: boolean;
+    credentials?: Credentials;
+}
+
+/**
+ * How to reach a workspace's registry from the command line: flags over the stack's config; credentials from
+ * IAC_REGISTRY_USERNAME/IAC_REGISTRY_PASSWORD (the username may come from the stack), else docker's
+ * config.json. The stack's encrypted password is not read: that needs Pulumi and its passphrase.
+ */
+export function registrySettings(stack: string, config: Record<string, unknown>,
+    flags: { registry?: string; insecure?: boolean }): RegistrySettings {
+    const registry = flags.registry ?? config["iac:registry"];
+    if (typeof registry !== "string") {
+        throw new StackFileError(`no registry: pass --registry HOST[:PORT] or set iac:registry in Pulumi.${stack}.yaml`);
+    }
+    const username = process.env.IAC_REGISTRY_USERNAME ?? config["iac:registryUsername"];
+    const password = process.env.IAC_REGISTRY_PASSWORD;
+    return {
+        registry,
+        insecure: flags.insecure ?? String(config["iac:registryInsecure"]) === "true",
+        credentials: typeof username === "string" && password !== undefined
+            ? { username, password }
+            : credentialsFromDockerConfig(registry),
+    };
 }

@@ -2,11 +2,11 @@
 // Every repository and tag of a registry with created and description: no deploy state, no server access.
 import { parseArgs } from "util";
 import * as path from "path";
-import { credentialsFromDockerConfig } from "../components/registry/auth";
+import { DigestCache } from "../components/registry/cache";
 import { RegistryClient } from "../components/registry/client";
 import { listRepositoryTags, newestFirst, TagRow } from "../components/registry/listing";
 import { formatImageTable } from "../components/overview";
-import { readStackConfig } from "../components/stack-file";
+import { readStackConfig, registrySettings } from "../components/stack-file";
 
 const usage = `usage: npm run registry:overview -- [--registry HOST[:PORT]] [--insecure] [--json] [--stack NAME]
   --registry   the registry (default: iac:registry of the stack)
@@ -30,18 +30,8 @@ async function main(): Promise<void> {
     const stackConfig = values.registry === undefined || values.insecure === undefined
         ? readStackConfig(values.stack!, path.resolve(__dirname, ".."))
         : {};
-    const registry = values.registry ?? stackConfig["iac:registry"];
-    if (typeof registry !== "string") {
-        throw new Error(`no registry: pass --registry HOST[:PORT] or set iac:registry in Pulumi.${values.stack}.yaml`);
-    }
-    const insecure = values.insecure ?? String(stackConfig["iac:registryInsecure"]) === "true";
-    const username = process.env.IAC_REGISTRY_USERNAME ?? stackConfig["iac:registryUsername"];
-    const password = process.env.IAC_REGISTRY_PASSWORD;
-    const credentials = typeof username === "string" && password !== undefined
-        ? { username, password }
-        : credentialsFromDockerConfig(registry);
-
-    const client = new RegistryClient({ registry, insecure, credentials });
+    const { registry, insecure, credentials } = registrySettings(values.stack!, stackConfig, values);
+    const client = new RegistryClient({ registry, insecure, credentials, cache: new DigestCache() });
     const repositories = (await client.catalog()).sort();
     const all: TagRow[] = [];
     for (const [i, repository] of repositories.entries()) {

@@ -13,7 +13,7 @@ export interface MockedResource {
 
 const projectRoot = path.resolve(__dirname, "..", "..");
 
-const mockDeployInfo = "app: hello-world\nworkspace: dev\nimage: r/x\ntag: t\ndigest: sha256:1\ndescription: d\n" +
+const mockDeployInfo = `app: hello-world\nworkspace: dev\nimage: r/x\ntag: t\ndigest: sha256:${"1".repeat(64)}\ndescription: d\n` +
     "deployed_at: \"2026-01-25T01:10:00Z\"\ndeployed_by: \"wander@casa\"\n";
 
 /** A registry where each tag's digest is derived from the tag, so a tag change is a digest change. */
@@ -53,6 +53,16 @@ export async function runProgram(config: Record<string, string>, stack = "dev"):
             resources.push({ type: args.type, name: args.name, inputs: args.inputs });
             if (args.type === "pulumi:pulumi:StackReference") {
                 return { id: String(args.inputs.name), state: { name: args.inputs.name, outputs: { deployed: currentlyDeployed(config) } } };
+            }
+            if (args.type === "pulumi-nodejs:dynamic/iac:ImageOverview") {
+                const row = (tag: string, digest: string, created: string, description: string) => ({
+                    repository: args.inputs.repository, tag, digest, created, description, revision: null, source: null,
+                    deployed: digest === args.inputs.deployedDigest,
+                });
+                return { id: `${args.name}-id`, state: { ...args.inputs, listedAt: "2026-01-25T02:00:00Z", tags: [
+                    row("6350192", String(args.inputs.deployedDigest), "2026-01-25T01:10:00Z", "add healthcheck + fix nginx proxy header"),
+                    row("eb53023", `sha256:${"0".repeat(64)}`, "2026-01-25T01:01:00Z", "initial deploy"),
+                ] } };
             }
             if (args.type === "pulumi-nodejs:dynamic/iac:RemoteCommand") {
                 // What the deploy script prints: the record it wrote.

@@ -88,3 +88,23 @@ describe("AppDeployment under mocks", () => {
         assert.deepStrictEqual(before["hello-world-deploy"].inputs.connection, after["hello-world-deploy"].inputs.connection);
     });
 });
+
+describe("overview outputs under mocks", () => {
+    it("renders the seed's table with → on the digest of the deploy record, and the structured images output", async () => {
+        const { resources, exports } = await runProgram(stackConfig("dev"));
+        const overview = await outputValue(exports.overview as pulumi.Output<string>);
+        const listing = resources.find((r) => r.type === "pulumi-nodejs:dynamic/iac:ImageOverview");
+        assert.strictEqual(listing?.inputs.deployedDigest, "sha256:" + "1".repeat(64), "the overview follows the deploy record");
+        assert.strictEqual(overview, [
+            "IMAGE: rednaw/hello-world",
+            "",
+            "TAG        CREATED              DESCRIPTION",
+            "---        -------              -----------",
+            "→ 6350192  2026-01-25 01:10     add healthcheck + fix nginx proxy header",
+            "  eb53023  2026-01-25 01:01     initial deploy",
+        ].join("\n"));
+        const images = exports.images as Record<string, { repository: pulumi.Output<string>; tags: pulumi.Output<{ tag: string; deployed: boolean }[]> }>;
+        assert.strictEqual(await outputValue(images["hello-world"].repository), "rednaw/hello-world");
+        assert.deepStrictEqual((await outputValue(images["hello-world"].tags)).map((t) => [t.tag, t.deployed]), [["6350192", true], ["eb53023", false]]);
+    });
+});

@@ -1,0 +1,92 @@
+// ImageOverview: the seed's images:overview kept in the stack — every tag of an app's repository with its
+// digest, created and description, and which of them the workspace runs. The registry is listed when the
+// deployed digest changes and on `pulumi refresh`, never on a run that changes nothing.
+import * as pulumi from "@pulumi/pulumi";
+import { DigestCache } from "./registry/cache";
+import { RegistryClient, defaultPlatform } from "./registry/client";
+import { TagRow, listRepositoryTags, newestFirst } from "./registry/listing";
+
+export interface OverviewRow extends TagRow {
+    /** The tag points at the digest in the workspace's deploy-info.yml. */
+    deployed: boolean;
+}
+
+export interface ImageOverviewInputs {
+    registry: string;
+    repository: string;
+    /** From the record the deploy wrote; null before the first deploy. */
+    deployedDigest: string | null;
+    platform?: string;
+    insecure?: boolean;
+    username?: string;
+    password?: string;
+    /** Where immutable manifests and config blobs are kept between runs; default ~/.cache/iac/registry. */
+    cacheDir?: string;
+}
+
+export interface ImageOverviewOutputs extends ImageOverviewInputs {
+    tags: OverviewRow[];
+    listedAt: string;
+}
+
+/** Lists the repository, newest first, marking the deployed digest. */
+export async function listOverview(inputs: ImageOverviewInputs): Promise<ImageOverviewOutputs> {
+    const client = new RegistryClient({
+        registry: inputs.registry,
+        insecure: inputs.insecure ?? false,
+        credentials: inputs.username && inputs.password ? { username: inputs.username, password: inputs.password } : undefined,
+        cache: new DigestCache(inputs.cacheDir),
+    });
+    const rows = await listRepositoryTags(client, inputs.repository, { platform: inputs.platform ?? defaultPlatform });
+    return {
+        ...inputs,
+        tags: newestFirst(rows).map((row) => ({ ...row, deployed: row.digest !== null && row.digest === inputs.deployedDigest })),
+        listedAt: new Date().toISOString(),
+    };
+}
+
+const listingKeys = ["registry", "repository", "deployedDigest", "platform"] as const;
+
+export const imageOverviewProvider: pulumi.dynamic.ResourceProvider<ImageOverviewInputs, ImageOverviewOutputs> = {
+    async diff(_id, olds, news) {
+        const changed = listingKeys.some((key) => (olds[key] ?? null) !== (news[key] ?? null));
+        return { changes: changed, replaces: [], deleteBeforeReplace: false };
+    },
+    async create(inputs) {
+        return { id: `${inputs.registry}/${inputs.repository}`, outs: await listOverview(inputs) };
+    },
+    async update(_id, _olds, news) {
+        return { outs: await listOverview(news) };
+    },
+    async read(id, props) {
+        if (!props) {
+            throw new Error(`ImageOverview ${id} cannot be imported: it is declared by the program`);
+        }
+        return { id, props: await listOverview(props) };
+    },
+};
+
+export interface ImageOverviewArgs {
+    registry: pulumi.Input<string>;
+    repository: pulumi.Input<string>;
+    deployedDigest: pulumi.Input<string | null>;
+    platform?: pulumi.Input<string>;
+    insecure?: pulumi.Input<boolean>;
+    username?: pulumi.Input<string>;
+    password?: pulumi.Input<string>;
+    cacheDir?: pulumi.Input<string>;
+}
+
+export class ImageOverview extends pulumi.dynamic.Resource {
+    declare readonly tags: pulumi.Output<OverviewRow[]>;
+    declare readonly listedAt: pulumi.Output<string>;
+
+    constructor(name: string, args: ImageOverviewArgs, opts?: pulumi.CustomResourceOptions) {
+        super(imageOverviewProvider, name, {
+            ...args,
+            password: args.password ? pulumi.secret(args.password) : undefined,
+            tags: undefined,
+            listedAt: undefined,
+        }, { ...opts, additionalSecretOutputs: ["password"] }, "iac", "ImageOverview");
+    }
+}
