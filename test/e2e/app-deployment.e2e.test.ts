@@ -1,6 +1,7 @@
-// The whole deploy under the real Pulumi engine and command provider, to a real SSH host with dockerd,
-// compose v2 and Registry v3: deploy by config, a no-op run, roll forward and back, an unhealthy image,
-// an unreachable host, and destroy.
+// The whole program under the real Pulumi engine (CLI, language host, dynamic providers), deploying to a
+// real SSH host with dockerd, compose v2 and Registry v3: deploy by config, a no-op run that touches
+// neither host nor registry, roll forward and back with the overview following, an unhealthy image, an
+// unreachable host, a moved tag reported as drift, and destroy.
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
@@ -18,9 +19,22 @@ describe("AppDeployment under the real Pulumi engine", function () {
     let stack: Stack;
     let dir: string;
 
+    const overviewArrow = async () => ((await stack.outputs()).overview.value as string).split("\n").filter((l) => l.startsWith("→"));
     const deployInfo = (): DeployInfo => parseDeployInfo(fs.readFileSync(path.join(dir, "deploy-info.yml"), "utf8"), "deploy-info.yml");
     const up = () => stack.up({ color: "never" });
     const setTag = (tag: string) => stack.setConfig("hello-world:tag", { value: tag });
+
+    const manifestUrl = (reference: string) => `http://${env.registry.address}/v2/${repository}/manifests/${reference}`;
+    const accept = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json";
+    const registryDigest = async (tag: string) =>
+        (await fetch(manifestUrl(tag), { method: "HEAD", headers: { accept } })).headers.get("docker-content-digest");
+    /** Points `tag` at the manifest `digest` names, as a careless re-push would. */
+    const retag = async (digest: string, tag: string) => {
+        const manifest = await fetch(manifestUrl(digest), { headers: { accept } });
+        const type = manifest.headers.get("content-type")!;
+        await fetch(manifestUrl(tag), { method: "PUT", headers: { "content-type": type }, body: Buffer.from(await manifest.arrayBuffer()) });
+        return registryDigest(tag);
+    };
 
     before(async () => {
         env = await startDeployEnvironment();
@@ -50,6 +64,8 @@ describe("AppDeployment under the real Pulumi engine", function () {
     it("deploys the configured tag by digest and records it", async () => {
         const result = await up();
         assert.strictEqual(result.summary.result, "succeeded");
+        const pinned = (await stack.outputs()).pinned.value["hello-world"];
+        assert.strictEqual(pinned.digest, await registryDigest(env.images.a.tag), "the digest the registry serves for the tag");
         assert.deepStrictEqual(env.runningDigests("hello-world"), [env.images.a.digest]);
         assert.match(await env.page(), new RegExp(env.images.a.tag));
         const info = deployInfo();
@@ -78,6 +94,7 @@ describe("AppDeployment under the real Pulumi engine", function () {
         await up();
         assert.deepStrictEqual(env.runningDigests("hello-world"), [env.images.b.digest]);
         assert.strictEqual(deployInfo().digest, env.images.b.digest);
+        assert.deepStrictEqual((await overviewArrow()).map((l) => l.split(/\s+/)[1]), [env.images.b.tag]);
 
         await setTag(env.images.a.tag);
         const back = await stack.preview({ color: "never" });
@@ -86,6 +103,7 @@ describe("AppDeployment under the real Pulumi engine", function () {
         assert.deepStrictEqual(env.runningDigests("hello-world"), [env.images.a.digest]);
         assert.strictEqual(deployInfo().digest, env.images.a.digest);
         assert.strictEqual((await stack.outputs()).deployed.value["hello-world"].digest, env.images.a.digest);
+        assert.deepStrictEqual((await overviewArrow()).map((l) => l.split(/\s+/)[1]), [env.images.a.tag]);
     });
 
     it("fails the up on an unhealthy image and keeps A running and recorded", async () => {
@@ -118,8 +136,22 @@ describe("AppDeployment under the real Pulumi engine", function () {
         assert.strictEqual(deployInfo().digest, env.images.a.digest);
     });
 
+    it("reports a re-pushed tag as drift on refresh, and never redeploys by itself", async () => {
+        const moved = await retag(env.images.b.digest, env.images.a.tag);
+        await stack.refresh({ color: "never" });
+        const sessions = env.ssh.sessionCount();
+        const result = await up();
+        assert.match(result.stdout, new RegExp(`tag ${env.images.a.tag} now points at ${moved}`));
+        assert.strictEqual(env.ssh.sessionCount(), sessions, "drift ran no remote command");
+        const pinned = (await stack.outputs()).pinned.value["hello-world"];
+        assert.strictEqual(pinned.digest, env.images.a.digest);
+        assert.deepStrictEqual([pinned.drift.pinnedDigest, pinned.drift.currentDigest], [env.images.a.digest, moved]);
+        assert.deepStrictEqual(env.runningDigests("hello-world"), [env.images.a.digest]);
+    });
+
     it("takes the app down on destroy, keeping the record in the history and every image in the registry", async () => {
         await stack.destroy({ color: "never" });
+        assert.deepStrictEqual((await stack.exportStack()).deployment.resources ?? [], []);
         assert.deepStrictEqual(env.runningDigests("hello-world"), []);
         assert.ok(!fs.existsSync(path.join(dir, "deploy-info.yml")));
         const history = YAML.parseAllDocuments(fs.readFileSync(path.join(dir, "deploy-history.yml"), "utf8")).map((d) => d.toJS());
@@ -127,5 +159,6 @@ describe("AppDeployment under the real Pulumi engine", function () {
         assert.ok(history[history.length - 1].removed_at);
         const tags = await (await fetch(`http://${env.registry.address}/v2/${repository}/tags/list`)).json() as { tags: string[] };
         assert.deepStrictEqual(tags.tags.sort(), [env.images.a.tag, env.images.b.tag, env.images.c.tag].sort());
+        assert.strictEqual(await registryDigest(env.images.b.tag), env.images.b.digest);
     });
 });
