@@ -191,8 +191,9 @@ export function buildDeployScript(spec: DeploySpec): string {
             `| sed "s/${placeholder}/$deployed_at/" > ${files.deployInfo}.tmp`,
         `mv ${files.deployInfo}.tmp ${files.deployInfo}`,
         `{ echo '---'; cat ${files.deployInfo}; } >> ${files.history}`,
-        // Only what this deploy staged is worth keeping; older stagings are never deployed again as they are.
-        `find ${files.stagedDir} -type f ! -path ${shellQuote(staged.compose)} ! -path ${shellQuote(staged.env)} -delete`,
+        // Stagings an hour old will not be deployed as they are; younger ones may belong to a deploy waiting
+        // for the lock right now.
+        `find ${files.stagedDir} -type f -mmin +60 ! -path ${shellQuote(staged.compose)} ! -path ${shellQuote(staged.env)} -delete`,
         "say \"deployed $ref\"",
         `cat ${files.deployInfo}`,
     ].join("\n") + "\n";
