@@ -35,7 +35,10 @@ export class AppRepository {
         this.git("commit", "-q", "-m", subject);
         const digest = execFileSync(path.join(projectRoot, "scripts", "build-image"),
             [...buildArgs.flatMap((arg) => ["--build-arg", arg]), image, this.dir],
-            { encoding: "utf8", env: { ...process.env, DOCKER_HOST: this.dockerHost }, stdio: ["ignore", "pipe", "pipe"] }).trim();
+            {
+                encoding: "utf8", stdio: ["ignore", "pipe", "pipe"],
+                env: { ...process.env, DOCKER_HOST: this.dockerHost, IMAGE_SOURCE: "https://example.invalid/rednaw/hello-world" },
+            }).trim();
         return { tag: this.git("rev-parse", "--short=7", "HEAD"), digest, description: subject };
     }
 
