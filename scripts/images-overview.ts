@@ -8,7 +8,7 @@ import { parseArgs } from "util";
 import { parseDeployInfo } from "../components/deploy-info";
 import { listOverview } from "../components/image-overview";
 import { formatImageTable } from "../components/overview";
-import { appDir, buildReadDeployInfoScript } from "../components/remote/scripts";
+import { appDir, buildReadRecordsScript, splitRecords } from "../components/remote/scripts";
 import { runRemote } from "../components/remote/ssh";
 import { readStackConfig, registrySettings, StackFileError } from "../components/stack-file";
 
@@ -54,8 +54,8 @@ async function main(): Promise<void> {
         host: String(config["iac:sshHost"]), port: Number(config["iac:sshPort"] ?? 22), user: String(config["iac:sshUser"]), privateKey,
     };
     process.stderr.write(`images:overview: reading deploy-info.yml of ${app} from ${connection.host}:${connection.port}\n`);
-    const { stdout } = await runRemote(connection, buildReadDeployInfoScript(location));
-    const record = stdout.trim() ? parseDeployInfo(stdout, `${appDir(location)}/deploy-info.yml on ${connection.host}`) : null;
+    const { deployInfo } = splitRecords((await runRemote(connection, buildReadRecordsScript(location))).stdout);
+    const record = deployInfo.trim() ? parseDeployInfo(deployInfo, `${appDir(location)}/deploy-info.yml on ${connection.host}`) : null;
 
     const { registry, insecure, credentials } = registrySettings(workspace, config, {});
     process.stderr.write(`images:overview: listing ${registry}/${repository}\n`);

@@ -205,6 +205,23 @@ export class RegistryClient {
         await response.body?.cancel();
     }
 
+    /** Removes one tag, leaving the manifest and its other tags (Registry v3; older registries refuse). */
+    async deleteTag(repository: string, tag: string): Promise<void> {
+        validateRepository(repository);
+        validateTag(tag);
+        const location = { registry: this.registry, repository, reference: tag };
+        const response = await this.send("DELETE", `/v2/${repository}/manifests/${tag}`,
+            { location, scope: repositoryScope(repository, "pull,delete") });
+        await response.body?.cancel();
+        if (response.status === 404) {
+            throw new TagNotFoundError(location, []);
+        }
+        if (response.status === 405 || response.status === 400) {
+            throw new DeleteNotSupportedError(location);
+        }
+        await this.expectOk(response, "DELETE", location);
+    }
+
     private async paginate<T>(firstPath: string, options: RequestOptions,
         onNotFound: (() => Error) | undefined): Promise<T[]> {
         const pages: T[] = [];

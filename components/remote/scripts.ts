@@ -217,7 +217,27 @@ export function buildRemoveScript(location: AppLocation, lockTimeoutSeconds = 60
     ].join("\n") + "\n";
 }
 
-/** Prints deploy-info.yml, or nothing when the app has never been deployed here. */
-export function buildReadDeployInfoScript(location: AppLocation): string {
-    return `f=${shellQuote(`${appDir(location)}/${files.deployInfo}`)}\nif [ -f "$f" ]; then cat "$f"; fi\n`;
+/** Separates deploy-info.yml from deploy-history.yml in what buildReadRecordsScript prints. */
+export const historyMarker = "#--- deploy-history.yml ---";
+
+/**
+ * Prints deploy-info.yml (nothing when the app has never been deployed here), the history marker, then
+ * deploy-history.yml: the records images:overview and cleanup read.
+ */
+export function buildReadRecordsScript(location: AppLocation): string {
+    const dir = appDir(location);
+    return [
+        `d=${shellQuote(dir)}`,
+        `if [ -f "$d/${files.deployInfo}" ]; then cat "$d/${files.deployInfo}"; fi`,
+        `echo ${shellQuote(historyMarker)}`,
+        `if [ -f "$d/${files.history}" ]; then cat "$d/${files.history}"; fi`,
+    ].join("\n") + "\n";
+}
+
+/** What buildReadRecordsScript printed, split in two. */
+export function splitRecords(output: string): { deployInfo: string; history: string } {
+    const at = output.indexOf(`${historyMarker}\n`);
+    return at < 0
+        ? { deployInfo: output, history: "" }
+        : { deployInfo: output.slice(0, at), history: output.slice(at + historyMarker.length + 1) };
 }

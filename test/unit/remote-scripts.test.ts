@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from "child_process";
 import * as fc from "fast-check";
 import { renderDeployInfo } from "../../components/deploy-info";
 import {
-    AppLocation, DeploySpec, appDir, buildDeployScript, buildReadDeployInfoScript, buildRemoveScript, buildStageScript,
+    AppLocation, DeploySpec, appDir, buildDeployScript, buildReadRecordsScript, buildRemoveScript, buildStageScript, splitRecords,
     shellQuote,
 } from "../../components/remote/scripts";
 
@@ -81,7 +81,10 @@ describe("host scripts (text)", () => {
         assert.ok(parses(script));
         assert.ok(script.indexOf("down --remove-orphans") < script.indexOf("removed_at"));
         assert.ok(script.includes("rm -f deploy-info.yml"));
-        assert.strictEqual(buildReadDeployInfoScript(location), "f='/opt/rednaw/hello-world/deploy-info.yml'\nif [ -f \"$f\" ]; then cat \"$f\"; fi\n");
+        assert.ok(parses(buildReadRecordsScript(location)));
+        assert.ok(buildReadRecordsScript(location).startsWith("d='/opt/rednaw/hello-world'\n"));
+        assert.deepStrictEqual(splitRecords("app: a\n#--- deploy-history.yml ---\n---\napp: b\n"), { deployInfo: "app: a\n", history: "---\napp: b\n" });
+        assert.deepStrictEqual(splitRecords("#--- deploy-history.yml ---\n"), { deployInfo: "", history: "" });
         assert.strictEqual(appDir({ ...location, deployRoot: "/tmp/x/opt/" }), "/tmp/x/opt/rednaw/hello-world");
     });
 });

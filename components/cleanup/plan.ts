@@ -1,0 +1,55 @@
+// The cleanup plan: per digest (the unit of deletion: all its tags go with it) keep or delete, each with
+// its reasons. Pure: the references and the registry's contents come in, the decisions go out.
+import { RetentionPolicy, ruleFor } from "./policy";
+
+export interface DigestEntry {
+    repository: string;
+    digest: string;
+    tags: string[];
+    created: string | null;
+    description: string | null;
+}
+
+/** Why a digest must stay, keyed `repository@digest`: "deployed in prod", "in dev history". */
+export type References = Map<string, string[]>;
+
+export const referenceKey = (repository: string, digest: string) => `${repository}@${digest}`;
+
+export interface Decision extends DigestEntry {
+    decision: "keep" | "delete";
+    reasons: string[];
+}
+
+const dayMs = 24 * 60 * 60 * 1000;
+
+export function planCleanup(entries: DigestEntry[], references: References, policy: RetentionPolicy, now: Date): Decision[] {
+    const byRepository = new Map<string, DigestEntry[]>();
+    for (const entry of entries) {
+        byRepository.set(entry.repository, [...(byRepository.get(entry.repository) ?? []), entry]);
+    }
+    const decisions: Decision[] = [];
+    for (const [repository, digests] of [...byRepository].sort(([a], [b]) => a.localeCompare(b))) {
+        const rule = ruleFor(policy, repository);
+        const patterns = rule.keepTags.map((pattern) => new RegExp(`^(?:${pattern})$`));
+        // Newest first; an image without a created label counts as the oldest (it cannot prove its age).
+        const ordered = [...digests].sort((a, b) => (b.created ?? "").localeCompare(a.created ?? "") || a.digest.localeCompare(b.digest));
+        ordered.forEach((entry, rank) => {
+            const reasons = [...(references.get(referenceKey(repository, entry.digest)) ?? [])];
+            if (rank < rule.keepNewest) {
+                reasons.push(`newest ${rule.keepNewest}`);
+            }
+            const created = entry.created ? Date.parse(entry.created) : NaN;
+            if (!Number.isNaN(created) && now.getTime() - created < rule.keepYoungerThanDays * dayMs) {
+                reasons.push(`younger than ${rule.keepYoungerThanDays}d`);
+            }
+            const matching = entry.tags.find((tag) => patterns.some((pattern) => pattern.test(tag)));
+            if (matching) {
+                reasons.push(`matches keep pattern (${matching})`);
+            }
+            decisions.push(reasons.length > 0
+                ? { ...entry, decision: "keep", reasons }
+                : { ...entry, decision: "delete", reasons: [`delete: not referenced, older than ${rule.keepYoungerThanDays}d, not among the newest ${rule.keepNewest}`] });
+        });
+    }
+    return decisions;
+}
