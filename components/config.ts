@@ -59,7 +59,8 @@ export interface WorkspaceConfig {
     apps: AppConfig[];
 }
 
-export class WorkspaceConfigError extends Error {
+/** A RunError, so Pulumi shows the problems without a stack trace: they are the operator's to fix. */
+export class WorkspaceConfigError extends pulumi.RunError {
     constructor(workspace: string, problems: string[]) {
         super(`the configuration of workspace ${workspace} has ${problems.length} problem(s):\n  - ${problems.join("\n  - ")}`);
         this.name = "WorkspaceConfigError";

@@ -82,8 +82,8 @@ async function main(): Promise<void> {
     await stack.setConfig("hello-world:tag", { value: second.tag });
     await stack.up({ color: "always", onOutput: (out) => process.stdout.write(out) });
 
-    step("pulumi stack output deployed");
-    console.log(JSON.stringify((await stack.outputs()).deployed.value, null, 2));
+    step("pulumi stack output overview");
+    console.log((await stack.outputs()).overview.value);
 
     const env = path.join(demoDir, "env");
     fs.writeFileSync(env, [
@@ -98,9 +98,10 @@ async function main(): Promise<void> {
     console.log([
         `  curl -s http://127.0.0.1:8080/            # the page shows version ${second.tag}`,
         `  source ${path.relative(process.cwd(), env)}                     # pulumi, its state and the demo's workspace`,
+        `  npm run images:overview -- dev ${repository} --identity ${path.relative(process.cwd(), ssh.privateKeyFile)}`,
         `  pulumi config set hello-world:tag ${first.tag}       # "initial deploy"`,
         "  pulumi up",
-        "  pulumi stack output deployed",
+        "  pulumi stack output overview",
         "  npm run demo -- --stop                       # stop the demo's dockerd, registry and sshd",
     ].join("\n"));
 }
