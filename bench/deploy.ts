@@ -30,20 +30,7 @@ async function main(): Promise<void> {
         const connection = { host: env.ssh.host, port: env.ssh.port, user: env.ssh.user, privateKey: env.ssh.privateKey };
         const workspace = await openWorkspace({ workDir: path.join(temp, "work"), stateDir: path.join(temp, "state"), passphrase: "bench" });
         const stack = await Stack.create("dev", workspace);
-        await stack.setAllConfig({
-            "iac:apps[0]": { value: "hello-world" },
-            "iac:registry": { value: env.registry.address },
-            "iac:registryInsecure": { value: "true" },
-            "iac:sshHost": { value: env.ssh.host },
-            "iac:sshPort": { value: String(env.ssh.port) },
-            "iac:sshUser": { value: env.ssh.user },
-            "iac:sshPrivateKey": { value: env.ssh.privateKey, secret: true },
-            "iac:org": { value: "rednaw" },
-            "iac:deployRoot": { value: env.ssh.deployRoot },
-            "hello-world:image": { value: repository },
-            "hello-world:tag": { value: env.images.a.tag },
-            "hello-world:environment.PORT": { value: String(env.port) },
-        }, true);
+        await stack.setAllConfig(env.stackConfig(env.images.a.tag), true);
         await stack.up();
 
         // By hand: a compose project of its own on the same host, switched between the same two digests.

@@ -21,19 +21,13 @@ export async function startDockerd(options: { dir?: string; keepRunning?: boolea
     const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), "iac-dk-"));
     const socket = path.join(dir, "docker.sock");
     const logFile = path.join(dir, "dockerd.log");
-    const started = startProcess("dockerd", binary, [
+    const started = await startProcess("dockerd", binary, [
         "--bridge=none", "--iptables=false", "--ip6tables=false",
         "--host", `unix://${socket}`,
         "--data-root", path.join(dir, "data"),
         "--exec-root", path.join(dir, "exec"),
         "--pidfile", path.join(dir, "docker.pid"),
     ], { logFile, ready: /API listen on/, timeoutMs: 60_000, keepRunning: options.keepRunning });
-    try {
-        await started.output;
-    } catch (error) {
-        await started.stop();
-        throw error;
-    }
     return {
         host: `unix://${socket}`,
         dir,

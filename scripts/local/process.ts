@@ -5,8 +5,8 @@ import * as fs from "fs";
 
 export interface StartedProcess {
     child: ChildProcess;
-    /** Resolves with the first match of `pattern` in the process's log, rejects if it exits first. */
-    output: Promise<RegExpMatchArray>;
+    /** The first match of `ready` in the process's log. */
+    ready: RegExpMatchArray;
     stop(): Promise<void>;
 }
 
@@ -18,16 +18,17 @@ export class ServiceStartError extends Error {
 }
 
 /**
- * Spawns `command` with stdout and stderr appended to `logFile`, and watches the log for `ready`.
+ * Spawns `command` with stdout and stderr appended to `logFile` and resolves once `ready` shows in the log;
+ * a process that exits or stays silent past the timeout is stopped and reported.
  */
-export function startProcess(service: string, command: string, args: string[], options: {
+export async function startProcess(service: string, command: string, args: string[], options: {
     logFile: string;
     ready: RegExp;
     timeoutMs: number;
     env?: NodeJS.ProcessEnv;
     /** Outlive this process (the demo's services); stop later by pid with stopPid. */
     keepRunning?: boolean;
-}): StartedProcess {
+}): Promise<StartedProcess> {
     const log = fs.openSync(options.logFile, "a");
     const child = spawn(command, args, {
         stdio: ["ignore", log, log], env: options.env ?? process.env, detached: options.keepRunning ?? false,
@@ -67,7 +68,12 @@ export function startProcess(service: string, command: string, args: string[], o
             clearTimeout(killer);
         }
     };
-    return { child, output, stop };
+    try {
+        return { child, ready: await output, stop };
+    } catch (error) {
+        await stop();
+        throw error;
+    }
 }
 
 /** Stops a process started with keepRunning by an earlier command: SIGTERM, then SIGKILL after 10 s. */

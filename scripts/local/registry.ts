@@ -78,16 +78,10 @@ export async function startRegistry(options: RegistryServerOptions): Promise<Reg
         auth,
     ].join("\n"));
 
-    const started = startProcess(`registry ${options.flavour}`, binary, ["serve", configFile], {
+    const started = await startProcess(`registry ${options.flavour}`, binary, ["serve", configFile], {
         logFile, ready: /listening on 127\.0\.0\.1:(\d+)/, timeoutMs: 20_000, keepRunning: options.keepRunning,
     });
-    let port: number;
-    try {
-        port = Number((await started.output)[1]);
-    } catch (error) {
-        await started.stop();
-        throw error;
-    }
+    const port = Number(started.ready[1]);
     return {
         flavour: options.flavour,
         address: `127.0.0.1:${port}`,

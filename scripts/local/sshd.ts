@@ -78,16 +78,10 @@ export async function startSshHost(options: {
     ].join("\n"));
 
     const logFile = path.join(dir, "sshd.log");
-    const started = startProcess("sshd", sshd, ["-D", "-e", "-f", configFile], {
+    const started = await startProcess("sshd", sshd, ["-D", "-e", "-f", configFile], {
         logFile, ready: new RegExp(`Server listening on 127\\.0\\.0\\.1 port ${port}`), timeoutMs: 20_000,
         keepRunning: options.keepRunning,
     });
-    try {
-        await started.output;
-    } catch (error) {
-        await started.stop();
-        throw error;
-    }
     return {
         host: "127.0.0.1",
         port,

@@ -40,18 +40,7 @@ describe("AppDeployment under the real Pulumi engine", function () {
         env = await startDeployEnvironment();
         dir = appDir({ app: "hello-world", workspace: "dev", org: "rednaw", deployRoot: env.ssh.deployRoot });
         testStack = await createTestStack("dev", {
-            "iac:apps[0]": { value: "hello-world" },
-            "iac:registry": { value: env.registry.address },
-            "iac:registryInsecure": { value: "true" },
-            "iac:sshHost": { value: env.ssh.host },
-            "iac:sshPort": { value: String(env.ssh.port) },
-            "iac:sshUser": { value: env.ssh.user },
-            "iac:sshPrivateKey": { value: env.ssh.privateKey, secret: true },
-            "iac:org": { value: "rednaw" },
-            "iac:deployRoot": { value: env.ssh.deployRoot },
-            "hello-world:image": { value: repository },
-            "hello-world:tag": { value: env.images.a.tag },
-            "hello-world:environment.PORT": { value: String(env.port) },
+            ...env.stackConfig(env.images.a.tag),
             "hello-world:healthTimeout": { value: "15" },
         });
         stack = testStack.stack;

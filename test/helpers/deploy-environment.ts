@@ -1,6 +1,7 @@
 // Everything a deploy needs, real and on loopback: dockerd, Registry v3, an SSH test host whose docker is
 // that dockerd, and hello-world built three times (A, B, and C whose healthcheck fails).
 import { execFileSync } from "child_process";
+import { ConfigMap } from "@pulumi/pulumi/automation";
 import { DockerEngine, startDockerd } from "../../scripts/local/dockerd";
 import { RegistryServer, startRegistry } from "../../scripts/local/registry";
 import { SshHost, freePort, startSshHost } from "../../scripts/local/sshd";
@@ -17,6 +18,8 @@ export interface DeployEnvironment {
     images: { a: BuiltImage; b: BuiltImage; c: BuiltImage };
     /** The digest of the image the running hello-world container was started from, per the engine. */
     runningDigests(app: string): string[];
+    /** The dev workspace's config for deploying hello-world `tag` here. */
+    stackConfig(tag: string): ConfigMap;
     /** The page hello-world serves, or the error. */
     page(): Promise<string>;
     stop(): Promise<void>;
@@ -56,6 +59,20 @@ export async function startDeployEnvironment(): Promise<DeployEnvironment> {
                         .split("\n").filter(Boolean).map((ref) => ref.split("@")[1]).join(",");
                 });
             },
+            stackConfig: (tag: string) => ({
+                "iac:apps[0]": { value: "hello-world" },
+                "iac:registry": { value: registry.address },
+                "iac:registryInsecure": { value: "true" },
+                "iac:sshHost": { value: ssh.host },
+                "iac:sshPort": { value: String(ssh.port) },
+                "iac:sshUser": { value: ssh.user },
+                "iac:sshPrivateKey": { value: ssh.privateKey, secret: true },
+                "iac:org": { value: "rednaw" },
+                "iac:deployRoot": { value: ssh.deployRoot },
+                "hello-world:image": { value: repository },
+                "hello-world:tag": { value: tag },
+                "hello-world:environment.PORT": { value: String(port) },
+            }),
             page: async () => {
                 try {
                     return await (await fetch(`http://127.0.0.1:${port}/`)).text();
