@@ -73,13 +73,6 @@ export function shortDigest(digest: string): string {
     return digest.replace(/^(sha256|sha512):/, "").slice(0, 12);
 }
 
-export interface ImageReference {
-    registry: string;
-    repository: string;
-    tag?: string;
-    digest?: string;
-}
-
 /** `registry/repository@digest`, the only form that ever reaches a host. */
 export function pinnedRef(registry: string, repository: string, digest: string): string {
     return `${validateRegistry(registry)}/${validateRepository(repository)}@${validateDigest(digest)}`;
