@@ -49,16 +49,20 @@ export function renderCompose(templateName: string, template: string, ref: strin
     return { content: doc.toString(), services: pinned };
 }
 
-/** KEY=value lines for docker compose's env_file; values may be secrets, keys are validated. */
+/**
+ * KEY='value' lines for docker compose's env_file; values may be secrets. Single quotes keep `#`, `"`, `$`
+ * and spaces as they are (bare, compose would cut ` #…` and strip quotes); a quote inside is `\'`.
+ */
 export function renderEnvFile(environment: Record<string, string>): string {
     return Object.entries(environment).sort(([a], [b]) => a.localeCompare(b)).map(([key, value]) => {
         if (!envKeyPattern.test(key)) {
             throw new InvalidReferenceError("environment variable name", key, "expected [A-Za-z_][A-Za-z0-9_]*");
         }
-        if (/[\r\n]/.test(value)) {
-            throw new InvalidReferenceError("environment value of", key, "a value on one line (no newline)");
+        if (/[\r\n\0]/.test(value) || value.endsWith("\\")) {
+            throw new InvalidReferenceError("environment value of", key,
+                "a value on one line that does not end with a backslash (compose env files cannot carry those unchanged)");
         }
-        return `${key}=${value}\n`;
+        return `${key}='${value.replace(/'/g, "\\'")}'\n`;
     }).join("");
 }
 

@@ -22,9 +22,11 @@ describe("compose rendering", () => {
     });
 
     it("writes env files from validated names, and hashes compose and env together", () => {
-        assert.strictEqual(renderEnvFile({ PORT: "8080", A_B: "x y" }), "A_B=x y\nPORT=8080\n");
+        assert.strictEqual(renderEnvFile({ PORT: "8080", A_B: "x y #1" }), "A_B='x y #1'\nPORT='8080'\n");
+        assert.strictEqual(renderEnvFile({ PW: "it's" }), "PW='it\\'s'\n");
+        assert.throws(() => renderEnvFile({ PW: "ends\\" }), /does not end with a backslash/);
         assert.throws(() => renderEnvFile({ "BAD-NAME": "x" }), /environment variable name/);
-        assert.throws(() => renderEnvFile({ OK: "line\nbreak" }), /no newline/);
+        assert.throws(() => renderEnvFile({ OK: "line\nbreak" }), /on one line/);
         assert.notStrictEqual(contentHash("c", "PORT=1\n", "k"), contentHash("c", "PORT=2\n", "k"));
         assert.notStrictEqual(contentHash("c", "", "k1"), contentHash("c", "", "k2"));
         assert.match(contentHash("c", "", "k"), /^[a-f0-9]{16}$/);
