@@ -5,7 +5,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { credentialsFromDockerConfig } from "./registry/auth";
 import { defaultPlatform } from "./registry/client";
-import { parsePlatform, validateDigest, validateRegistry, validateRepository, validateTag } from "./registry/reference";
+import { parsePlatform, validateDigest, validateHost, validateRegistry, validateRepository, validateTag } from "./registry/reference";
 import { appNamePattern, validateAbsolutePath, validateAppName } from "./remote/scripts";
 
 export const projectNamespace = "iac";
@@ -138,7 +138,7 @@ export function loadWorkspaceConfig(): WorkspaceConfig {
     const org = config.get("org") ?? "";
     const deployRoot = config.get("deployRoot") ?? "/opt";
     let sshPort = 22;
-    check(problems, "iac:sshHost", () => validateRegistry(sshHost));
+    check(problems, "iac:sshHost", () => validateHost(sshHost));
     check(problems, "iac:sshPort", () => {
         sshPort = config.getNumber("sshPort", { min: 1, max: 65535 }) ?? 22;
     });
@@ -156,11 +156,18 @@ export function loadWorkspaceConfig(): WorkspaceConfig {
                 : `an app's keys are ${appKeys.join(", ")}`}`);
         }
     }
+    const username = config.get("registryUsername");
+    // Only whether it is set: reading a secret with get() would warn.
+    const hasPassword = (pulumi.runtime.getConfig(`${projectNamespace}:registryPassword`) ?? "") !== "";
+    if (!!username !== hasPassword) {
+        problems.push(username
+            ? "iac:registryUsername is set without iac:registryPassword: `pulumi config set --secret iac:registryPassword`"
+            : "iac:registryPassword is set without iac:registryUsername: `pulumi config set iac:registryUsername <user>`");
+    }
     if (problems.length > 0) {
         throw new WorkspaceConfigError(workspace, problems);
     }
 
-    const username = config.get("registryUsername");
     let password = config.getSecret("registryPassword");
     let registryUser = username;
     if (!username) {

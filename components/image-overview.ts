@@ -45,7 +45,8 @@ export async function listOverview(inputs: ImageOverviewInputs): Promise<ImageOv
     };
 }
 
-const listingKeys = ["registry", "repository", "deployedDigest", "platform"] as const;
+/** A change of any of these lists again; credentials included, so a refresh never uses stale ones. */
+const listingKeys = ["registry", "repository", "deployedDigest", "platform", "insecure", "username", "password"] as const;
 
 export const imageOverviewProvider: pulumi.dynamic.ResourceProvider<ImageOverviewInputs, ImageOverviewOutputs> = {
     async diff(_id, olds, news) {

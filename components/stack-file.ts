@@ -46,7 +46,8 @@ export function registrySettings(stack: string, config: Record<string, unknown>,
     const password = process.env.IAC_REGISTRY_PASSWORD;
     return {
         registry,
-        insecure: flags.insecure ?? String(config["iac:registryInsecure"]) === "true",
+        // The stack's plain-http setting belongs to the stack's registry, never to one given on the command line.
+        insecure: flags.insecure ?? (flags.registry === undefined && String(config["iac:registryInsecure"]) === "true"),
         credentials: typeof username === "string" && password !== undefined
             ? { username, password }
             : credentialsFromDockerConfig(registry),

@@ -106,14 +106,15 @@ async function main(): Promise<void> {
         console.log(values.json ? JSON.stringify(plan, null, 2) : `${table(plan)}\n\n${summary(plan)}\n\ndry run: nothing deleted; --apply deletes the digests marked delete`);
         return;
     }
-    const result = await applyPlan(client, plan, policy, now, readReferences);
+    if (!values.json) {
+        console.log(`${table(plan)}\n`);
+    }
+    const result = await applyPlan(client, plan, policy, now, readReferences, (d) => values.json
+        ? say(`deleted ${d.repository}@${d.digest}`)
+        : console.log(`deleted ${d.repository}@${d.digest} (${d.tags.join(", ")})`));
     if (values.json) {
         console.log(JSON.stringify(result, null, 2));
     } else {
-        console.log(`${table(plan)}\n`);
-        for (const d of result.deleted) {
-            console.log(`deleted ${d.repository}@${d.digest} (${d.tags.join(", ")})`);
-        }
         for (const d of result.spared) {
             console.log(`spared ${d.repository}@${d.digest}: ${d.reasons.join("; ")} since the plan was made`);
         }

@@ -37,7 +37,7 @@ export interface ApplyResult {
  * made is spared.
  */
 export async function applyPlan(client: RegistryClient, plan: Decision[], policy: RetentionPolicy, now: Date,
-    readReferences: () => Promise<References>): Promise<ApplyResult> {
+    readReferences: () => Promise<References>, onDeleted: (deleted: Decision) => void = () => undefined): Promise<ApplyResult> {
     const fresh = planCleanup(plan, await readReferences(), policy, now);
     const stillDelete = new Set(fresh.filter((d) => d.decision === "delete").map((d) => `${d.repository}@${d.digest}`));
     const result: ApplyResult = { deleted: [], spared: [] };
@@ -48,6 +48,8 @@ export async function applyPlan(client: RegistryClient, plan: Decision[], policy
         }
         await client.deleteManifest(candidate.repository, candidate.digest);
         result.deleted.push(candidate);
+        // Said at once: if a later delete fails, what is already gone has been reported.
+        onDeleted(candidate);
     }
     return result;
 }

@@ -1,5 +1,6 @@
 // The cleanup plan: per digest (the unit of deletion: all its tags go with it) keep or delete, each with
 // its reasons. Pure: the references and the registry's contents come in, the decisions go out.
+import { compareNewestFirst } from "../registry/listing";
 import { RetentionPolicy, ruleFor } from "./policy";
 
 export interface DigestEntry {
@@ -32,7 +33,7 @@ export function planCleanup(entries: DigestEntry[], references: References, poli
         const rule = ruleFor(policy, repository);
         const patterns = rule.keepTags.map((pattern) => new RegExp(`^(?:${pattern})$`));
         // Newest first; an image without a created label counts as the oldest (it cannot prove its age).
-        const ordered = [...digests].sort((a, b) => (b.created ?? "").localeCompare(a.created ?? "") || a.digest.localeCompare(b.digest));
+        const ordered = [...digests].sort((a, b) => compareNewestFirst(a.created, b.created) || a.digest.localeCompare(b.digest));
         ordered.forEach((entry, rank) => {
             const reasons = [...(references.get(referenceKey(repository, entry.digest)) ?? [])];
             if (rank < rule.keepNewest) {

@@ -74,7 +74,17 @@ export async function listRepositoryTags(client: RegistryClient, repository: str
     });
 }
 
-/** Newest first by the created label; rows without one last, then by tag. */
+/** Newest first by a created label, as a time (labels may carry offsets or fractions); none or unparseable last. */
+export function compareNewestFirst(a: string | null, b: string | null): number {
+    const time = (created: string | null) => {
+        const parsed = created ? Date.parse(created) : NaN;
+        return Number.isNaN(parsed) ? -Infinity : parsed;
+    };
+    const [ta, tb] = [time(a), time(b)];
+    return ta === tb ? 0 : tb > ta ? 1 : -1;
+}
+
+/** Newest first by the created label, then by tag. */
 export function newestFirst(rows: TagRow[]): TagRow[] {
-    return [...rows].sort((a, b) => (b.created ?? "").localeCompare(a.created ?? "") || a.tag.localeCompare(b.tag));
+    return [...rows].sort((a, b) => compareNewestFirst(a.created, b.created) || a.tag.localeCompare(b.tag));
 }

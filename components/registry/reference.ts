@@ -7,10 +7,10 @@ const separator = "(?:[._]|__|[-]+)";
 const pathComponent = `${alphanumeric}(?:${separator}${alphanumeric})*`;
 const domainComponent = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
 const ipv6Address = "\\[(?:[a-fA-F0-9:]+)\\]";
-const host = `(?:${domainComponent}(?:\\.${domainComponent})*|${ipv6Address})`;
+const hostPattern = `(?:${domainComponent}(?:\\.${domainComponent})*|${ipv6Address})`;
 
 const repositoryPattern = new RegExp(`^${pathComponent}(?:/${pathComponent})*$`);
-const registryPattern = new RegExp(`^${host}(?::[0-9]{1,5})?$`);
+const registryPattern = new RegExp(`^${hostPattern}(?::[0-9]{1,5})?$`);
 const tagPattern = /^[\w][\w.-]{0,127}$/;
 // Only algorithms whose bytes we can verify: a digest we could not check is no better than a tag.
 const digestPatterns: Record<string, RegExp> = {
@@ -27,6 +27,14 @@ export function validateRegistry(registry: string): string {
             "expected a host name or IP address with an optional port, e.g. registry.example.com or 127.0.0.1:5000");
     }
     return registry;
+}
+
+/** A host name or IP address without a port (an SSH host: its port is configured apart). */
+export function validateHost(host: string): string {
+    if (!new RegExp(`^${hostPattern}$`).test(host)) {
+        throw new InvalidReferenceError("host", host, "expected a host name or IP address without a port, e.g. deploy.example.com or 127.0.0.1");
+    }
+    return host;
 }
 
 export function validateRepository(repository: string): string {

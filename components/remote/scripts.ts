@@ -69,6 +69,7 @@ function header(location: AppLocation, lockTimeoutSeconds: number): string[] {
         `app_dir=${shellQuote(dir)}`,
         "mkdir -p \"$app_dir\"",
         "cd \"$app_dir\"",
+        `command -v flock >/dev/null || { echo ${shellQuote(`flock is missing on this host: install util-linux (apt-get install util-linux)`)} >&2; exit 1; }`,
         `exec 9>>${shellQuote(files.lock)}`,
         `if ! flock -w ${Math.trunc(lockTimeoutSeconds)} 9; then`,
         `  echo ${shellQuote(`another deploy of ${location.app} on this host has held the lock for ${Math.trunc(lockTimeoutSeconds)} s; ` +
@@ -132,6 +133,12 @@ export function buildDeployScript(spec: DeploySpec): string {
     const compose = `docker compose -p ${shellQuote(spec.app)} -f ${shellQuote(files.compose)} --env-file /dev/null`;
     return [
         ...header(spec, spec.lockTimeoutSeconds ?? 600),
+        // One app dir per org/app on a host: a second workspace pointed at it would silently take it over.
+        `if [ -f ${files.deployInfo} ] && ! grep -qxF ${shellQuote(`workspace: ${spec.workspace}`)} ${files.deployInfo}; then`,
+        `  echo ${shellQuote(`${what}: ${appDir(spec)} belongs to another workspace (see its deploy-info.yml); ` +
+            "give this workspace its own iac:org or iac:deployRoot")} >&2`,
+        "  exit 1",
+        "fi",
         `ref=${shellQuote(ref)}`,
         `say() { printf '%s\\n' "${what}: $*" >&2; }`,
         // Every service of ours runs an image whose RepoDigests hold the target ref.

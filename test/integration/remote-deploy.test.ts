@@ -27,18 +27,19 @@ describe("host scripts over a real SSH host, dockerd, compose v2 and Registry v3
     after(async () => env?.stop());
 
     /** Stages and deploys `image` exactly as AppDeployment would, through the same builders. */
-    async function deploy(image: BuiltImage, healthTimeoutSeconds = 30): Promise<RemoteResult> {
+    async function deploy(image: BuiltImage, healthTimeoutSeconds = 30, workspace = "dev"): Promise<RemoteResult> {
+        const target = { ...location, workspace };
         const ref = `${env.registry.address}/${repository}@${image.digest}`;
         const compose = renderCompose("apps/hello-world/compose.yml", template, ref);
         const envFile = renderEnvFile({ PORT: String(env.port) });
         const hash = contentHash(compose.content, envFile, env.ssh.privateKey);
-        const staged = await runOverSsh(env.ssh, buildStageScript(location, hash, compose.content), envFile);
+        const staged = await runOverSsh(env.ssh, buildStageScript(target, hash, compose.content), envFile);
         assert.strictEqual(staged.status, 0, staged.stderr);
         return runOverSsh(env.ssh, buildDeployScript({
-            ...location, registry: env.registry.address, repository, digest: image.digest, services: compose.services,
+            ...target, registry: env.registry.address, repository, digest: image.digest, services: compose.services,
             contentHash: hash, healthTimeoutSeconds,
             deployInfoYaml: renderDeployInfo({
-                app: "hello-world", workspace: "dev", image: `${env.registry.address}/${repository}`,
+                app: "hello-world", workspace, image: `${env.registry.address}/${repository}`,
                 tag: image.tag, digest: image.digest, description: image.description, deployed_by: "wander@casa",
             }),
         }));
@@ -113,6 +114,14 @@ describe("host scripts over a real SSH host, dockerd, compose v2 and Registry v3
         assert.deepStrictEqual(env.runningDigests("hello-world"), [recorded]);
         const digests = history().map((h) => h.digest);
         assert.strictEqual(digests[digests.length - 1], recorded);
+    });
+
+    it("refuses to take over an app dir that another workspace deployed to", async () => {
+        const before = deployInfoText();
+        const result = await deploy(env.images.b, 30, "prod");
+        assert.strictEqual(result.status, 1);
+        assert.match(result.stderr, /hello-world@prod: .* belongs to another workspace/);
+        assert.strictEqual(deployInfoText(), before);
     });
 
     it("takes the app down on removal and moves deploy-info.yml into the history with removed_at", async () => {

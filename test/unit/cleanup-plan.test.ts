@@ -59,8 +59,9 @@ describe("cleanup plan (property-based)", () => {
                     }
                     assert.ok(!decision.tags.some((tag) => rule.keepTags.some((p) => new RegExp(`^(?:${p})$`).test(tag))), "a pattern-matched digest is kept");
                     // Newest by created; an unknown created is the oldest; equal ones in digest order.
+                    const time = (c: string | null) => (c ? Date.parse(c) : -Infinity);
                     const newer = plan.filter((d) => d.repository === decision.repository &&
-                        ((d.created ?? "") > (decision.created ?? "") || ((d.created ?? "") === (decision.created ?? "") && d.digest < decision.digest)));
+                        (time(d.created) > time(decision.created) || (time(d.created) === time(decision.created) && d.digest < decision.digest)));
                     assert.ok(newer.length >= rule.keepNewest, "one of the newest K is kept");
                 }
             }), { numRuns: 500 });

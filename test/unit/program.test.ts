@@ -108,3 +108,14 @@ describe("overview outputs under mocks", () => {
         assert.deepStrictEqual((await outputValue(images["hello-world"].tags)).map((t) => [t.tag, t.deployed]), [["6350192", true], ["eb53023", false]]);
     });
 });
+
+describe("registry credentials in the config", () => {
+    it("refuses a username without a password and a password without a username", async () => {
+        await assert.rejects(runProgram({ ...stackConfig("dev"), "iac:registryUsername": "deployer" }),
+            /iac:registryUsername is set without iac:registryPassword/);
+        await assert.rejects(runProgram({ ...stackConfig("dev"), "iac:registryPassword": "x" }),
+            /iac:registryPassword is set without iac:registryUsername/);
+        await assert.rejects(runProgram({ ...stackConfig("dev"), "iac:sshHost": "127.0.0.1:2222" }),
+            /iac:sshHost: invalid host "127.0.0.1:2222": expected a host name or IP address without a port/);
+    });
+});
