@@ -13,6 +13,8 @@ export interface HostConnection {
     host: pulumi.Input<string>;
     port?: pulumi.Input<number>;
     user: pulumi.Input<string>;
+    /** The host's public key; when set, any other host is refused. */
+    hostKey?: pulumi.Input<string>;
     /** OpenSSH private key text; kept secret. */
     privateKey: pulumi.Input<string>;
 }
@@ -59,6 +61,7 @@ export class AppDeployment extends pulumi.ComponentResource {
             host: args.connection.host,
             port: args.connection.port ?? 22,
             user: args.connection.user,
+            hostKey: args.connection.hostKey,
             privateKey: pulumi.secret(args.connection.privateKey),
             // An unreachable host should fail the run within about half a minute, not after ten retries.
             dialErrorLimit: 3,

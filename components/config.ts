@@ -7,6 +7,7 @@ import { credentialsFromDockerConfig } from "./registry/auth";
 import { defaultPlatform } from "./registry/client";
 import { parsePlatform, validateDigest, validateHost, validateRegistry, validateRepository, validateTag } from "./registry/reference";
 import { appNamePattern, validateAbsolutePath, validateAppName } from "./remote/scripts";
+import { hostKeyPattern } from "./remote/ssh";
 
 export const projectNamespace = "iac";
 
@@ -15,7 +16,7 @@ const projectDir = path.resolve(__dirname, "..");
 /** Keys of the project namespace; Pulumi.yaml declares each with its type and description. */
 export const projectKeys = [
     "apps", "registry", "registryInsecure", "registryUsername", "registryPassword", "platform",
-    "sshHost", "sshPort", "sshUser", "sshPrivateKey", "org", "deployRoot",
+    "sshHost", "sshPort", "sshUser", "sshHostKey", "sshPrivateKey", "org", "deployRoot",
 ] as const;
 
 /** Keys of an app's namespace. */
@@ -46,6 +47,8 @@ export interface HostConfig {
     host: string;
     port: number;
     user: string;
+    /** The host's public key, `ssh-ed25519 AAAA…`; unset: any key is accepted. */
+    hostKey?: string;
     privateKey: pulumi.Output<string>;
     org: string;
     deployRoot: string;
@@ -143,6 +146,12 @@ export function loadWorkspaceConfig(): WorkspaceConfig {
         sshPort = config.getNumber("sshPort", { min: 1, max: 65535 }) ?? 22;
     });
     check(problems, "iac:sshUser", () => validateAppName("ssh user", sshUser));
+    const hostKey = config.get("sshHostKey") || undefined;
+    check(problems, "iac:sshHostKey", () => {
+        if (hostKey !== undefined && !hostKeyPattern.test(hostKey)) {
+            throw new Error(`expected "<type> <base64>" as ssh-keyscan prints it (without the host name), not ${JSON.stringify(hostKey)}`);
+        }
+    });
     check(problems, "iac:org", () => validateAppName("org", org));
     check(problems, "iac:deployRoot", () => validateAbsolutePath("deploy root", deployRoot));
     check(problems, "iac:sshPrivateKey", () => config.requireSecret("sshPrivateKey"));
@@ -180,7 +189,7 @@ export function loadWorkspaceConfig(): WorkspaceConfig {
         workspace,
         registry: { address, insecure: config.getBoolean("registryInsecure") ?? false, username: registryUser, password },
         platform,
-        host: { host: sshHost, port: sshPort, user: sshUser, privateKey: config.requireSecret("sshPrivateKey"), org, deployRoot },
+        host: { host: sshHost, port: sshPort, user: sshUser, hostKey, privateKey: config.requireSecret("sshPrivateKey"), org, deployRoot },
         apps,
     };
 }

@@ -3,6 +3,8 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { Credentials, credentialsFromDockerConfig } from "./registry/auth";
+import { AppLocation } from "./remote/scripts";
+import { SshConnection } from "./remote/ssh";
 
 export class StackFileError extends Error {
     constructor(message: string) {
@@ -52,4 +54,25 @@ export function registrySettings(stack: string, config: Record<string, unknown>,
             ? { username, password }
             : credentialsFromDockerConfig(registry),
     };
+}
+
+/** The workspace's Docker host as its stack file names it, with a key the caller read. */
+export function sshConnection(config: Record<string, unknown>, privateKey: string): SshConnection {
+    return {
+        host: String(config["iac:sshHost"]),
+        port: Number(config["iac:sshPort"] ?? 22),
+        user: String(config["iac:sshUser"]),
+        hostKey: typeof config["iac:sshHostKey"] === "string" && config["iac:sshHostKey"] ? config["iac:sshHostKey"] : undefined,
+        privateKey,
+    };
+}
+
+/** Where `app` lives on the workspace's host. */
+export function appLocation(workspace: string, config: Record<string, unknown>, app: string): AppLocation {
+    return { app, workspace, org: String(config["iac:org"]), deployRoot: String(config["iac:deployRoot"] ?? "/opt") };
+}
+
+/** The apps a stack file lists. */
+export function stackApps(config: Record<string, unknown>): string[] {
+    return Array.isArray(config["iac:apps"]) ? config["iac:apps"].map(String) : [];
 }

@@ -79,6 +79,7 @@ async function main(): Promise<void> {
     const workspace = await openWorkspace({ workDir, stateDir, passphrase });
     const stack = await Stack.create("dev", workspace);
     await stack.setConfig("iac:sshPrivateKey", { value: ssh.privateKey, secret: true });
+    await stack.setConfig("iac:sshHostKey", { value: ssh.hostKey });
     await stack.setConfig("hello-world:tag", { value: second.tag });
     await stack.up({ color: "always", onOutput: (out) => process.stdout.write(out) });
 

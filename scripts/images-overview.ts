@@ -10,7 +10,9 @@ import { listOverview } from "../components/image-overview";
 import { formatImageTable } from "../components/overview";
 import { appDir, buildReadRecordsScript, splitRecords } from "../components/remote/scripts";
 import { runRemote } from "../components/remote/ssh";
-import { readStackConfig, registrySettings, StackFileError } from "../components/stack-file";
+import {
+    StackFileError, appLocation, readStackConfig, registrySettings, sshConnection, stackApps,
+} from "../components/stack-file";
 
 const usage = `usage: npm run images:overview -- WORKSPACE REPOSITORY [--json] [--identity FILE] [--project-dir DIR]
   WORKSPACE    a stack with a Pulumi.<stack>.yaml, e.g. dev
@@ -34,7 +36,7 @@ async function main(): Promise<void> {
     }
     const [workspace, repository] = positionals;
     const config = readStackConfig(workspace, values["project-dir"] ?? path.resolve(__dirname, ".."));
-    const apps = Array.isArray(config["iac:apps"]) ? config["iac:apps"].map(String) : [];
+    const apps = stackApps(config);
     const app = apps.find((name) => config[`${name}:image`] === repository);
     if (!app) {
         throw new StackFileError(`no app of workspace ${workspace} deploys ${repository} ` +
@@ -47,12 +49,8 @@ async function main(): Promise<void> {
     } catch {
         throw new StackFileError(`cannot read the SSH key ${keyFile}: pass --identity FILE (the key for iac:sshUser on iac:sshHost)`);
     }
-    const location = {
-        app, workspace, org: String(config["iac:org"]), deployRoot: String(config["iac:deployRoot"] ?? "/opt"),
-    };
-    const connection = {
-        host: String(config["iac:sshHost"]), port: Number(config["iac:sshPort"] ?? 22), user: String(config["iac:sshUser"]), privateKey,
-    };
+    const location = appLocation(workspace, config, app);
+    const connection = sshConnection(config, privateKey);
     process.stderr.write(`images:overview: reading deploy-info.yml of ${app} from ${connection.host}:${connection.port}\n`);
     const { deployInfo } = splitRecords((await runRemote(connection, buildReadRecordsScript(location))).stdout);
     const record = deployInfo.trim() ? parseDeployInfo(deployInfo, `${appDir(location)}/deploy-info.yml on ${connection.host}`) : null;

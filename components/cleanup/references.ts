@@ -5,6 +5,7 @@ import * as YAML from "yaml";
 import { DeployInfo, parseDeployInfo } from "../deploy-info";
 import { appDir, buildReadRecordsScript, splitRecords } from "../remote/scripts";
 import { runRemote } from "../remote/ssh";
+import { appLocation, sshConnection, stackApps } from "../stack-file";
 import { References, referenceKey } from "./plan";
 
 export interface WorkspaceSource {
@@ -39,13 +40,9 @@ export async function gatherReferences(workspaces: WorkspaceSource[], historyDep
     };
     for (const source of workspaces) {
         const { workspace, config } = source;
-        const apps = Array.isArray(config["iac:apps"]) ? config["iac:apps"].map(String) : [];
-        const connection = {
-            host: String(config["iac:sshHost"]), port: Number(config["iac:sshPort"] ?? 22), user: String(config["iac:sshUser"]),
-            privateKey: source.privateKey,
-        };
-        for (const app of apps) {
-            const location = { app, workspace, org: String(config["iac:org"]), deployRoot: String(config["iac:deployRoot"] ?? "/opt") };
+        const connection = sshConnection(config, source.privateKey);
+        for (const app of stackApps(config)) {
+            const location = appLocation(workspace, config, app);
             let output: string;
             try {
                 output = (await runRemote(connection, buildReadRecordsScript(location))).stdout;

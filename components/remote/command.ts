@@ -10,6 +10,7 @@ export interface RemoteCommandArgs {
         host: pulumi.Input<string>;
         port: pulumi.Input<number>;
         user: pulumi.Input<string>;
+        hostKey?: pulumi.Input<string>;
         privateKey: pulumi.Input<string>;
         dialErrorLimit?: pulumi.Input<number>;
         perDialTimeout?: pulumi.Input<number>;

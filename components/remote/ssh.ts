@@ -7,11 +7,15 @@ export interface SshConnection {
     port: number;
     user: string;
     privateKey: string;
+    /** The host's public key as ssh-keyscan prints it (`ssh-ed25519 AAAA…`); unset: any key is accepted. */
+    hostKey?: string;
     /** Attempts to connect before giving up. */
     dialErrorLimit?: number;
     /** Seconds per attempt. */
     perDialTimeout?: number;
 }
+
+export const hostKeyPattern = /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,2}$/;
 
 export interface RemoteResult {
     stdout: string;
@@ -58,6 +62,9 @@ function explain(error: Error & { code?: string; level?: string }): string {
     if (error.level === "client-authentication") {
         return "the host refused the key (authentication failed)";
     }
+    if (error.message.includes("verification failed")) {
+        return "the host's key is not iac:sshHostKey (another host, or a man in the middle; if the host was rebuilt, update iac:sshHostKey)";
+    }
     if (error.message.includes("Timed out while waiting for handshake")) {
         return "no SSH handshake (timed out)";
     }
@@ -78,6 +85,9 @@ function connectOnce(connection: SshConnection): Promise<Client> {
             username: connection.user,
             privateKey: connection.privateKey,
             readyTimeout: (connection.perDialTimeout ?? 15) * 1000,
+            ...(connection.hostKey ? {
+                hostVerifier: (key: Buffer) => key.equals(Buffer.from(connection.hostKey!.split(" ")[1], "base64")),
+            } : {}),
             keepaliveInterval: 15_000,
         });
     });
@@ -91,7 +101,8 @@ async function connect(connection: SshConnection): Promise<Client> {
             return await connectOnce(connection);
         } catch (error) {
             last = error as Error;
-            if ((error as { level?: string }).level === "client-authentication") {
+            // A refused key or a wrong host key will not change on a retry.
+            if ((error as { level?: string }).level === "client-authentication" || last.message.includes("verification failed")) {
                 throw new HostUnreachableError(connection, attempt, explain(last));
             }
             if (attempt < attempts) {

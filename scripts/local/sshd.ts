@@ -14,6 +14,8 @@ export interface SshHost {
     /** OpenSSH private key text of the generated client key. */
     privateKey: string;
     privateKeyFile: string;
+    /** The host's public key as ssh-keyscan prints it, for iac:sshHostKey. */
+    hostKey: string;
     /** Stands in for /opt on this host. */
     deployRoot: string;
     dir: string;
@@ -88,6 +90,7 @@ export async function startSshHost(options: {
         user: os.userInfo().username,
         privateKey: fs.readFileSync(clientKey, "utf8"),
         privateKeyFile: clientKey,
+        hostKey: fs.readFileSync(`${hostKey}.pub`, "utf8").trim().split(" ").slice(0, 2).join(" "),
         deployRoot,
         dir,
         logFile,

@@ -66,6 +66,7 @@ export async function startDeployEnvironment(): Promise<DeployEnvironment> {
                 "iac:sshHost": { value: ssh.host },
                 "iac:sshPort": { value: String(ssh.port) },
                 "iac:sshUser": { value: ssh.user },
+                "iac:sshHostKey": { value: ssh.hostKey },
                 "iac:sshPrivateKey": { value: ssh.privateKey, secret: true },
                 "iac:org": { value: "rednaw" },
                 "iac:deployRoot": { value: ssh.deployRoot },

@@ -49,6 +49,16 @@ describe("RemoteCommand provider (serialized) against a real SSH host", function
         });
     });
 
+    it("refuses a host whose key is not the pinned one, and accepts the right one", async () => {
+        const pinned = await provider.create({ connection: { ...connection, hostKey: ssh.hostKey }, create: "echo pinned" });
+        assert.strictEqual(pinned.outs!.stdout, "pinned\n");
+        const other = fs.readFileSync(path.join(ssh.dir, "client_ed25519.pub"), "utf8").split(" ").slice(0, 2).join(" ");
+        await assert.rejects(provider.create({ connection: { ...connection, hostKey: other }, create: "echo never" }), (error: Error) => {
+            assert.match(error.message, /after 1 attempt\(s\): the host's key is not iac:sshHostKey/);
+            return true;
+        });
+    });
+
     it("says which host it cannot reach, and why", async () => {
         const port = await freePort();
         await assert.rejects(provider.create({ connection: { ...connection, port }, create: "true" }), (error: Error) => {
