@@ -53,8 +53,10 @@ export function renderCompose(templateName: string, template: string, ref: strin
  * KEY='value' lines for docker compose's env_file; values may be secrets. Single quotes keep `#`, `"`, `$`
  * and spaces as they are (bare, compose would cut ` #…` and strip quotes); a quote inside is `\'`.
  */
-export function renderEnvFile(environment: Record<string, string>): string {
-    return Object.entries(environment).sort(([a], [b]) => a.localeCompare(b)).map(([key, value]) => {
+export function renderEnvFile(environment: Record<string, unknown>): string {
+    return Object.entries(environment).sort(([a], [b]) => a.localeCompare(b)).map(([key, raw]) => {
+        // Structured config turns `PORT: 8080` into a number; the container sees text either way.
+        const value = String(raw);
         if (!envKeyPattern.test(key)) {
             throw new InvalidReferenceError("environment variable name", key, "expected [A-Za-z_][A-Za-z0-9_]*");
         }
