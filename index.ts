@@ -5,6 +5,7 @@ import { describePendingChange, lastDeployed } from "./components/change-notice"
 import { loadWorkspaceConfig } from "./components/config";
 import { formatImageTable } from "./components/overview";
 import { ImageDigest } from "./components/image-digest";
+import { credentialsOf } from "./components/registry/auth";
 import { RegistryClient } from "./components/registry/client";
 
 const workspace = loadWorkspaceConfig();
@@ -46,7 +47,7 @@ const apps = workspace.apps.map((app) => {
     pulumi.all([previouslyDeployed, workspace.registry.password]).apply(async ([records, password]) => {
         const client = new RegistryClient({
             registry: workspace.registry.address, insecure: workspace.registry.insecure,
-            credentials: workspace.registry.username && password ? { username: workspace.registry.username, password } : undefined,
+            credentials: credentialsOf(workspace.registry.username, password),
         });
         try {
             const message = await describePendingChange({

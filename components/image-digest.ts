@@ -2,6 +2,7 @@
 // compare config with the state and never ask the registry; only a refresh looks again, and then it
 // reports drift instead of moving the pin.
 import * as pulumi from "@pulumi/pulumi";
+import { credentialsOf } from "./registry/auth";
 import { RegistryClient, defaultPlatform } from "./registry/client";
 import { DigestMismatchError, TagNotFoundError } from "./registry/errors";
 import {
@@ -67,11 +68,12 @@ export interface ImageDigestOutputs {
 /** Inputs whose change means another image, so a new pin. */
 const identityKeys = ["registry", "repository", "tag", "digest", "platform"] as const;
 
-function clientFor(inputs: Pick<ImageDigestInputs, "registry" | "insecure" | "username" | "password">): RegistryClient {
+/** A client from inputs or state (where unset credentials are null). */
+function clientFor(inputs: { registry: string; insecure?: boolean; username?: string | null; password?: string | null }): RegistryClient {
     return new RegistryClient({
         registry: inputs.registry,
         insecure: inputs.insecure ?? false,
-        credentials: inputs.username && inputs.password ? { username: inputs.username, password: inputs.password } : undefined,
+        credentials: credentialsOf(inputs.username, inputs.password),
     });
 }
 
@@ -157,7 +159,7 @@ export async function checkDrift(props: ImageDigestOutputs): Promise<TagDrift | 
     }
     let currentDigest: string | null;
     try {
-        currentDigest = await clientFor({ ...props, username: props.username ?? undefined, password: props.password ?? undefined })
+        currentDigest = await clientFor(props)
             .resolveTag(props.repository, props.tag);
     } catch (error) {
         // Exactly this class: the serialized provider keeps instanceof for a class, not for its ancestors.

@@ -2,6 +2,7 @@
 // digest, created and description, and which of them the workspace runs. The registry is listed when the
 // deployed digest changes and on `pulumi refresh`, never on a run that changes nothing.
 import * as pulumi from "@pulumi/pulumi";
+import { credentialsOf } from "./registry/auth";
 import { DigestCache } from "./registry/cache";
 import { RegistryClient, defaultPlatform } from "./registry/client";
 import { TagRow, listRepositoryTags, newestFirst } from "./registry/listing";
@@ -34,7 +35,7 @@ export async function listOverview(inputs: ImageOverviewInputs): Promise<ImageOv
     const client = new RegistryClient({
         registry: inputs.registry,
         insecure: inputs.insecure ?? false,
-        credentials: inputs.username && inputs.password ? { username: inputs.username, password: inputs.password } : undefined,
+        credentials: credentialsOf(inputs.username, inputs.password),
         cache: new DigestCache(inputs.cacheDir),
     });
     const rows = await listRepositoryTags(client, inputs.repository, { platform: inputs.platform ?? defaultPlatform });

@@ -80,6 +80,11 @@ export function parseChallenges(header: string): Challenge[] {
     return challenges;
 }
 
+/** Credentials when both halves are set; anonymous (undefined) otherwise. */
+export function credentialsOf(username: string | null | undefined, password: string | null | undefined): Credentials | undefined {
+    return username && password ? { username, password } : undefined;
+}
+
 export function basicAuthorization(credentials: Credentials): string {
     return "Basic " + Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64");
 }

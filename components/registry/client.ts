@@ -188,38 +188,33 @@ export class RegistryClient {
 
     /** Deletes a manifest by digest: every tag on it goes too. Blobs are reclaimed by the registry's GC. */
     async deleteManifest(repository: string, digest: string): Promise<void> {
-        validateRepository(repository);
-        validateDigest(digest);
-        const location = { registry: this.registry, repository, reference: digest };
-        const response = await this.send("DELETE", `/v2/${repository}/manifests/${digest}`,
-            { location, scope: repositoryScope(repository, "pull,delete") });
-        if (response.status === 404) {
-            await response.body?.cancel();
-            throw new ManifestNotFoundError(location);
-        }
-        if (response.status === 405) {
-            await response.body?.cancel();
-            throw new DeleteNotSupportedError(location);
-        }
-        await this.expectOk(response, "DELETE", location);
-        await response.body?.cancel();
+        await this.deleteReference(repository, validateDigest(digest), [405],
+            (location) => new ManifestNotFoundError(location));
     }
 
     /** Removes one tag, leaving the manifest and its other tags (Registry v3; older registries refuse). */
     async deleteTag(repository: string, tag: string): Promise<void> {
+        await this.deleteReference(repository, validateTag(tag), [405, 400],
+            (location) => new TagNotFoundError(location, []));
+    }
+
+    /** DELETE of a manifest reference; `unsupported` are the statuses by which a registry says it won't. */
+    private async deleteReference(repository: string, reference: string, unsupported: number[],
+        notFound: (location: RegistryLocation & { reference: string }) => Error): Promise<void> {
         validateRepository(repository);
-        validateTag(tag);
-        const location = { registry: this.registry, repository, reference: tag };
-        const response = await this.send("DELETE", `/v2/${repository}/manifests/${tag}`,
+        const location = { registry: this.registry, repository, reference };
+        const response = await this.send("DELETE", `/v2/${repository}/manifests/${reference}`,
             { location, scope: repositoryScope(repository, "pull,delete") });
-        await response.body?.cancel();
         if (response.status === 404) {
-            throw new TagNotFoundError(location, []);
+            await response.body?.cancel();
+            throw notFound(location);
         }
-        if (response.status === 405 || response.status === 400) {
+        if (unsupported.includes(response.status)) {
+            await response.body?.cancel();
             throw new DeleteNotSupportedError(location);
         }
         await this.expectOk(response, "DELETE", location);
+        await response.body?.cancel();
     }
 
     private async paginate<T>(firstPath: string, options: RequestOptions,
