@@ -1,15 +1,11 @@
 // The workspace (this stack): its config read and checked, then per app a pinned image and its deployment.
 import * as pulumi from "@pulumi/pulumi";
 import { AppDeployment } from "./components/app-deployment";
-import { describePendingChange, lastDeployed } from "./components/change-notice";
 import { loadWorkspaceConfig } from "./components/config";
 import { formatImageTable } from "./components/overview";
 import { ImageDigest } from "./components/image-digest";
-import { credentialsOf } from "./components/registry/auth";
-import { RegistryClient } from "./components/registry/client";
 
 const workspace = loadWorkspaceConfig();
-const previouslyDeployed = lastDeployed();
 
 const apps = workspace.apps.map((app) => {
     const image = new ImageDigest(`${app.name}-image`, {
@@ -35,33 +31,23 @@ const apps = workspace.apps.map((app) => {
         org: workspace.host.org,
         deployRoot: workspace.host.deployRoot,
         image,
+        requested: { tag: app.tag, digest: app.digest },
         connection: workspace.host,
         composeTemplate: app.composeTemplate,
         composeTemplateName: app.composeTemplateName,
         environment: app.environment,
         healthTimeoutSeconds: app.healthTimeoutSeconds,
+        registry: { address: workspace.registry.address, insecure: workspace.registry.insecure, platform: workspace.platform, repository: app.image },
         registryUsername: workspace.registry.username,
         registryPassword: workspace.registry.password,
     });
-
-    pulumi.all([previouslyDeployed, workspace.registry.password]).apply(async ([records, password]) => {
-        const client = new RegistryClient({
-            registry: workspace.registry.address, insecure: workspace.registry.insecure,
-            credentials: credentialsOf(workspace.registry.username, password),
-        });
-        try {
-            const message = await describePendingChange({
-                app: app.name, workspace: workspace.workspace, repository: app.image, tag: app.tag, digest: app.digest,
-                platform: workspace.platform, client, deployed: records?.[app.name],
-            });
-            if (message) {
-                pulumi.log.info(message, deployment);
-            }
-        } catch (error) {
-            // Said at preview, before anything changes: an unknown tag, a registry that refuses us.
-            pulumi.log.error((error as Error).message, deployment);
+    deployment.drift.apply((drift) => {
+        if (drift.length > 0) {
+            pulumi.log.warn(`${app.name}@${workspace.workspace}: the host differs from what this stack deployed: ${drift.join("; ")}; ` +
+                "`pulumi up` deploys the configured version again", deployment);
         }
     });
+
     return { app: app.name, image, deployment };
 });
 
@@ -75,8 +61,11 @@ export const pinned = Object.fromEntries(apps.map(({ app, image }) => [app, {
     drift: image.drift,
 }]));
 
-/** Per app, the deploy-info.yml record its host holds. */
+/** Per app, the deploy-info.yml record its host holds (as of the last deploy or refresh). */
 export const deployed = Object.fromEntries(apps.map(({ app, deployment }) => [app, deployment.deployed]));
+
+/** Per app, how its host differs from what this stack deployed (empty when they agree), as of the last deploy or refresh. */
+export const hostDrift = Object.fromEntries(apps.map(({ app, deployment }) => [app, deployment.drift]));
 
 /** Per app, every tag of its repository with digest, created, description, revision, source and `deployed`. */
 export const images = Object.fromEntries(apps.map(({ app, image, deployment }) => [app, {
@@ -86,4 +75,4 @@ export const images = Object.fromEntries(apps.map(({ app, image, deployment }) =
 
 /** The seed's application:overview: one table per app, newest first, → on what this workspace runs. */
 export const overview = pulumi.all(apps.map(({ image, deployment }) => pulumi.all([image.repository, deployment.tags, deployment.deployed])))
-    .apply((tables) => tables.map(([repository, tags, record]) => formatImageTable(repository, tags, record.digest)).join("\n\n"));
+    .apply((tables) => tables.map(([repository, tags, record]) => formatImageTable(repository, tags, record?.digest)).join("\n\n"));

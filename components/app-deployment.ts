@@ -2,12 +2,12 @@
 // with the image pinned by digest; deploy-info.yml is written on the host only after the deploy succeeded.
 // Rollback is a config change: another tag or digest, another pinned ref, another deploy.
 import * as pulumi from "@pulumi/pulumi";
-import { contentHash, renderCompose, renderEnvFile } from "./compose";
-import { DeployInfo, operatorIdentity, parseDeployInfo, renderDeployInfo } from "./deploy-info";
+import { renderCompose, renderEnvFile } from "./compose";
+import { DeployInfo, operatorIdentity } from "./deploy-info";
+import { HostDeployment } from "./host-deployment";
 import { ImageDigest } from "./image-digest";
 import { ImageOverview, OverviewRow } from "./image-overview";
-import { RemoteCommand } from "./remote/command";
-import { AppLocation, appDir, buildDeployScript, buildRemoveScript, buildStageScript } from "./remote/scripts";
+import { AppLocation } from "./remote/layout";
 
 export interface HostConnection {
     host: pulumi.Input<string>;
@@ -28,6 +28,8 @@ export interface AppDeploymentArgs {
     /** Default /opt. */
     deployRoot?: string;
     image: ImageDigest;
+    /** What the config asks for, said in the change notice before the image is pinned. */
+    requested: { tag?: string; digest?: string };
     connection: HostConnection;
     /** The app's compose template text; services with `image: ${IMAGE}` run the pinned image. */
     composeTemplate: string;
@@ -37,17 +39,21 @@ export interface AppDeploymentArgs {
     environment?: pulumi.Input<Record<string, pulumi.Input<string>>>;
     /** How long `docker compose up --wait` may take to report healthy. Default 120 s. */
     healthTimeoutSeconds?: number;
+    /** The registry as the workspace's config names it (known at preview, unlike the pinned image). */
+    registry: { address: string; insecure: boolean; platform: string; repository: string };
     /** When set, the host logs in to the registry before pulling; the password travels on stdin. */
     registryUsername?: string;
     registryPassword?: pulumi.Input<string>;
 }
 
 export class AppDeployment extends pulumi.ComponentResource {
-    /** The record written to deploy-info.yml by this deploy. */
-    readonly deployed: pulumi.Output<DeployInfo>;
+    /** deploy-info.yml as the host holds it (at the last deploy or refresh); null when it is missing there. */
+    readonly deployed: pulumi.Output<DeployInfo | null>;
+    /** How the host differs from the last deploy, in words; empty when they agree. */
+    readonly drift: pulumi.Output<string[]>;
     /** registry/repository@sha256:…, what runs. */
     readonly ref: pulumi.Output<string>;
-    /** Every tag of the app's repository, newest first, `deployed` on the digest just recorded. */
+    /** Every tag of the app's repository, newest first, `deployed` on the digest the host records. */
     readonly tags: pulumi.Output<OverviewRow[]>;
 
     constructor(name: string, args: AppDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -56,68 +62,53 @@ export class AppDeployment extends pulumi.ComponentResource {
         const location: AppLocation = {
             app: args.app, workspace: args.workspace, org: args.org, deployRoot: args.deployRoot ?? "/opt",
         };
-        const dir = appDir(location);
-        const connection = {
+        const connection = pulumi.output({
             host: args.connection.host,
             port: args.connection.port ?? 22,
             user: args.connection.user,
             hostKey: args.connection.hostKey,
-            privateKey: pulumi.secret(args.connection.privateKey),
+            privateKey: args.connection.privateKey,
             // An unreachable host should fail the run within about half a minute, not after ten retries.
             dialErrorLimit: 3,
             perDialTimeout: 10,
-        };
-        const envFile = pulumi.output(args.environment ?? {}).apply((environment) => renderEnvFile(environment));
+        });
         const rendered = args.image.ref.apply((ref) => renderCompose(args.composeTemplateName, args.composeTemplate, ref));
-        // Not secret: keyed, the hash reveals nothing of the environment, and the scripts stay readable in diffs.
-        const hash = pulumi.unsecret(pulumi.all([rendered, envFile, connection.privateKey])
-            .apply(([compose, env, key]) => contentHash(compose.content, env, key)));
+        const image = args.image;
 
-        const stage = new RemoteCommand(`${name}-stage`, {
+        const deployment = new HostDeployment(`${name}-deploy`, {
             connection,
-            create: pulumi.all([rendered, hash]).apply(([compose, contentHashValue]) =>
-                buildStageScript(location, contentHashValue, compose.content)),
-            stdin: envFile,
+            location,
+            registry: args.registry.address,
+            repository: args.registry.repository,
+            platform: args.registry.platform,
+            insecure: args.registry.insecure,
+            username: args.registryUsername,
+            password: args.registryPassword,
+            requested: args.requested,
+            image: pulumi.all([image.digest, image.tag, image.description, image.created]).apply(([digest, tag, description, created]) =>
+                ({ digest, tag, description, created, exactDescription: description })),
+            compose: rendered.content,
+            services: rendered.services,
+            env: pulumi.output(args.environment ?? {}).apply((environment) => renderEnvFile(environment)),
+            deployedBy: operatorIdentity(),
+            healthTimeoutSeconds: args.healthTimeoutSeconds ?? 120,
+            logUrn: this.urn,
         }, { parent: this });
 
-        const deployedBy = operatorIdentity();
-        const deployScript = pulumi.all([args.image.registry, args.image.repository, args.image.digest, args.image.tag,
-            args.image.description, rendered, hash]).apply(([registry, repository, digest, tag, description, compose, contentHashValue]) =>
-            buildDeployScript({
-                ...location,
-                registry, repository, digest,
-                services: compose.services,
-                contentHash: contentHashValue,
-                deployInfoYaml: renderDeployInfo({
-                    app: args.app, workspace: args.workspace, image: `${registry}/${repository}`,
-                    tag, digest, description, deployed_by: deployedBy,
-                }),
-                healthTimeoutSeconds: args.healthTimeoutSeconds ?? 120,
-                registryUsername: args.registryUsername,
-            }));
-
-        const deploy = new RemoteCommand(`${name}-deploy`, {
-            connection,
-            create: deployScript,
-            update: deployScript,
-            delete: buildRemoveScript(location),
-            triggers: [args.image.digest, hash],
-            stdin: args.registryUsername && args.registryPassword ? pulumi.secret(args.registryPassword) : undefined,
-        }, { parent: this, dependsOn: [stage] });
-
-        this.deployed = deploy.stdout.apply((stdout) => parseDeployInfo(stdout, `${dir}/deploy-info.yml on ${args.workspace}'s host`));
+        this.deployed = deployment.observed.apply((observed) => observed.record);
+        this.drift = deployment.drift;
         this.ref = args.image.ref;
 
         const overview = new ImageOverview(`${name}-overview`, {
             registry: args.image.registry,
             repository: args.image.repository,
-            deployedDigest: this.deployed.digest,
+            deployedDigest: this.deployed.apply((record) => record?.digest ?? null),
             platform: args.image.platform,
             insecure: args.image.insecure,
             username: args.registryUsername,
             password: args.registryPassword,
         }, { parent: this });
         this.tags = overview.tags;
-        this.registerOutputs({ deployed: this.deployed, ref: this.ref, tags: this.tags });
+        this.registerOutputs({ deployed: this.deployed, drift: this.drift, ref: this.ref, tags: this.tags });
     }
 }

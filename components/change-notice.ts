@@ -1,8 +1,6 @@
 // What a deploy means for people, said before it happens: `hello-world@dev: eb53023 "initial deploy" →
-// 6350192 "add healthcheck…"`, called a rollback when the target was built before what runs. It reads
-// the registry only when the configured version differs from the deployed one, so a no-op run asks nothing.
-import * as pulumi from "@pulumi/pulumi";
-import { DeployInfo } from "./deploy-info";
+// 6350192 "add healthcheck…"`, called a rollback when the target was built before what runs. Said by the
+// deployment's provider when it sees the change, so a no-op run asks nothing of anyone.
 import { RegistryClient } from "./registry/client";
 import { printable } from "./overview";
 
@@ -25,40 +23,37 @@ export interface ChangeNoticeArgs {
     app: string;
     workspace: string;
     repository: string;
-    tag?: string;
-    digest?: string;
+    /** What the config asks for; the tag is resolved only when `target` is not known yet (a preview). */
+    requested: { tag?: string; digest?: string };
+    target?: VersionFacts;
     platform: string;
     client: RegistryClient;
-    /** The record of the last successful deploy, from this stack's own outputs. */
-    deployed: DeployInfo | undefined;
+    /** What the host runs and records, from the stack's last observation of it. */
+    deployed?: VersionFacts;
 }
 
-/** The message for a pending change, or undefined when the config names what is deployed. */
+/**
+ * The message for a pending change, or undefined when the target is what is deployed. Asks the registry only
+ * for what is not known already: at a preview the tag's digest and labels; the deployed image's build time
+ * when the stack never learnt it.
+ */
 export async function describePendingChange(args: ChangeNoticeArgs): Promise<string | undefined> {
-    const { deployed } = args;
-    const unchanged = deployed && (args.digest ? args.digest === deployed.digest : args.tag === deployed.tag);
-    if (unchanged) {
+    const { deployed, client } = args;
+    let target = args.target;
+    if (!target) {
+        const digest = args.requested.digest ?? await client.resolveTag(args.repository, args.requested.tag!);
+        if (deployed && digest === deployed.digest) {
+            return undefined;
+        }
+        target = { tag: args.requested.tag ?? null, ...await client.imageMetadata(args.repository, digest, args.platform) };
+    }
+    if (deployed && target.digest === deployed.digest) {
         return undefined;
     }
-    const targetDigest = args.digest ?? await args.client.resolveTag(args.repository, args.tag!);
-    if (deployed && targetDigest === deployed.digest) {
-        return undefined;
-    }
-    const target = await args.client.imageMetadata(args.repository, targetDigest, args.platform);
-    let from: VersionFacts | undefined;
-    if (deployed) {
+    let from = deployed;
+    if (from && from.created === null) {
         // The deployed image may have been cleaned up since; then its build time is simply unknown.
-        const created = await args.client.imageMetadata(args.repository, deployed.digest, args.platform)
-            .then((m) => m.created, () => null);
-        from = { tag: deployed.tag, digest: deployed.digest, description: deployed.description, created };
+        from = { ...from, created: await client.imageMetadata(args.repository, from.digest, args.platform).then((m) => m.created, () => null) };
     }
-    return formatChange(args.app, args.workspace, from, { tag: args.tag ?? null, ...target });
-}
-
-/** This stack's `deployed` output from its last update, read through a reference to itself. */
-export function lastDeployed(): pulumi.Output<Record<string, DeployInfo> | undefined> {
-    const self = new pulumi.StackReference("self", {
-        name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`,
-    });
-    return self.getOutput("deployed") as pulumi.Output<Record<string, DeployInfo> | undefined>;
+    return formatChange(args.app, args.workspace, from, target);
 }

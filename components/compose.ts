@@ -1,9 +1,8 @@
 // An app's compose template (apps/<app>/compose.yml) rendered for one deploy: every service whose image is
 // `${IMAGE}` runs the pinned `registry/repository@sha256:…` — never a tag — and reads the app's env file.
-import * as crypto from "crypto";
 import * as YAML from "yaml";
 import { InvalidReferenceError } from "./registry/errors";
-import { files } from "./remote/scripts";
+import { files } from "./remote/layout";
 
 export const imagePlaceholder = "${IMAGE}";
 const envKeyPattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -66,12 +65,4 @@ export function renderEnvFile(environment: Record<string, unknown>): string {
         }
         return `${key}='${value.replace(/'/g, "\\'")}'\n`;
     }).join("");
-}
-
-/**
- * Names the staged files: a change of compose content or environment is a change of this hash. Keyed with a
- * secret (the SSH key) because the env file may hold secrets and the name is stored in the clear.
- */
-export function contentHash(compose: string, envFile: string, key: string): string {
-    return crypto.createHmac("sha256", key).update(compose).update("\0").update(envFile).digest("hex").slice(0, 16);
 }

@@ -2,7 +2,6 @@
 // spec's canonical schema and layout. Deploy state is historical truth: it is read back, never recomputed.
 import * as os from "os";
 import * as YAML from "yaml";
-import { deployedAtPlaceholder } from "./remote/scripts";
 
 export interface DeployInfo {
     app: string;
@@ -24,11 +23,8 @@ export function operatorIdentity(): string {
     return `${os.userInfo().username}@${os.hostname()}`;
 }
 
-/**
- * The canonical text, blank lines between the spec's groups, with a placeholder for deployed_at that the
- * host fills in (its clock, at the moment the deploy succeeded).
- */
-export function renderDeployInfo(record: DeployRecord): string {
+/** The canonical text: the spec's fields in its order, blank lines between its groups. */
+export function renderDeployInfo(record: DeployInfo): string {
     const doc = new YAML.Document({
         app: record.app,
         workspace: record.workspace,
@@ -36,7 +32,7 @@ export function renderDeployInfo(record: DeployRecord): string {
         tag: record.tag,
         digest: record.digest,
         description: record.description,
-        deployed_at: deployedAtPlaceholder,
+        deployed_at: record.deployed_at,
         deployed_by: record.deployed_by,
     });
     const map = doc.contents as YAML.YAMLMap<YAML.Scalar<string>, YAML.Scalar>;
@@ -49,7 +45,23 @@ export function renderDeployInfo(record: DeployRecord): string {
             pair.value!.type = YAML.Scalar.QUOTE_DOUBLE;
         }
     }
+    // One line per field: double quotes escape newlines and control characters, so a label of any content
+    // stays on its line and a line starting with `deployed_at:` can only be the field.
     return doc.toString({ lineWidth: 0 });
+}
+
+/**
+ * The record around its deployed_at line, which the host writes from its clock at the moment the deploy
+ * succeeded: head + `\ndeployed_at: "…"\n` + tail is renderDeployInfo's text. Split here rather than
+ * substituted there, so no text of the labels can ever be mistaken for a placeholder.
+ */
+export function renderRecordParts(record: DeployRecord): { head: string; tail: string } {
+    const text = renderDeployInfo({ ...record, deployed_at: "" });
+    const match = /^\n?deployed_at: "".*\n/m.exec(text);
+    if (!match) {
+        throw new Error("the deploy record lacks its deployed_at line");
+    }
+    return { head: text.slice(0, match.index), tail: text.slice(match.index + match[0].length) };
 }
 
 export class DeployInfoError extends Error {

@@ -1,102 +1,92 @@
-// The shell that runs on a Docker host, built by pure functions (the way Kamal keeps its commands apart
-// from their execution): AppDeployment hands these texts to RemoteCommand, the integration tests run the
-// very same texts over ssh. Every interpolated value is validated here and single-quoted.
-import { InvalidReferenceError } from "../registry/errors";
+// The shell that runs on a Docker host, built by small named builders (the way Kamal keeps its commands apart
+// from their execution) and combined in the order a deploy takes. HostDeployment hands the result to SSH; the
+// integration tests run the very same text over a real SSH host. Every interpolated value is validated here
+// and single-quoted; everything large or user-written (labels, compose file, environment) travels on stdin.
 import { validateDigest, validateRegistry, validateRepository } from "../registry/reference";
+import {
+    AppLocation, appDir, composeLabels, composeProject, files, legacyComposeProject, validateAppName,
+} from "./layout";
 
-export const appNamePattern = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-const absolutePathPattern = /^\/(?:[A-Za-z0-9._-]+\/?)*$/;
-const placeholder = "__IAC_DEPLOYED_AT__";
+export { AppLocation, appDir, files, validateAbsolutePath, validateAppName, appNamePattern } from "./layout";
 
 /** Single-quotes a value for POSIX sh; the only character needing care inside is the quote itself. */
 export function shellQuote(value: string): string {
     return `'${value.replace(/'/g, "'\\''")}'`;
 }
 
-export function validateAppName(kind: string, value: string): string {
-    if (!appNamePattern.test(value)) {
-        throw new InvalidReferenceError(kind, value, "expected lowercase letters, digits and '-', e.g. hello-world");
-    }
-    return value;
+const lines = (...parts: (string | string[])[]): string[] => parts.flat();
+const script = (...parts: (string | string[])[]): string => lines(...parts).join("\n") + "\n";
+
+/** `say …`: progress and reasons on stderr, prefixed with what is being deployed; never fails the script. */
+function sayFunction(what: string): string[] {
+    return [`say() { printf '%s\\n' ${shellQuote(`${what}:`)}" $*" >&2 || true; }`];
 }
 
-export function validateAbsolutePath(kind: string, value: string): string {
-    if (!absolutePathPattern.test(value) || value.split("/").includes("..")) {
-        throw new InvalidReferenceError(kind, value, "expected an absolute path of [A-Za-z0-9._-] components, e.g. /opt");
-    }
-    return value;
-}
-
-/** Where an app lives on its host: `<deployRoot>/<org>/<app>`. */
-export interface AppLocation {
-    app: string;
-    workspace: string;
-    org: string;
-    deployRoot: string;
-}
-
-export function appDir(location: AppLocation): string {
-    validateAppName("app", location.app);
-    validateAppName("workspace", location.workspace);
-    validateAppName("org", location.org);
-    return `${validateAbsolutePath("deploy root", location.deployRoot).replace(/\/+$/, "")}/${location.org}/${location.app}`;
-}
-
-export const files = {
-    compose: "compose.yml",
-    previousCompose: "compose.previous.yml",
-    env: "app.env",
-    previousEnv: "app.previous.env",
-    deployInfo: "deploy-info.yml",
-    history: "deploy-history.yml",
-    lock: ".deploy.lock",
-    stagedDir: "staged",
-} as const;
-
-/** Staged files are named by the hash of what they hold, so staging never races a deploy. */
-export function stagedNames(contentHash: string): { compose: string; env: string } {
-    if (!/^[a-f0-9]{12,64}$/.test(contentHash)) {
-        throw new InvalidReferenceError("content hash", contentHash, "expected lowercase hex");
-    }
-    return { compose: `${files.stagedDir}/compose.${contentHash}.yml`, env: `${files.stagedDir}/app.${contentHash}.env` };
-}
-
-/** The common head of every script: strict mode, the app dir, and a lock held until the script exits. */
-function header(location: AppLocation, lockTimeoutSeconds: number): string[] {
-    const dir = appDir(location);
+/** What a deploy needs on the host, every missing piece named in one message before anything changes. */
+export function preflight(host: string): string[] {
     return [
-        "set -eu",
-        `app_dir=${shellQuote(dir)}`,
-        "mkdir -p \"$app_dir\"",
-        "cd \"$app_dir\"",
-        `command -v flock >/dev/null || { echo ${shellQuote(`flock is missing on this host: install util-linux (apt-get install util-linux)`)} >&2; exit 1; }`,
-        `exec 9>>${shellQuote(files.lock)}`,
-        `if ! flock -w ${Math.trunc(lockTimeoutSeconds)} 9; then`,
-        `  echo ${shellQuote(`another deploy of ${location.app} on this host has held the lock for ${Math.trunc(lockTimeoutSeconds)} s; ` +
-            `wait for it to finish (or look for a stuck one: fuser ${dir}/${files.lock}) and run pulumi up again`)} >&2`,
+        "missing=''",
+        "for tool in docker flock timeout setsid base64 mktemp tail sync; do",
+        "  command -v \"$tool\" >/dev/null 2>&1 || missing=\"$missing\n  - the $tool command\"",
+        "done",
+        "if command -v docker >/dev/null 2>&1; then",
+        "  docker info >/dev/null 2>&1 || missing=\"$missing\n  - access to the Docker engine for $(id -un) (add the user to the docker group, or start dockerd)\"",
+        "  docker compose version >/dev/null 2>&1 || missing=\"$missing\n  - docker compose v2 (the compose CLI plugin)\"",
+        "fi",
+        "if [ -n \"$missing\" ]; then",
+        `  printf '%s\\n' ${shellQuote(`${host} lacks what a deploy needs (nothing was changed):`)}"$missing" >&2`,
         "  exit 1",
         "fi",
     ];
 }
 
-/**
- * Writes the rendered compose file (in the script) and the env file (read from stdin, which may hold
- * secrets) under content-addressed names; the deploy script moves them into place under the lock.
- */
-export function buildStageScript(location: AppLocation, contentHash: string, composeContent: string): string {
-    const dir = appDir(location);
-    const staged = stagedNames(contentHash);
+function enterAppDir(location: AppLocation): string[] {
+    return [`app_dir=${shellQuote(appDir(location))}`, "mkdir -p \"$app_dir\"", "cd \"$app_dir\""];
+}
+
+/** Holds the app dir's lock until the script exits: one deploy (or removal) of an app at a time. */
+export function acquireLock(location: AppLocation, timeoutSeconds: number): string[] {
+    const seconds = Math.trunc(timeoutSeconds);
     return [
-        "set -eu",
-        "umask 077",
-        `mkdir -p ${shellQuote(`${dir}/${files.stagedDir}`)}`,
-        `cd ${shellQuote(dir)}`,
-        `printf '%s' ${shellQuote(Buffer.from(composeContent).toString("base64"))} | base64 -d > ${shellQuote(staged.compose)}.tmp`,
-        `mv ${shellQuote(staged.compose)}.tmp ${shellQuote(staged.compose)}`,
-        `cat > ${shellQuote(staged.env)}.tmp`,
-        `mv ${shellQuote(staged.env)}.tmp ${shellQuote(staged.env)}`,
-        `echo ${shellQuote(`staged ${staged.compose} in ${dir}`)}`,
-    ].join("\n") + "\n";
+        `exec 9>>${shellQuote(files.lock)}`,
+        `if ! flock -w ${seconds} 9; then`,
+        `  say ${shellQuote(`another deploy of this app dir has held the lock for ${seconds} s; wait for it to finish ` +
+            `(or look for a stuck one: fuser ${appDir(location)}/${files.lock}) and run pulumi up again`)}`,
+        "  exit 1",
+        "fi",
+    ];
+}
+
+/** One app dir per workspace: a second workspace pointed at the same dir would silently take it over. */
+function refuseOtherWorkspace(location: AppLocation): string[] {
+    return [
+        `if [ -f ${files.deployInfo} ] && ! grep -qxF ${shellQuote(`workspace: ${location.workspace}`)} ${files.deployInfo}; then`,
+        `  say ${shellQuote(`${appDir(location)} belongs to another workspace (see its deploy-info.yml); ` +
+            "give this workspace its own iac:org or iac:deployRoot")}`,
+        "  exit 1",
+        "fi",
+    ];
+}
+
+function composeCommand(project: string): string {
+    return `docker compose -p ${shellQuote(project)} -f ${files.compose} --env-file /dev/null`;
+}
+
+/** Removes the containers of this dir that a deploy before dir-derived project names started. */
+function removeLegacyContainers(location: AppLocation): string[] {
+    return [
+        `legacy=$(docker ps -aq --filter ${shellQuote(`label=${composeLabels.project}=${legacyComposeProject(location)}`)} ` +
+            `--filter ${shellQuote(`label=${composeLabels.workingDir}=${appDir(location)}`)})`,
+        "if [ -n \"$legacy\" ]; then",
+        "  say 'adopting the containers started under the former project name'",
+        "  docker rm -f $legacy >/dev/null",
+        "fi",
+    ];
+}
+
+/** Writes `target` from `source` commands through a synced temp file, so a reader sees all or nothing. */
+function writeSynced(target: string, produce: string, failure: string): string[] {
+    return [`{ ${produce}; } > ${target}.tmp && sync ${target}.tmp || fail ${shellQuote(failure)}`];
 }
 
 export interface DeploySpec extends AppLocation {
@@ -105,42 +95,79 @@ export interface DeploySpec extends AppLocation {
     digest: string;
     /** The compose services that run the app's image, checked after `up`. */
     services: string[];
-    contentHash: string;
-    /** deploy-info.yml as the yaml package wrote it, with `deployedAtPlaceholder` for the host's clock. */
-    deployInfoYaml: string;
     healthTimeoutSeconds: number;
     lockTimeoutSeconds?: number;
     /** Log in first; the password comes on stdin, never in argv or the script. */
     registryUsername?: string;
 }
 
-export const deployedAtPlaceholder = placeholder;
+/** The parts a deploy reads from stdin, one base64 line each, in this order. */
+export const bundleParts = ["password", "phase", "compose", "env", "recordHead", "recordTail"] as const;
+export type DeployBundle = Record<(typeof bundleParts)[number], string>;
+
+/** stdin for buildDeployScript: each part one base64 line, so no content can break the framing. */
+export function encodeBundle(bundle: DeployBundle): string {
+    return bundleParts.map((part) => Buffer.from(bundle[part]).toString("base64") + "\n").join("");
+}
+
+function pinnedRef(spec: DeploySpec): string {
+    return `${validateRegistry(spec.registry)}/${validateRepository(spec.repository)}@${validateDigest(spec.digest)}`;
+}
 
 /**
- * Deploys under the app's lock: stage → pull → up --wait → verify the running digest → record. Any failure
- * restores the previous compose file and brings it back up, leaves deploy-info.yml untouched and exits 1.
- * A target that is already running and recorded is left alone (nothing pulled, nothing recorded again).
+ * The session script: preflight, log in, receive the bundle into a fresh job dir, then run the deploy phase
+ * detached from the session (its own session id, output to the job's log, which this session follows). An SSH
+ * connection that drops — the operator's Ctrl-C, a killed `pulumi up` — cannot stop the phase half-way: it
+ * runs to a recorded deploy or to a restore. Prints the host's state when the phase succeeded.
  */
 export function buildDeployScript(spec: DeploySpec): string {
-    const ref = `${validateRegistry(spec.registry)}/${validateRepository(spec.repository)}@${validateDigest(spec.digest)}`;
-    const staged = stagedNames(spec.contentHash);
+    pinnedRef(spec);
+    return script(
+        "set -eu",
+        sayFunction(`${spec.app}@${spec.workspace}`),
+        preflight(`${spec.app}@${spec.workspace}'s host`),
+        enterAppDir(spec),
+        "umask 077",
+        `mkdir -p ${files.stagedDir}`,
+        `job=$(mktemp -d ${files.stagedDir}/job.XXXXXXXX)`,
+        "receive() { IFS= read -r line || [ -n \"$line\" ] || { say 'the deploy bundle ended early'; exit 1; }; }",
+        "receive",
+        spec.registryUsername === undefined ? [] : [
+            `say ${shellQuote(`logging in to ${spec.registry} as ${spec.registryUsername}`)}`,
+            `printf '%s' "$line" | base64 -d | docker login --username ${shellQuote(spec.registryUsername)} --password-stdin ` +
+                `${shellQuote(spec.registry)} >/dev/null || { say ${shellQuote(`the registry ${spec.registry} refused the login of ` +
+                `${spec.registryUsername}; nothing was changed`)}; exit 1; }`,
+        ],
+        bundleParts.slice(1).map((part) => `receive; printf '%s' "$line" | base64 -d > "$job/${part}"`),
+        "setsid sh \"$job/phase\" \"$job\" > \"$job/log\" 2>&1 < /dev/null &",
+        "phase=$!",
+        "tail -s 0.2 -n +1 -f --pid=\"$phase\" \"$job/log\" >&2 || true",
+        "if wait \"$phase\"; then status=0; else status=$?; fi",
+        "[ \"$status\" -eq 0 ] || exit \"$status\"",
+        observeCommands(spec),
+    );
+}
+
+/**
+ * The deploy phase, under the app's lock: install the staged files → pull → up --wait → verify the running
+ * digest → record. Every step after the first change is inside the restore path: a failure anywhere, the record
+ * and history writes included, brings the previous compose file back up and leaves deploy-info.yml as it was.
+ * A target that already runs and is recorded exactly so is left alone.
+ */
+export function buildDeployPhase(spec: DeploySpec): string {
+    const ref = pinnedRef(spec);
     const services = spec.services.map((service) => shellQuote(validateAppName("compose service", service))).join(" ");
-    if (!spec.deployInfoYaml.includes(placeholder)) {
-        throw new Error("deploy-info.yml text must carry the deployed_at placeholder");
-    }
     const timeout = Math.trunc(spec.healthTimeoutSeconds);
-    const what = `${spec.app}@${spec.workspace}`;
-    const compose = `docker compose -p ${shellQuote(spec.app)} -f ${shellQuote(files.compose)} --env-file /dev/null`;
-    return [
-        ...header(spec, spec.lockTimeoutSeconds ?? 600),
-        // One app dir per org/app on a host: a second workspace pointed at it would silently take it over.
-        `if [ -f ${files.deployInfo} ] && ! grep -qxF ${shellQuote(`workspace: ${spec.workspace}`)} ${files.deployInfo}; then`,
-        `  echo ${shellQuote(`${what}: ${appDir(spec)} belongs to another workspace (see its deploy-info.yml); ` +
-            "give this workspace its own iac:org or iac:deployRoot")} >&2`,
-        "  exit 1",
-        "fi",
+    const compose = composeCommand(composeProject(spec));
+    const up = `timeout ${timeout + 30} ${compose} up -d --wait --wait-timeout ${timeout} --remove-orphans >&2`;
+    return script(
+        "set -eu",
+        "job=$1",
+        sayFunction(`${spec.app}@${spec.workspace}`),
+        enterAppDir(spec),
+        acquireLock(spec, spec.lockTimeoutSeconds ?? 600),
+        refuseOtherWorkspace(spec),
         `ref=${shellQuote(ref)}`,
-        `say() { printf '%s\\n' "${what}: $*" >&2; }`,
         // Every service of ours runs an image whose RepoDigests hold the target ref.
         "running_target() {",
         `  for service in ${services}; do`,
@@ -152,76 +179,124 @@ export function buildDeployScript(spec: DeploySpec): string {
         "    done",
         "  done",
         "}",
-        "restore() {",
-        `  if [ -f ${files.previousCompose} ]; then`,
-        `    cp ${files.previousCompose} ${files.compose}`,
-        `    cp ${files.previousEnv} ${files.env}`,
-        `    if ${compose} up -d --wait --remove-orphans >&2; then`,
-        "      say 'the previous deployment is running again'",
-        "    else",
-        "      say 'the previous deployment did not come back up either: check with docker compose ps in '\"$app_dir\"",
-        "    fi",
-        "  else",
-        `    ${compose} down --remove-orphans >&2 || true`,
-        `    rm -f ${files.compose} ${files.env}`,
-        "  fi",
+        // The record as this deploy would write it, with the deployed_at it already has.
+        "recorded_as_target() {",
+        `  [ -f ${files.deployInfo} ] || return 1`,
+        `  { cat "$job/recordHead"; printf '\\n'; grep '^deployed_at: ' ${files.deployInfo}; cat "$job/recordTail"; } | cmp -s - ${files.deployInfo}`,
         "}",
-        "fail() {",
-        "  say \"deploy of $ref failed: $1; deploy-info.yml left as it was\"",
-        "  restore",
-        "  exit 1",
-        "}",
-        `if [ -f ${files.deployInfo} ] && grep -qxF ${shellQuote(`digest: ${spec.digest}`)} ${files.deployInfo} && ` +
-            `cmp -s ${shellQuote(staged.compose)} ${files.compose} && cmp -s ${shellQuote(staged.env)} ${files.env} && running_target; then`,
+        `if recorded_as_target && cmp -s "$job/compose" ${files.compose} && cmp -s "$job/env" ${files.env} && running_target; then`,
         "  say \"$ref is already running and recorded; nothing to do\"",
-        `  cat ${files.deployInfo}`,
         "  exit 0",
         "fi",
-        `[ -f ${shellQuote(staged.compose)} ] || { say 'the staged compose file is missing; run pulumi up again'; exit 1; }`,
-        `if [ -f ${files.compose} ]; then cp ${files.compose} ${files.previousCompose}; cp ${files.env} ${files.previousEnv}; ` +
-            `else rm -f ${files.previousCompose} ${files.previousEnv}; fi`,
-        `cp ${shellQuote(staged.compose)} ${files.compose}`,
-        `cp ${shellQuote(staged.env)} ${files.env}`,
-        ...(spec.registryUsername === undefined ? [] : [
-            `say ${shellQuote(`logging in to ${spec.registry} as ${spec.registryUsername}`)}`,
-            `docker login --username ${shellQuote(spec.registryUsername)} --password-stdin ${shellQuote(spec.registry)} >/dev/null ` +
-                `|| fail ${shellQuote(`the registry ${spec.registry} refused the login of ${spec.registryUsername}`)}`,
-        ]),
+        "recorded=0",
+        "restore() {",
+        "  trap '' HUP INT TERM",
+        `  rm -f ${files.compose}.tmp ${files.env}.tmp ${files.deployInfo}.tmp ${files.history}.tmp`,
+        "  if [ \"$recorded\" = 1 ]; then",
+        `    if [ -f ${files.previousDeployInfo} ]; then mv -f ${files.previousDeployInfo} ${files.deployInfo}; else rm -f ${files.deployInfo}; fi`,
+        "  fi",
+        `  if [ -f ${files.previousCompose} ]; then`,
+        `    rm -f ${files.compose} ${files.env} && ln ${files.previousCompose} ${files.compose} && ln ${files.previousEnv} ${files.env} &&`,
+        `      ${up} && say 'the previous deployment is running again' && return 0`,
+        "    say \"the previous deployment did not come back up either: see docker compose ps and logs in $app_dir\"",
+        "    return 1",
+        "  fi",
+        `  ${compose} down --remove-orphans >&2 || true`,
+        `  rm -f ${files.compose} ${files.env}`,
+        "}",
+        "fail() {",
+        "  say \"deploy of $ref failed: $1\"",
+        "  if restore; then say 'deploy-info.yml left as it was'; else say 'fix the host, then run pulumi up --refresh'; fi",
+        "  exit 1",
+        "}",
+        // Links, not copies: after a restore both names may already be one file, and linking needs no free space.
+        `rm -f ${files.previousCompose} ${files.previousEnv}`,
+        `if [ -f ${files.compose} ]; then ln ${files.compose} ${files.previousCompose} && ln ${files.env} ${files.previousEnv}; fi`,
+        "trap 'fail \"interrupted by a signal\"' HUP INT TERM",
+        `cp "$job/compose" ${files.compose}.tmp && mv ${files.compose}.tmp ${files.compose} || fail 'could not install the compose file (disk full?)'`,
+        `cp "$job/env" ${files.env}.tmp && mv ${files.env}.tmp ${files.env} || fail 'could not install the env file (disk full?)'`,
         "say \"pulling $ref\"",
         `${compose} pull --quiet >&2 || fail 'docker compose pull failed (is the registry reachable from this host?)'`,
+        removeLegacyContainers(spec),
         `say 'starting, waiting up to ${timeout} s for it to be healthy'`,
-        `timeout ${timeout + 30} ${compose} up -d --wait --wait-timeout ${timeout} --remove-orphans >&2 ` +
-            `|| fail 'the containers did not become healthy within ${timeout} s (see docker compose logs in '"$app_dir"')'`,
+        `${up} || fail 'the containers did not become healthy within ${timeout} s (see docker compose logs in '"$app_dir"')'`,
         "running_target || fail \"the running containers are not on $ref\"",
-        `deployed_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)`,
-        `printf '%s' ${shellQuote(Buffer.from(spec.deployInfoYaml).toString("base64"))} | base64 -d ` +
-            `| sed "s/${placeholder}/$deployed_at/" > ${files.deployInfo}.tmp`,
-        `mv ${files.deployInfo}.tmp ${files.deployInfo}`,
-        `{ echo '---'; cat ${files.deployInfo}; } >> ${files.history}`,
-        // Stagings an hour old will not be deployed as they are; younger ones may belong to a deploy waiting
-        // for the lock right now.
-        `find ${files.stagedDir} -type f -mmin +60 ! -path ${shellQuote(staged.compose)} ! -path ${shellQuote(staged.env)} -delete`,
+        "deployed_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)",
+        writeSynced(files.deployInfo, `cat "$job/recordHead"; printf '\\ndeployed_at: "%s"\\n' "$deployed_at"; cat "$job/recordTail"`,
+            "could not write deploy-info.yml (disk full or read-only?)"),
+        writeSynced(files.history, `if [ -f ${files.history} ]; then cat ${files.history}; fi; echo '---'; cat ${files.deployInfo}.tmp`,
+            "could not write deploy-history.yml (disk full or read-only?)"),
+        `rm -f ${files.previousDeployInfo}`,
+        `if [ -f ${files.deployInfo} ]; then ln ${files.deployInfo} ${files.previousDeployInfo} || fail 'could not keep the previous deploy-info.yml'; fi`,
+        "recorded=1",
+        `mv ${files.deployInfo}.tmp ${files.deployInfo} && mv ${files.history}.tmp ${files.history} && sync . || fail 'could not record the deploy'`,
+        "trap - HUP INT TERM",
+        `rm -f ${files.previousDeployInfo}`,
+        // Jobs an hour old are done; younger ones may belong to a deploy waiting for the lock right now. The
+        // latest job's log stays for whoever asks what happened.
+        `find ${files.stagedDir} -mindepth 1 -maxdepth 1 -mmin +60 ! -path "$job" -exec rm -rf {} + 2>/dev/null || true`,
         "say \"deployed $ref\"",
-        `cat ${files.deployInfo}`,
-    ].join("\n") + "\n";
+    );
 }
 
+/** Markers of what observeCommands prints. */
+export const observationMarkers = {
+    deployInfo: "#--- deploy-info.yml ---",
+    containers: "#--- containers ---",
+    images: "#--- images ---",
+} as const;
+
 /**
- * Takes the app down and moves deploy-info.yml into the history with removed_at. Nothing is deleted from
- * the registry.
+ * Prints what the host holds for the app: deploy-info.yml, every container of its compose project (and of the
+ * former project name in this dir), running or not, and the repo digests of their images. Fails when docker
+ * cannot answer: a refresh must not mistake an unreachable engine for an app that is gone.
  */
-export function buildRemoveScript(location: AppLocation, lockTimeoutSeconds = 600): string {
-    const compose = `docker compose -p ${shellQuote(location.app)} -f ${shellQuote(files.compose)} --env-file /dev/null`;
+function observeCommands(location: AppLocation): string[] {
+    const dir = appDir(location);
     return [
-        ...header(location, lockTimeoutSeconds),
+        `echo ${shellQuote(observationMarkers.deployInfo)}`,
+        `if [ -f ${shellQuote(`${dir}/${files.deployInfo}`)} ]; then cat ${shellQuote(`${dir}/${files.deployInfo}`)}; fi`,
+        `echo ${shellQuote(observationMarkers.containers)}`,
+        `ids=$(docker ps -aq --filter ${shellQuote(`label=${composeLabels.project}=${composeProject(location)}`)})`,
+        `legacy=$(docker ps -aq --filter ${shellQuote(`label=${composeLabels.project}=${legacyComposeProject(location)}`)} ` +
+            `--filter ${shellQuote(`label=${composeLabels.workingDir}=${dir}`)})`,
+        "images=''",
+        "if [ -n \"$ids$legacy\" ]; then",
+        `  docker inspect --format '{{index .Config.Labels "${composeLabels.service}"}} {{.State.Status}} {{.Image}}' $ids $legacy`,
+        "  images=$(docker inspect --format '{{.Image}}' $ids $legacy | sort -u)",
+        "fi",
+        `echo ${shellQuote(observationMarkers.images)}`,
+        "if [ -n \"$images\" ]; then docker image inspect --format '{{.Id}}{{range .RepoDigests}} {{.}}{{end}}' $images; fi",
+    ];
+}
+
+/** Reads the host's state of the app without changing anything: what `pulumi refresh` compares with the stack. */
+export function buildObserveScript(location: AppLocation): string {
+    return script("set -eu", observeCommands(location));
+}
+
+/** Takes the app down and moves deploy-info.yml into the history with removed_at. Nothing is deleted from the registry. */
+export function buildRemoveScript(location: AppLocation, lockTimeoutSeconds = 600): string {
+    const compose = composeCommand(composeProject(location));
+    return script(
+        "set -eu",
+        sayFunction(`${location.app}@${location.workspace}`),
+        enterAppDir(location),
+        acquireLock(location, lockTimeoutSeconds),
+        refuseOtherWorkspace(location),
         `if [ -f ${files.compose} ]; then ${compose} down --remove-orphans >&2; fi`,
+        removeLegacyContainers(location),
+        "fail() { say \"$1\"; exit 1; }",
         `if [ -f ${files.deployInfo} ]; then`,
-        `  { echo '---'; cat ${files.deployInfo}; printf 'removed_at: "%s"\\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"; } >> ${files.history}`,
+        writeSynced(files.history, `if [ -f ${files.history} ]; then cat ${files.history}; fi; echo '---'; cat ${files.deployInfo}; ` +
+            `printf 'removed_at: "%s"\\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"`, "could not write deploy-history.yml (disk full or read-only?)")
+            .map((line) => `  ${line}`),
+        `  mv ${files.history}.tmp ${files.history}`,
         `  rm -f ${files.deployInfo}`,
         "fi",
         `rm -rf ${files.compose} ${files.previousCompose} ${files.env} ${files.previousEnv} ${files.stagedDir}`,
         `echo ${shellQuote(`removed ${location.app} from ${location.workspace}`)}`,
-    ].join("\n") + "\n";
+    );
 }
 
 /** Separates deploy-info.yml from deploy-history.yml in what buildReadRecordsScript prints. */
@@ -233,12 +308,12 @@ export const historyMarker = "#--- deploy-history.yml ---";
  */
 export function buildReadRecordsScript(location: AppLocation): string {
     const dir = appDir(location);
-    return [
+    return script(
         `d=${shellQuote(dir)}`,
         `if [ -f "$d/${files.deployInfo}" ]; then cat "$d/${files.deployInfo}"; fi`,
         `echo ${shellQuote(historyMarker)}`,
         `if [ -f "$d/${files.history}" ]; then cat "$d/${files.history}"; fi`,
-    ].join("\n") + "\n";
+    );
 }
 
 /** What buildReadRecordsScript printed, split in two. */

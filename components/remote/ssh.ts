@@ -43,10 +43,15 @@ export class HostUnreachableError extends RemoteError {
     }
 }
 
+/** Enough for any deploy's own account of itself; a flood (a crash loop's logs) is cut at its start. */
+const reportedLines = 400;
+
 export class RemoteCommandError extends RemoteError {
     constructor(connection: SshConnection, readonly exitCode: number | null, readonly stderr: string) {
-        const said = stderr.trim().split("\n").slice(-15).join("\n");
-        super(`the script on ${hostLabel(connection)} exited with ${exitCode ?? "a signal"}${said ? `:\n${said}` : ""}`);
+        const all = stderr.trim().split("\n");
+        const said = (all.length > reportedLines ? [`… (${all.length - reportedLines} earlier lines)`] : [])
+            .concat(all.slice(-reportedLines)).join("\n");
+        super(`the script on ${hostLabel(connection)} exited with ${exitCode ?? "a signal"}${stderr.trim() ? `:\n${said}` : ""}`);
     }
 }
 
@@ -113,8 +118,12 @@ async function connect(connection: SshConnection): Promise<Client> {
     throw new HostUnreachableError(connection, attempts, explain(last!));
 }
 
-/** Runs `script` on the host; resolves with its output when it exits 0, rejects with its stderr otherwise. */
-export async function runRemote(connection: SshConnection, script: string, stdin = ""): Promise<RemoteResult> {
+/**
+ * Runs `script` on the host; resolves with its output when it exits 0, rejects with its stderr otherwise.
+ * `onStderrLine` hears each line of stderr as it arrives: the script's progress.
+ */
+export async function runRemote(connection: SshConnection, script: string, stdin = "",
+    onStderrLine?: (line: string) => void): Promise<RemoteResult> {
     const client = await connect(connection);
     try {
         return await new Promise<RemoteResult>((resolve, reject) => {
@@ -125,7 +134,16 @@ export async function runRemote(connection: SshConnection, script: string, stdin
                 let stdout = "";
                 let stderr = "";
                 channel.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
-                channel.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+                let pending = "";
+                channel.stderr.on("data", (chunk: Buffer) => {
+                    const text = chunk.toString("utf8");
+                    stderr += text;
+                    if (onStderrLine) {
+                        const parts = (pending + text).split("\n");
+                        pending = parts.pop()!;
+                        parts.forEach(onStderrLine);
+                    }
+                });
                 let exitCode: number | null = null;
                 channel.on("exit", (code: number | null) => (exitCode = code));
                 channel.on("close", () => exitCode === 0

@@ -1,4 +1,4 @@
-// Runs a script on the SSH test host through the same SSH code the RemoteCommand provider uses, reporting
+// Runs a script on the SSH test host through the same SSH code the HostDeployment provider uses, reporting
 // a failing script as its exit status instead of an error.
 import { RemoteCommandError, runRemote } from "../../components/remote/ssh";
 import { SshHost } from "../../scripts/local/sshd";
@@ -9,10 +9,10 @@ export interface RemoteResult {
     stderr: string;
 }
 
-export async function runOverSsh(host: SshHost, script: string, stdin = ""): Promise<RemoteResult> {
+export async function runOverSsh(host: SshHost, script: string, stdin = "", onStderrLine?: (line: string) => void): Promise<RemoteResult> {
     try {
         const { stdout, stderr } = await runRemote(
-            { host: host.host, port: host.port, user: host.user, privateKey: host.privateKey }, script, stdin);
+            { host: host.host, port: host.port, user: host.user, privateKey: host.privateKey }, script, stdin, onStderrLine);
         return { status: 0, stdout, stderr };
     } catch (error) {
         if (error instanceof RemoteCommandError) {

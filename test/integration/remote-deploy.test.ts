@@ -1,15 +1,19 @@
 // The host scripts of components/remote/scripts.ts, run over a real SSH host against real dockerd,
 // compose v2 and Registry v3: deploy, roll forward and back, a failed deploy, two at once, removal.
 import * as assert from "assert";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { contentHash, renderCompose, renderEnvFile } from "../../components/compose";
-import { parseDeployInfo, renderDeployInfo } from "../../components/deploy-info";
+import { renderCompose, renderEnvFile } from "../../components/compose";
+import { parseDeployInfo, renderRecordParts } from "../../components/deploy-info";
+import { composeProject } from "../../components/remote/layout";
+import { parseObservation } from "../../components/remote/observation";
 import {
-    AppLocation, appDir, buildDeployScript, buildRemoveScript, buildStageScript,
+    AppLocation, DeploySpec, appDir, buildDeployPhase, buildDeployScript, buildObserveScript, buildRemoveScript, encodeBundle,
 } from "../../components/remote/scripts";
 import { BuiltImage } from "../../scripts/local/app-repository";
+import { freePort } from "../../scripts/local/sshd";
 import { DeployEnvironment, repository, startDeployEnvironment } from "../helpers/deploy-environment";
 import { RemoteResult, runOverSsh } from "../helpers/ssh";
 
@@ -26,25 +30,37 @@ describe("host scripts over a real SSH host, dockerd, compose v2 and Registry v3
     });
     after(async () => env?.stop());
 
-    /** Stages and deploys `image` exactly as AppDeployment would, through the same builders. */
-    async function deploy(image: BuiltImage, healthTimeoutSeconds = 30, workspace = "dev"): Promise<RemoteResult> {
-        const target = { ...location, workspace };
+    /** The script and stdin of a deploy of `image`, built as HostDeployment builds them. */
+    function deployRequest(image: BuiltImage, healthTimeoutSeconds = 30, target: AppLocation = location, port = env.port) {
         const ref = `${env.registry.address}/${repository}@${image.digest}`;
         const compose = renderCompose("apps/hello-world/compose.yml", template, ref);
-        const envFile = renderEnvFile({ PORT: String(env.port) });
-        const hash = contentHash(compose.content, envFile, env.ssh.privateKey);
-        const staged = await runOverSsh(env.ssh, buildStageScript(target, hash, compose.content), envFile);
-        assert.strictEqual(staged.status, 0, staged.stderr);
-        return runOverSsh(env.ssh, buildDeployScript({
-            ...target, registry: env.registry.address, repository, digest: image.digest, services: compose.services,
-            contentHash: hash, healthTimeoutSeconds,
-            deployInfoYaml: renderDeployInfo({
-                app: "hello-world", workspace, image: `${env.registry.address}/${repository}`,
-                tag: image.tag, digest: image.digest, description: image.description, deployed_by: "wander@casa",
+        const spec: DeploySpec = {
+            ...target, registry: env.registry.address, repository, digest: image.digest, services: compose.services, healthTimeoutSeconds,
+        };
+        const record = renderRecordParts({
+            app: "hello-world", workspace: target.workspace, image: `${env.registry.address}/${repository}`,
+            tag: image.tag, digest: image.digest, description: image.description, deployed_by: "wander@casa",
+        });
+        return {
+            script: buildDeployScript(spec),
+            stdin: encodeBundle({
+                password: "", phase: buildDeployPhase(spec), compose: compose.content, env: renderEnvFile({ PORT: String(port) }),
+                recordHead: record.head, recordTail: record.tail,
             }),
-        }));
+        };
     }
 
+    async function deploy(image: BuiltImage, healthTimeoutSeconds = 30, target: AppLocation = location, port = env.port): Promise<RemoteResult> {
+        const request = deployRequest(image, healthTimeoutSeconds, target, port);
+        return runOverSsh(env.ssh, request.script, request.stdin);
+    }
+
+    const running = (target: AppLocation = location) => env.runningDigests(composeProject(target));
+    const observe = async (target: AppLocation = location) => {
+        const result = await runOverSsh(env.ssh, buildObserveScript(target));
+        assert.strictEqual(result.status, 0, result.stderr);
+        return parseObservation(result.stdout, `${env.registry.address}/${repository}`, "", appDir(target));
+    };
     const deployInfoText = () => fs.readFileSync(path.join(appDir(location), "deploy-info.yml"), "utf8");
     const history = () => YAML.parseAllDocuments(fs.readFileSync(path.join(appDir(location), "deploy-history.yml"), "utf8"))
         .map((doc) => doc.toJS() as Record<string, string>);
@@ -52,7 +68,7 @@ describe("host scripts over a real SSH host, dockerd, compose v2 and Registry v3
     it("deploys A by digest and records the canonical deploy-info.yml only then", async () => {
         const result = await deploy(env.images.a);
         assert.strictEqual(result.status, 0, result.stderr);
-        assert.deepStrictEqual(env.runningDigests("hello-world"), [env.images.a.digest]);
+        assert.deepStrictEqual(running(), [env.images.a.digest]);
         assert.match(await env.page(), new RegExp(`version <code id="version">${env.images.a.tag}</code>`));
 
         const compose = fs.readFileSync(path.join(appDir(location), "compose.yml"), "utf8");
@@ -69,7 +85,9 @@ describe("host scripts over a real SSH host, dockerd, compose v2 and Registry v3
         });
         assert.match(info.deployed_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
         assert.ok(Math.abs(Date.parse(info.deployed_at) - Date.now()) < 120_000);
-        assert.strictEqual(result.stdout, text, "the script prints the record it wrote");
+        const observed = parseObservation(result.stdout, `${env.registry.address}/${repository}`, env.images.a.digest, "");
+        assert.deepStrictEqual(observed.record, info, "the script reports the record it wrote");
+        assert.deepStrictEqual(observed.containers, [{ service: "web", state: "running", digest: env.images.a.digest }]);
         assert.deepStrictEqual(history().map((h) => h.digest), [env.images.a.digest]);
     });
 
@@ -84,12 +102,12 @@ describe("host scripts over a real SSH host, dockerd, compose v2 and Registry v3
 
     it("rolls forward to B and back to A", async () => {
         assert.strictEqual((await deploy(env.images.b)).status, 0);
-        assert.deepStrictEqual(env.runningDigests("hello-world"), [env.images.b.digest]);
+        assert.deepStrictEqual(running(), [env.images.b.digest]);
         assert.match(await env.page(), new RegExp(env.images.b.tag));
         assert.strictEqual(parseDeployInfo(deployInfoText(), "").digest, env.images.b.digest);
 
         assert.strictEqual((await deploy(env.images.a)).status, 0);
-        assert.deepStrictEqual(env.runningDigests("hello-world"), [env.images.a.digest]);
+        assert.deepStrictEqual(running(), [env.images.a.digest]);
         assert.strictEqual(parseDeployInfo(deployInfoText(), "").tag, env.images.a.tag);
         assert.deepStrictEqual(history().map((h) => h.digest), [env.images.a.digest, env.images.b.digest, env.images.a.digest]);
     });
@@ -101,7 +119,7 @@ describe("host scripts over a real SSH host, dockerd, compose v2 and Registry v3
         assert.match(result.stderr, /hello-world@dev: deploy of .* failed: the containers did not become healthy within 10 s/);
         assert.match(result.stderr, /the previous deployment is running again/);
         assert.strictEqual(deployInfoText(), before);
-        assert.deepStrictEqual(env.runningDigests("hello-world"), [env.images.a.digest]);
+        assert.deepStrictEqual(running(), [env.images.a.digest]);
         assert.match(await env.page(), new RegExp(env.images.a.tag));
         assert.strictEqual(history().length, 3);
     });
@@ -111,24 +129,103 @@ describe("host scripts over a real SSH host, dockerd, compose v2 and Registry v3
         assert.strictEqual(toB.status, 0, toB.stderr);
         assert.strictEqual(toA.status, 0, toA.stderr);
         const recorded = parseDeployInfo(deployInfoText(), "").digest;
-        assert.deepStrictEqual(env.runningDigests("hello-world"), [recorded]);
+        assert.deepStrictEqual(running(), [recorded]);
         const digests = history().map((h) => h.digest);
         assert.strictEqual(digests[digests.length - 1], recorded);
     });
 
     it("refuses to take over an app dir that another workspace deployed to", async () => {
         const before = deployInfoText();
-        const result = await deploy(env.images.b, 30, "prod");
+        const result = await deploy(env.images.b, 30, { ...location, workspace: "prod" });
         assert.strictEqual(result.status, 1);
         assert.match(result.stderr, /hello-world@prod: .* belongs to another workspace/);
         assert.strictEqual(deployInfoText(), before);
+    });
+
+    const docker = (...args: string[]) => execFileSync("docker", args, {
+        cwd: appDir(location), encoding: "utf8", env: { ...process.env, DOCKER_HOST: env.dockerd.host }, stdio: ["ignore", "pipe", "ignore"],
+    }).trim();
+    /** Of A and B, the one not deployed now (the concurrent test leaves either). */
+    const notDeployed = () => parseDeployInfo(deployInfoText(), "").digest === env.images.a.digest ? env.images.b : env.images.a;
+    /** Waits for a deploy that holds the app's lock to finish. */
+    const lockReleased = () => execFileSync("flock", [path.join(appDir(location), ".deploy.lock"), "true"]);
+
+    for (const record of ["deploy-info.yml", "deploy-history.yml"]) {
+        it(`restores the previous version when writing ${record} fails after the switch`, async () => {
+            const before = deployInfoText();
+            const blocker = path.join(appDir(location), `${record}.tmp`);
+            fs.mkdirSync(blocker);
+            try {
+                const result = await deploy(notDeployed());
+                assert.strictEqual(result.status, 1);
+                assert.match(result.stderr, new RegExp(`could not write ${record}`));
+                assert.match(result.stderr, /the previous deployment is running again/);
+            } finally {
+                fs.rmdirSync(blocker);
+            }
+            assert.strictEqual(deployInfoText(), before);
+            assert.deepStrictEqual(running(), [parseDeployInfo(before, "").digest]);
+        });
+    }
+
+    it("finishes a deploy whose SSH session died half-way, leaving the host and its record in agreement", async () => {
+        const target = notDeployed();
+        const request = deployRequest(target);
+        let killed = false;
+        const session = runOverSsh(env.ssh, request.script, request.stdin, (line) => {
+            if (!killed && /waiting up to/.test(line)) {
+                killed = true;
+                // The session's shell, as when the operator's machine goes away: the deploy phase is not its child.
+                execFileSync("pkill", ["-KILL", "-f", "receive\\(\\)"]);
+            }
+        });
+        const result = await session;
+        assert.ok(killed, "the deploy reached up --wait");
+        assert.notStrictEqual(result.status, 0);
+        lockReleased();
+        const recorded = parseDeployInfo(deployInfoText(), "").digest;
+        assert.strictEqual(recorded, target.digest, "the detached phase ran to its record");
+        assert.deepStrictEqual(running(), [recorded]);
+        assert.deepStrictEqual((await observe()).containers.map((c) => [c.state, c.digest]), [["running", recorded]]);
+    });
+
+    it("sees a stopped container, and a deploy brings it back", async () => {
+        docker("compose", "-p", composeProject(location), "-f", "compose.yml", "--env-file", "/dev/null", "stop");
+        assert.deepStrictEqual((await observe()).containers.map((c) => c.state), ["exited"]);
+        const result = await deploy(env.images.b);
+        assert.strictEqual(result.status, 0, result.stderr);
+        assert.deepStrictEqual(running(), [env.images.b.digest]);
+    });
+
+    it("adopts an app that runs under the former project name, leaving none behind", async () => {
+        docker("compose", "-p", composeProject(location), "-f", "compose.yml", "--env-file", "/dev/null", "down");
+        docker("compose", "-p", "hello-world", "-f", "compose.yml", "--env-file", "/dev/null", "up", "-d", "--wait");
+        assert.deepStrictEqual((await observe()).containers.map((c) => c.digest), [env.images.b.digest], "the former name is observed too");
+        const result = await deploy(env.images.a);
+        assert.strictEqual(result.status, 0, result.stderr);
+        assert.match(result.stderr, /adopting the containers started under the former project name/);
+        assert.strictEqual(docker("ps", "-aq", "--filter", "label=com.docker.compose.project=hello-world"), "");
+        assert.deepStrictEqual(running(), [env.images.a.digest]);
+    });
+
+    it("runs a second workspace's copy beside the first on one host, and removing it leaves the first running", async () => {
+        const other: AppLocation = { ...location, workspace: "prod", org: "acme" };
+        const result = await deploy(env.images.b, 30, other, await freePort());
+        assert.strictEqual(result.status, 0, result.stderr);
+        assert.deepStrictEqual(running(other), [env.images.b.digest]);
+        assert.deepStrictEqual(running(), [env.images.a.digest]);
+        const removed = await runOverSsh(env.ssh, buildRemoveScript(other));
+        assert.strictEqual(removed.status, 0, removed.stderr);
+        assert.deepStrictEqual(running(other), []);
+        assert.deepStrictEqual(running(), [env.images.a.digest]);
+        assert.match(await env.page(), new RegExp(env.images.a.tag));
     });
 
     it("takes the app down on removal and moves deploy-info.yml into the history with removed_at", async () => {
         const last = parseDeployInfo(deployInfoText(), "");
         const result = await runOverSsh(env.ssh, buildRemoveScript(location));
         assert.strictEqual(result.status, 0, result.stderr);
-        assert.deepStrictEqual(env.runningDigests("hello-world"), []);
+        assert.deepStrictEqual(running(), []);
         assert.ok(!fs.existsSync(path.join(appDir(location), "deploy-info.yml")));
         const removed = history()[history().length - 1];
         assert.strictEqual(removed.digest, last.digest);

@@ -1,59 +1,85 @@
-// The host scripts as text: what they say, that sh can parse them, and that nothing unvalidated gets in.
+// The host scripts as built, run by a real sh where they can be without docker: quoting, the stdin bundle,
+// the preflight's report, and that nothing unvalidated gets into a script.
 import * as assert from "assert";
 import { execFileSync, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import * as fc from "fast-check";
-import { renderDeployInfo } from "../../components/deploy-info";
+import { composeProject } from "../../components/remote/layout";
 import {
-    AppLocation, DeploySpec, appDir, buildDeployScript, buildReadRecordsScript, buildRemoveScript, buildStageScript, splitRecords,
-    shellQuote,
+    AppLocation, DeploySpec, appDir, buildDeployPhase, buildDeployScript, buildObserveScript, buildReadRecordsScript,
+    buildRemoveScript, bundleParts, encodeBundle, preflight, shellQuote, splitRecords,
 } from "../../components/remote/scripts";
 
 const digest = "sha256:" + "e".repeat(64);
 const location: AppLocation = { app: "hello-world", workspace: "dev", org: "rednaw", deployRoot: "/opt" };
 const spec: DeploySpec = {
-    ...location, registry: "127.0.0.1:5000", repository: "rednaw/hello-world", digest, services: ["web"],
-    contentHash: "0123456789abcdef", healthTimeoutSeconds: 120,
-    deployInfoYaml: renderDeployInfo({
-        app: "hello-world", workspace: "dev", image: "127.0.0.1:5000/rednaw/hello-world", tag: "eb53023", digest,
-        description: "it's \"quoted\" $(not run)", deployed_by: "wander@casa",
-    }),
+    ...location, registry: "127.0.0.1:5000", repository: "rednaw/hello-world", digest, services: ["web"], healthTimeoutSeconds: 120,
 };
 
 const parses = (script: string) => spawnSync("sh", ["-n"], { input: script }).status === 0;
 
-describe("host scripts (text)", () => {
+describe("host scripts", () => {
     it("quotes any string so that sh reads back exactly that string", () => {
         fc.assert(fc.property(fc.string({ unit: "binary", maxLength: 40 }).filter((s) => !s.includes("\0")), (value) => {
             assert.strictEqual(execFileSync("sh", ["-c", `printf %s ${shellQuote(value)}`], { encoding: "utf8" }), value);
         }), { numRuns: 200 });
     });
 
-    it("deploys the pinned ref under the app's lock, with the health timeout", () => {
-        const script = buildDeployScript(spec);
-        assert.ok(parses(script));
-        assert.match(script, /^set -eu\napp_dir='\/opt\/rednaw\/hello-world'\n/);
-        assert.ok(script.includes(`ref='127.0.0.1:5000/rednaw/hello-world@${digest}'`));
-        assert.ok(script.includes("flock -w 600 9"));
-        assert.ok(script.includes("docker compose -p 'hello-world' -f 'compose.yml' --env-file /dev/null pull --quiet"));
-        assert.ok(script.includes("timeout 150 docker compose -p 'hello-world' -f 'compose.yml' --env-file /dev/null up -d --wait --wait-timeout 120 --remove-orphans"));
-        assert.ok(script.includes("cp 'staged/compose.0123456789abcdef.yml' compose.yml"));
-        assert.ok(!script.includes("docker login"), "no login without registry credentials");
-        assert.ok(!script.includes("$(not run)"), "label text travels encoded, never as shell");
+    it("builds scripts sh can parse", () => {
+        for (const text of [buildDeployScript(spec), buildDeployScript({ ...spec, registryUsername: "deployer" }), buildDeployPhase(spec),
+            buildObserveScript(location), buildRemoveScript(location), buildReadRecordsScript(location)]) {
+            assert.ok(parses(text), text);
+        }
     });
 
-    it("logs in with the password on stdin only", () => {
-        const script = buildDeployScript({ ...spec, registryUsername: "deployer" });
-        assert.ok(parses(script));
-        assert.ok(script.includes("docker login --username 'deployer' --password-stdin '127.0.0.1:5000'"));
+    it("carries every bundle part through sh byte for byte, whatever it holds", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "iac-bundle-"));
+        try {
+            // The receiving half of the deploy script, as it is built, writing into `dir`.
+            const receiving = buildDeployScript(spec).split("\n")
+                .filter((line) => line.startsWith("receive") || line.startsWith("job="))
+                .map((line) => line.startsWith("job=") ? `job=${shellQuote(dir)}` : line).join("\n");
+            fc.assert(fc.property(fc.record(Object.fromEntries(bundleParts.map((part) => [part, fc.string({ unit: "binary", maxLength: 300 })]))),
+                (bundle) => {
+                    execFileSync("sh", ["-c", `set -eu\nsay() { :; }\n${receiving}`], { input: encodeBundle(bundle as never) });
+                    for (const part of bundleParts.slice(1)) {
+                        assert.strictEqual(fs.readFileSync(path.join(dir, part), "utf8"), (bundle as Record<string, string>)[part]);
+                    }
+                }), { numRuns: 50 });
+            const big = "x$(id)`id`'\"__IAC__\0\x1b[2J".repeat(12_000);
+            execFileSync("sh", ["-c", `set -eu\nsay() { :; }\n${receiving}`],
+                { input: encodeBundle({ password: "", phase: "", compose: "", env: "", recordHead: big, recordTail: "" }) });
+            assert.strictEqual(fs.readFileSync(path.join(dir, "recordHead"), "utf8"), big);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 
-    it("writes deploy-info.yml only after the running digest was verified, atomically, then appends the history", () => {
-        const script = buildDeployScript(spec);
-        const verify = script.indexOf("running_target || fail");
-        const write = script.indexOf("> deploy-info.yml.tmp");
-        const rename = script.indexOf("mv deploy-info.yml.tmp deploy-info.yml");
-        const history = script.indexOf(">> deploy-history.yml");
-        assert.ok(verify > 0 && verify < write && write < rename && rename < history, "verify → write tmp → rename → history");
+    it("names everything the host lacks in one message", () => {
+        const bin = fs.mkdtempSync(path.join(os.tmpdir(), "iac-path-"));
+        try {
+            for (const tool of ["id", "base64", "mktemp"]) {
+                fs.symlinkSync(execFileSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).trim(), path.join(bin, tool));
+            }
+            const run = spawnSync("/bin/sh", ["-c", `set -eu\n${preflight("hello-world@dev's host").join("\n")}`],
+                { env: { PATH: bin }, encoding: "utf8" });
+            assert.strictEqual(run.status, 1);
+            for (const tool of ["docker", "flock", "timeout", "setsid", "tail", "sync"]) {
+                assert.match(run.stderr, new RegExp(`- the ${tool} command`));
+            }
+            assert.match(run.stderr, /hello-world@dev's host lacks what a deploy needs \(nothing was changed\)/);
+            assert.doesNotMatch(run.stderr, /base64|mktemp/);
+        } finally {
+            fs.rmSync(bin, { recursive: true, force: true });
+        }
+    });
+
+    it("keeps labels and the environment out of the script text", () => {
+        const text = buildDeployScript(spec) + buildDeployPhase(spec);
+        assert.ok(!text.includes("password"), "the password is a bundle part, never in the script");
+        assert.ok(text.includes(composeProject(location)), "compose runs under the dir's own project name");
     });
 
     it("rejects anything that is not a validated value before building a script", () => {
@@ -61,28 +87,24 @@ describe("host scripts (text)", () => {
             { app: "hello;world" }, { workspace: "dev$(id)" }, { org: "Rednaw" }, { deployRoot: "/opt/../etc" },
             { deployRoot: "opt" }, { deployRoot: "/opt; rm -rf /" }, { registry: "127.0.0.1:5000;id" },
             { repository: "rednaw/hello world" }, { digest: "sha256:abc" }, { services: ["web`id`"] },
-            { contentHash: "../../etc" }, { deployInfoYaml: "app: x\n" },
         ];
         for (const change of bad) {
-            assert.throws(() => buildDeployScript({ ...spec, ...change }), `should reject ${JSON.stringify(change)}`);
+            assert.throws(() => buildDeployPhase({ ...spec, ...change }), `should reject ${JSON.stringify(change)}`);
+            if (!change.services) {
+                assert.throws(() => buildDeployScript({ ...spec, ...change }), `should reject ${JSON.stringify(change)}`);
+            }
         }
     });
 
-    it("stages compose content encoded and the env file from stdin", () => {
-        const script = buildStageScript(location, "0123456789abcdef", "services:\n  web:\n    image: x@sha256:1 # '$(id)\n");
-        assert.ok(parses(script));
-        assert.ok(script.includes("umask 077"));
-        assert.ok(script.includes("cat > 'staged/app.0123456789abcdef.env'.tmp"));
-        assert.ok(!script.includes("$(id)"));
+    it("derives a project name per deploy dir", () => {
+        const names = new Set([location, { ...location, org: "acme" }, { ...location, deployRoot: "/srv" }, { ...location, app: "other" }]
+            .map(composeProject));
+        assert.strictEqual(names.size, 4);
+        assert.match(composeProject(location), /^hello-world-rednaw-[0-9a-f]{8}$/);
+        assert.strictEqual(composeProject({ ...location, workspace: "prod" }), composeProject(location), "the dir, not the stack, names it");
     });
 
-    it("removes: compose down, then deploy-info.yml into the history with removed_at", () => {
-        const script = buildRemoveScript(location);
-        assert.ok(parses(script));
-        assert.ok(script.indexOf("down --remove-orphans") < script.indexOf("removed_at"));
-        assert.ok(script.includes("rm -f deploy-info.yml"));
-        assert.ok(parses(buildReadRecordsScript(location)));
-        assert.ok(buildReadRecordsScript(location).startsWith("d='/opt/rednaw/hello-world'\n"));
+    it("splits the records script's output", () => {
         assert.deepStrictEqual(splitRecords("app: a\n#--- deploy-history.yml ---\n---\napp: b\n"), { deployInfo: "app: a\n", history: "---\napp: b\n" });
         assert.deepStrictEqual(splitRecords("#--- deploy-history.yml ---\n"), { deployInfo: "", history: "" });
         assert.strictEqual(appDir({ ...location, deployRoot: "/tmp/x/opt/" }), "/tmp/x/opt/rednaw/hello-world");

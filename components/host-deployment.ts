@@ -1,0 +1,205 @@
+// HostDeployment: an app as it runs on its workspace's Docker host, as a dynamic provider. create/update deploy
+// (one SSH session, the deploy itself detached from it on the host), read observes the host — deploy-info.yml
+// and the digests the app's containers run — so `pulumi refresh` sees what changed by hand or by an interrupted
+// run, and diff treats any difference from the recorded deploy as a change the next `pulumi up` converges.
+import * as pulumi from "@pulumi/pulumi";
+import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
+import { VersionFacts, describePendingChange } from "./change-notice";
+import { DeployInfo, renderRecordParts } from "./deploy-info";
+import { Severity, engineLog } from "./engine-log";
+import { credentialsOf } from "./registry/auth";
+import { RegistryClient } from "./registry/client";
+import { AppLocation, appDir } from "./remote/layout";
+import { HostObservation, driftOf, parseObservation } from "./remote/observation";
+import { buildDeployPhase, buildDeployScript, buildObserveScript, buildRemoveScript, encodeBundle } from "./remote/scripts";
+import { SshConnection, runRemote } from "./remote/ssh";
+
+/** The pinned image, from ImageDigest; unknown during a preview that changes it. */
+export interface PinnedImage extends VersionFacts {
+    /** The description label exactly as the image carries it, for deploy-info.yml. */
+    exactDescription: string | null;
+}
+
+/** The provider's plain inputs, as the engine hands them over. */
+export interface HostDeploymentInputs {
+    connection: SshConnection;
+    location: AppLocation;
+    registry: string;
+    repository: string;
+    platform: string;
+    insecure: boolean;
+    username?: string;
+    password?: string;
+    /** What the config asks for: the change notice resolves it while the pinned image is still unknown. */
+    requested: { tag?: string; digest?: string };
+    image: PinnedImage;
+    /** The rendered compose file, pinned by digest. */
+    compose: string;
+    /** The compose services that run the image. */
+    services: string[];
+    /** The env file; secret. */
+    env: string;
+    deployedBy: string;
+    healthTimeoutSeconds: number;
+    /** Where the engine shows progress and notices: the component this deployment belongs to. */
+    logUrn?: string;
+}
+
+export interface HostDeploymentOutputs extends HostDeploymentInputs {
+    /** What the host held at the last deploy or refresh. */
+    observed: HostObservation;
+    /** The record this stack's last deploy left. */
+    written: DeployInfo | null;
+    /** How `observed` differs from the last deploy, in words; empty when they agree. */
+    drift: string[];
+}
+
+function where(inputs: HostDeploymentInputs): string {
+    return `${inputs.connection.user}@${inputs.connection.host}:${appDir(inputs.location)}`;
+}
+
+const imageName = (inputs: HostDeploymentInputs) => `${inputs.registry}/${inputs.repository}`;
+
+function say(inputs: HostDeploymentInputs, severity: Severity, message: string, ephemeral = false): Promise<void> {
+    return engineLog(severity, message, { urn: inputs.logUrn, ephemeral });
+}
+
+/** What decides whether the host must be deployed to again; credentials and who deploys are not among it. */
+function targetOf(inputs: HostDeploymentInputs): string {
+    const { host, port, user } = inputs.connection;
+    return JSON.stringify([host, port, user, appDir(inputs.location), inputs.image.digest, inputs.compose, inputs.env, inputs.services]);
+}
+
+const isKnown = (inputs: HostDeploymentInputs) => typeof inputs.image?.digest === "string" && inputs.image.digest !== unknownValue;
+
+async function notifyChange(inputs: HostDeploymentInputs, deployed: VersionFacts | undefined): Promise<void> {
+    const message = await describePendingChange({
+        app: inputs.location.app, workspace: inputs.location.workspace, repository: inputs.repository, platform: inputs.platform,
+        requested: inputs.requested, target: isKnown(inputs) ? inputs.image : undefined, deployed,
+        client: new RegistryClient({
+            registry: inputs.registry, insecure: inputs.insecure, credentials: credentialsOf(inputs.username, inputs.password),
+        }),
+    });
+    if (message) {
+        await say(inputs, "info", message);
+    }
+}
+
+/** The deployed version as the stack last saw it on the host, with its build time when the stack knows it. */
+function deployedFacts(olds: HostDeploymentOutputs): VersionFacts | undefined {
+    const record = olds.observed.record;
+    if (!record) {
+        return undefined;
+    }
+    return {
+        tag: record.tag, digest: record.digest, description: record.description,
+        created: olds.image.digest === record.digest ? olds.image.created : null,
+    };
+}
+
+async function observe(inputs: HostDeploymentInputs, output: string, written: DeployInfo | null):
+    Promise<Pick<HostDeploymentOutputs, "observed" | "written" | "drift">> {
+    const observed = parseObservation(output, imageName(inputs), inputs.image.digest, where(inputs));
+    const drift = written === null ? ["the stack holds no record of a deploy"] : driftOf(observed, { record: written, services: inputs.services });
+    return { observed, written, drift };
+}
+
+async function deploy(inputs: HostDeploymentInputs): Promise<HostDeploymentOutputs> {
+    const spec = {
+        ...inputs.location, registry: inputs.registry, repository: inputs.repository, digest: inputs.image.digest,
+        services: inputs.services, healthTimeoutSeconds: inputs.healthTimeoutSeconds,
+        registryUsername: inputs.username && inputs.password ? inputs.username : undefined,
+    };
+    const record = renderRecordParts({
+        app: inputs.location.app, workspace: inputs.location.workspace, image: imageName(inputs), tag: inputs.image.tag,
+        digest: inputs.image.digest, description: inputs.image.exactDescription, deployed_by: inputs.deployedBy,
+    });
+    const { stdout } = await runRemote(inputs.connection, buildDeployScript(spec), encodeBundle({
+        password: spec.registryUsername ? inputs.password! : "",
+        phase: buildDeployPhase(spec), compose: inputs.compose, env: inputs.env, recordHead: record.head, recordTail: record.tail,
+    }), (line) => void say(inputs, "info", line, true));
+    const observedNow = parseObservation(stdout, imageName(inputs), inputs.image.digest, where(inputs));
+    const outs = { ...inputs, ...await observe(inputs, stdout, observedNow.record) };
+    if (outs.drift.length > 0) {
+        await say(inputs, "warning", `the deploy finished but ${where(inputs)} shows: ${outs.drift.join("; ")}; ` +
+            "run pulumi up --refresh once it has settled");
+    }
+    return outs;
+}
+
+export const hostDeploymentProvider: pulumi.dynamic.ResourceProvider<HostDeploymentInputs, HostDeploymentOutputs> = {
+    async check(olds, news) {
+        if (Object.keys(olds ?? {}).length === 0) {
+            await notifyChange(news, undefined);
+        }
+        return { inputs: news };
+    },
+
+    async diff(_id, olds, news) {
+        const moved = !isKnown(news) || targetOf(olds) !== targetOf(news);
+        if (moved) {
+            await notifyChange(news, deployedFacts(olds));
+        } else if (olds.drift.length > 0) {
+            await say(news, "warning", `${where(news)} differs from the stack: ${olds.drift.join("; ")}; this update deploys ` +
+                `${news.image.tag ?? news.image.digest} again`);
+        }
+        return { changes: moved || olds.drift.length > 0, replaces: [], deleteBeforeReplace: false };
+    },
+
+    async create(inputs) {
+        const { host, port } = inputs.connection;
+        return { id: `${host}:${port}${appDir(inputs.location)}`, outs: await deploy(inputs) };
+    },
+
+    async update(_id, _olds, news) {
+        return { outs: await deploy(news) };
+    },
+
+    async read(id, props) {
+        if (!props) {
+            throw new Error(`HostDeployment ${id} cannot be imported: declare the app in iac:apps and run pulumi up`);
+        }
+        const { stdout } = await runRemote(props.connection, buildObserveScript(props.location));
+        return { id, props: { ...props, ...await observe(props, stdout, props.written) } };
+    },
+
+    async delete(_id, props) {
+        await runRemote(props.connection, buildRemoveScript(props.location));
+    },
+};
+
+export interface HostDeploymentArgs {
+    connection: pulumi.Input<SshConnection>;
+    location: AppLocation;
+    registry: pulumi.Input<string>;
+    repository: pulumi.Input<string>;
+    platform: pulumi.Input<string>;
+    insecure: pulumi.Input<boolean>;
+    username?: pulumi.Input<string>;
+    password?: pulumi.Input<string>;
+    requested: { tag?: string; digest?: string };
+    image: pulumi.Input<PinnedImage>;
+    compose: pulumi.Input<string>;
+    services: pulumi.Input<string[]>;
+    env: pulumi.Input<string>;
+    deployedBy: string;
+    healthTimeoutSeconds: number;
+    logUrn?: pulumi.Input<string>;
+}
+
+export class HostDeployment extends pulumi.dynamic.Resource {
+    declare readonly observed: pulumi.Output<HostObservation>;
+    declare readonly written: pulumi.Output<DeployInfo | null>;
+    declare readonly drift: pulumi.Output<string[]>;
+
+    constructor(name: string, args: HostDeploymentArgs, opts?: pulumi.CustomResourceOptions) {
+        super(hostDeploymentProvider, name, {
+            ...args,
+            env: pulumi.secret(args.env),
+            password: args.password ? pulumi.secret(args.password) : undefined,
+            observed: undefined,
+            written: undefined,
+            drift: undefined,
+        }, { ...opts, additionalSecretOutputs: ["connection", "env", "password"] }, "iac", "HostDeployment");
+    }
+}

@@ -1,0 +1,99 @@
+// What a host holds for an app — deploy-info.yml and the app's containers with the digests they run — read
+// from the observe script's output, and how that differs from what the stack recorded.
+import { DeployInfo, parseDeployInfo } from "../deploy-info";
+import { observationMarkers } from "./scripts";
+
+export interface ContainerState {
+    service: string;
+    /** docker's State.Status: running, exited, restarting, … */
+    state: string;
+    /** The digest of the app's repository the container's image carries; null when it carries none. */
+    digest: string | null;
+}
+
+export interface HostObservation {
+    /** deploy-info.yml as read; null when it is missing or unreadable (then `recordProblem` says why). */
+    record: DeployInfo | null;
+    recordProblem: string | null;
+    containers: ContainerState[];
+}
+
+function section(output: string, from: string, to?: string): string {
+    const start = output.indexOf(`${from}\n`);
+    if (start < 0) {
+        throw new Error(`the host's answer lacks ${from}`);
+    }
+    const body = output.slice(start + from.length + 1);
+    return to === undefined ? body : body.slice(0, Math.max(0, body.indexOf(`${to}\n`)));
+}
+
+/**
+ * `image` is registry/repository: of an image's repo digests, the one of this repository counts, the target's
+ * when it carries several.
+ */
+export function parseObservation(output: string, image: string, targetDigest: string, where: string): HostObservation {
+    const recordText = section(output, observationMarkers.deployInfo, observationMarkers.containers);
+    let record: DeployInfo | null = null;
+    let recordProblem: string | null = null;
+    if (recordText.trim() === "") {
+        recordProblem = `${where}/deploy-info.yml is missing`;
+    } else {
+        try {
+            record = parseDeployInfo(recordText, `${where}/deploy-info.yml`);
+        } catch (error) {
+            recordProblem = (error as Error).message;
+        }
+    }
+    const digestsOf = new Map<string, string[]>();
+    for (const line of section(output, observationMarkers.images).split("\n").filter(Boolean)) {
+        const [id, ...refs] = line.split(" ");
+        digestsOf.set(id, refs.filter((ref) => ref.startsWith(`${image}@`)).map((ref) => ref.slice(image.length + 1)).sort());
+    }
+    const containers = section(output, observationMarkers.containers, observationMarkers.images).split("\n").filter(Boolean)
+        .map((line) => {
+            const [service, state, imageId] = line.split(" ");
+            const digests = digestsOf.get(imageId) ?? [];
+            return { service, state, digest: digests.includes(targetDigest) ? targetDigest : digests[0] ?? null };
+        })
+        .sort((a, b) => `${a.service} ${a.state} ${a.digest}`.localeCompare(`${b.service} ${b.state} ${b.digest}`));
+    return { record, recordProblem, containers };
+}
+
+/** What a deploy left: its record and the services that must run the digest. */
+export interface DeployedState {
+    record: DeployInfo;
+    services: string[];
+}
+
+/** Every way the host differs from what the stack recorded, in words; empty when they agree. */
+export function driftOf(observed: HostObservation, expected: DeployedState): string[] {
+    const differences: string[] = [];
+    const want = expected.record.digest;
+    if (observed.record === null) {
+        differences.push(observed.recordProblem ?? "deploy-info.yml is missing");
+    } else {
+        if (observed.record.digest !== want) {
+            differences.push(`deploy-info.yml names ${observed.record.digest}, the stack deployed ${want}`);
+        }
+        const changed = (Object.keys(expected.record) as (keyof DeployInfo)[])
+            .filter((key) => key !== "digest" && observed.record![key] !== expected.record[key]);
+        if (changed.length > 0) {
+            differences.push(`deploy-info.yml was changed on the host (${changed.join(", ")})`);
+        }
+    }
+    for (const service of expected.services) {
+        const ours = observed.containers.filter((container) => container.service === service);
+        if (ours.length === 0) {
+            differences.push(`service ${service} has no container`);
+        }
+        for (const container of ours) {
+            if (container.state !== "running") {
+                differences.push(`service ${service} is ${container.state}`);
+            }
+            if (container.digest !== want) {
+                differences.push(`service ${service} runs ${container.digest ?? "an image not from this repository"}, the stack deployed ${want}`);
+            }
+        }
+    }
+    return differences;
+}
