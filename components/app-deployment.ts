@@ -92,7 +92,8 @@ export class AppDeployment extends pulumi.ComponentResource {
             env: pulumi.output(args.environment ?? {}).apply((environment) => renderEnvFile(environment)),
             deployedBy: operatorIdentity(),
             healthTimeoutSeconds: args.healthTimeoutSeconds ?? 120,
-            logUrn: this.urn,
+            // The URN's value without the dependency on this component, which would make the child wait for itself.
+            logUrn: pulumi.output(new Promise<string>((resolve) => this.urn.apply(resolve))),
         }, { parent: this });
 
         this.deployed = deployment.observed.apply((observed) => observed.record);

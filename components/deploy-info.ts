@@ -1,7 +1,7 @@
 // deploy-info.yml: what runs on a workspace, written on the host only after a successful deploy, in the
 // spec's canonical schema and layout. Deploy state is historical truth: it is read back, never recomputed.
 import * as os from "os";
-import * as YAML from "yaml";
+import YAML = require("yaml");
 
 export interface DeployInfo {
     app: string;

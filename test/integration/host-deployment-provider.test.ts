@@ -1,0 +1,100 @@
+// The HostDeployment provider, serialized as the engine stores it, against a real SSH host, dockerd and
+// registry: a deploy observes what it left, a refresh of an untouched host changes nothing, a hand change is
+// drift that the next diff turns into a deploy, and delete takes the app down.
+import * as assert from "assert";
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { renderCompose, renderEnvFile } from "../../components/compose";
+import { HostDeploymentInputs, HostDeploymentOutputs, hostDeploymentProvider } from "../../components/host-deployment";
+import { AppLocation, appDir, composeProject } from "../../components/remote/layout";
+import { BuiltImage } from "../../scripts/local/app-repository";
+import { DeployEnvironment, repository, startDeployEnvironment } from "../helpers/deploy-environment";
+import { serializedProvider } from "../helpers/serialized-provider";
+
+type Provider = Required<pulumi.dynamic.ResourceProvider<HostDeploymentInputs, HostDeploymentOutputs>>;
+
+const template = fs.readFileSync(path.resolve(__dirname, "..", "..", "apps", "hello-world", "compose.yml"), "utf8");
+
+describe("HostDeployment provider (serialized) against a real host", function () {
+    this.timeout(600_000);
+    let env: DeployEnvironment;
+    let provider: Provider;
+    let location: AppLocation;
+
+    before(async () => {
+        env = await startDeployEnvironment();
+        provider = (await serializedProvider(hostDeploymentProvider)).provider as Provider;
+        location = { app: "hello-world", workspace: "dev", org: "rednaw", deployRoot: env.ssh.deployRoot };
+    });
+    after(async () => env?.stop());
+
+    const inputsFor = (image: BuiltImage): HostDeploymentInputs => {
+        const compose = renderCompose("apps/hello-world/compose.yml", template, `${env.registry.address}/${repository}@${image.digest}`);
+        return {
+            connection: { host: env.ssh.host, port: env.ssh.port, user: env.ssh.user, privateKey: env.ssh.privateKey, hostKey: env.ssh.hostKey },
+            location, registry: env.registry.address, repository, platform: "linux/amd64", insecure: true,
+            requested: { tag: image.tag },
+            image: { digest: image.digest, tag: image.tag, description: image.description, exactDescription: image.description, created: null },
+            compose: compose.content, services: compose.services, env: renderEnvFile({ PORT: String(env.port) }),
+            deployedBy: "wander@casa", healthTimeoutSeconds: 30,
+        };
+    };
+    const docker = (...args: string[]) => execFileSync("docker", args, {
+        cwd: appDir(location), encoding: "utf8", env: { ...process.env, DOCKER_HOST: env.dockerd.host }, stdio: ["ignore", "pipe", "ignore"],
+    });
+
+    let state: HostDeploymentOutputs;
+
+    it("deploys and records what it observed on the host", async () => {
+        const created = await provider.create(inputsFor(env.images.a));
+        state = created.outs!;
+        assert.deepStrictEqual(state.drift, []);
+        assert.strictEqual(state.observed.record?.digest, env.images.a.digest);
+        assert.deepStrictEqual(state.observed.containers, [{ service: "web", state: "running", digest: env.images.a.digest }]);
+        assert.deepStrictEqual(state.written, state.observed.record);
+    });
+
+    it("reads an untouched host back exactly as the deploy left it, and diffs no change", async () => {
+        const read = await provider.read(`id`, state);
+        assert.deepStrictEqual(read.props, state);
+        assert.strictEqual((await provider.diff("id", state, inputsFor(env.images.a))).changes, false);
+    });
+
+    it("reports a container stopped by hand and a record edited by hand, and the next deploy converges", async () => {
+        docker("compose", "-p", composeProject(location), "-f", "compose.yml", "--env-file", "/dev/null", "stop");
+        const file = path.join(appDir(location), "deploy-info.yml");
+        fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace(/^deployed_by: .*$/m, 'deployed_by: "mallory@elsewhere"'));
+        const read = (await provider.read("id", state)).props!;
+        assert.deepStrictEqual(read.drift, ["deploy-info.yml was changed on the host (deployed_by)", "service web is exited"]);
+        assert.strictEqual((await provider.diff("id", read, inputsFor(env.images.a))).changes, true);
+        const updated = (await provider.update("id", read, inputsFor(env.images.a))).outs!;
+        assert.deepStrictEqual(updated.drift, []);
+        assert.deepStrictEqual(updated.observed.containers.map((c) => c.state), ["running"]);
+        assert.strictEqual(updated.observed.record?.deployed_by, "wander@casa");
+        state = updated;
+    });
+
+    it("reports another digest put there by hand", async () => {
+        const other = inputsFor(env.images.b);
+        await provider.update("id", state, other);
+        const read = (await provider.read("id", state)).props!;
+        assert.deepStrictEqual(read.drift, [
+            `deploy-info.yml names ${env.images.b.digest}, the stack deployed ${env.images.a.digest}`,
+            "deploy-info.yml was changed on the host (tag, description, deployed_at)",
+            `service web runs ${env.images.b.digest}, the stack deployed ${env.images.a.digest}`,
+        ]);
+        state = (await provider.update("id", read, inputsFor(env.images.a))).outs!;
+        assert.deepStrictEqual(state.drift, []);
+        assert.strictEqual(state.observed.record?.digest, env.images.a.digest);
+    });
+
+    it("takes the app down on delete", async () => {
+        await provider.delete("id", state);
+        assert.deepStrictEqual(env.runningDigests(composeProject(location)), []);
+        const read = (await provider.read("id", state)).props!;
+        assert.deepStrictEqual(read.drift, [`${env.ssh.user}@${env.ssh.host}:${appDir(location)}/deploy-info.yml is missing`,
+            "service web has no container"]);
+    });
+});
