@@ -110,6 +110,31 @@ export function encodeBundle(bundle: DeployBundle): string {
     return bundleParts.map((part) => Buffer.from(bundle[part]).toString("base64") + "\n").join("");
 }
 
+/**
+ * Reads the bundle from stdin: the password straight into `docker login` when there is one, every other part
+ * into "$job/<part>". A host that cannot hold them (disk full) stops here, before anything changed.
+ */
+export function receiveBundle(spec: Pick<DeploySpec, "registry" | "registryUsername">): string[] {
+    return [
+        "receive() { IFS= read -r line || [ -n \"$line\" ] || { say 'the deploy bundle ended early'; exit 1; }; }",
+        "receive",
+        ...(spec.registryUsername === undefined ? [] : [
+            `say ${shellQuote(`logging in to ${spec.registry} as ${spec.registryUsername}`)}`,
+            `printf '%s' "$line" | base64 -d | docker login --username ${shellQuote(spec.registryUsername)} --password-stdin ` +
+                `${shellQuote(spec.registry)} >/dev/null || { say ${shellQuote(`the registry ${spec.registry} refused the login of ` +
+                `${spec.registryUsername}; nothing was changed`)}; exit 1; }`,
+        ]),
+        `for part in ${bundleParts.slice(1).join(" ")}; do`,
+        "  receive",
+        "  printf '%s' \"$line\" | base64 -d > \"$job/$part\" || {",
+        "    say \"could not stage the deploy in $job (disk full or read-only?); nothing was changed\"",
+        "    rm -rf \"$job\"",
+        "    exit 1",
+        "  }",
+        "done",
+    ];
+}
+
 function pinnedRef(spec: DeploySpec): string {
     return `${validateRegistry(spec.registry)}/${validateRepository(spec.repository)}@${validateDigest(spec.digest)}`;
 }
@@ -129,16 +154,8 @@ export function buildDeployScript(spec: DeploySpec): string {
         enterAppDir(spec),
         "umask 077",
         `mkdir -p ${files.stagedDir}`,
-        `job=$(mktemp -d ${files.stagedDir}/job.XXXXXXXX)`,
-        "receive() { IFS= read -r line || [ -n \"$line\" ] || { say 'the deploy bundle ended early'; exit 1; }; }",
-        "receive",
-        spec.registryUsername === undefined ? [] : [
-            `say ${shellQuote(`logging in to ${spec.registry} as ${spec.registryUsername}`)}`,
-            `printf '%s' "$line" | base64 -d | docker login --username ${shellQuote(spec.registryUsername)} --password-stdin ` +
-                `${shellQuote(spec.registry)} >/dev/null || { say ${shellQuote(`the registry ${spec.registry} refused the login of ` +
-                `${spec.registryUsername}; nothing was changed`)}; exit 1; }`,
-        ],
-        bundleParts.slice(1).map((part) => `receive; printf '%s' "$line" | base64 -d > "$job/${part}"`),
+        `job=$(mktemp -d ${files.stagedDir}/job.XXXXXXXX) || { say "could not stage the deploy in $app_dir (disk full or read-only?); nothing was changed"; exit 1; }`,
+        receiveBundle(spec),
         "setsid sh \"$job/phase\" \"$job\" > \"$job/log\" 2>&1 < /dev/null &",
         "phase=$!",
         "tail -s 0.2 -n +1 -f --pid=\"$phase\" \"$job/log\" >&2 || true",

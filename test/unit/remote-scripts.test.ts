@@ -9,7 +9,7 @@ import * as fc from "fast-check";
 import { composeProject } from "../../components/remote/layout";
 import {
     AppLocation, DeploySpec, appDir, buildDeployPhase, buildDeployScript, buildObserveScript, buildReadRecordsScript,
-    buildRemoveScript, bundleParts, encodeBundle, preflight, shellQuote, splitRecords,
+    buildRemoveScript, bundleParts, encodeBundle, preflight, receiveBundle, shellQuote, splitRecords,
 } from "../../components/remote/scripts";
 
 const digest = "sha256:" + "e".repeat(64);
@@ -37,10 +37,7 @@ describe("host scripts", () => {
     it("carries every bundle part through sh byte for byte, whatever it holds", () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "iac-bundle-"));
         try {
-            // The receiving half of the deploy script, as it is built, writing into `dir`.
-            const receiving = buildDeployScript(spec).split("\n")
-                .filter((line) => line.startsWith("receive") || line.startsWith("job="))
-                .map((line) => line.startsWith("job=") ? `job=${shellQuote(dir)}` : line).join("\n");
+            const receiving = [`job=${shellQuote(dir)}`, ...receiveBundle(spec)].join("\n");
             fc.assert(fc.property(fc.record(Object.fromEntries(bundleParts.map((part) => [part, fc.string({ unit: "binary", maxLength: 300 })]))),
                 (bundle) => {
                     execFileSync("sh", ["-c", `set -eu\nsay() { :; }\n${receiving}`], { input: encodeBundle(bundle as never) });

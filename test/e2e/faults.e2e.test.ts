@@ -1,0 +1,166 @@
+// Faults under the real engine, against a real SSH host, dockerd and Registry v3. After each, the invariant:
+// what runs == deploy-info.yml == the stack's `deployed` output, or the command failed and says what to do.
+import * as assert from "assert";
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { ConfigMap } from "@pulumi/pulumi/automation";
+import { DeployInfo, parseDeployInfo } from "../../components/deploy-info";
+import { AppLocation, appDir, composeProject } from "../../components/remote/layout";
+import { BuiltImage } from "../../scripts/local/app-repository";
+import { freePort } from "../../scripts/local/sshd";
+import { DeployEnvironment, startDeployEnvironment } from "../helpers/deploy-environment";
+import { TestStack, createTestStack } from "../helpers/pulumi-stack";
+
+describe("faults under the real Pulumi engine", function () {
+    this.timeout(900_000);
+    let env: DeployEnvironment;
+    let dev: TestStack;
+    let location: AppLocation;
+
+    const deployInfoAt = (where: AppLocation): DeployInfo =>
+        parseDeployInfo(fs.readFileSync(path.join(appDir(where), "deploy-info.yml"), "utf8"), "deploy-info.yml");
+    const docker = (...args: string[]) => execFileSync("docker", args, {
+        encoding: "utf8", env: { ...process.env, DOCKER_HOST: env.dockerd.host }, stdio: ["ignore", "pipe", "ignore"],
+    }).trim();
+
+    /** The invariant, for one stack: the host runs `image`, deploy-info.yml names it, and so does the output. */
+    async function assertAgree(stack: TestStack, where: AppLocation, image: BuiltImage): Promise<void> {
+        assert.deepStrictEqual(env.runningDigests(composeProject(where)), [image.digest], "what runs");
+        assert.strictEqual(deployInfoAt(where).digest, image.digest, "deploy-info.yml");
+        assert.deepStrictEqual((await stack.stack.outputs()).deployed.value["hello-world"], deployInfoAt(where), "the deployed output");
+    }
+
+    const refreshChecks = (stack: TestStack) => stack.cli(["refresh", "--expect-no-changes", "--diff", "--yes"]).result;
+
+    before(async () => {
+        env = await startDeployEnvironment();
+        location = { app: "hello-world", workspace: "dev", org: "rednaw", deployRoot: env.ssh.deployRoot };
+        dev = await createTestStack("dev", { ...env.stackConfig(env.images.a.tag), "hello-world:healthTimeout": { value: "15" } });
+        await dev.stack.up({ color: "never" });
+    });
+    after(async () => {
+        try {
+            await dev?.remove();
+        } finally {
+            await env?.stop();
+        }
+    });
+
+    it("fails a preview whose tag does not resolve, naming the closest tags", async () => {
+        const typo = env.images.a.tag.slice(0, -1) + (env.images.a.tag.endsWith("0") ? "1" : "0");
+        await dev.stack.setConfig("hello-world:tag", { value: typo });
+        const preview = await dev.cli(["preview"]).result;
+        assert.notStrictEqual(preview.status, 0, preview.output);
+        assert.match(preview.output, new RegExp(`${typo}.*not found`));
+        assert.match(preview.output, new RegExp(env.images.a.tag));
+        await dev.stack.setConfig("hello-world:tag", { value: env.images.a.tag });
+        await assertAgree(dev, location, env.images.a);
+    });
+
+    it("reports no change on a refresh of an untouched stack right after an up", async () => {
+        const refresh = await refreshChecks(dev);
+        assert.strictEqual(refresh.status, 0, refresh.output);
+    });
+
+    it("fails refresh --expect-no-changes on a container stopped by hand, and the next up converges", async () => {
+        docker("stop", ...docker("ps", "-q", "--filter", `label=com.docker.compose.project=${composeProject(location)}`).split("\n"));
+        const refresh = await refreshChecks(dev);
+        assert.notStrictEqual(refresh.status, 0, refresh.output);
+        assert.match(refresh.output, /service web is exited/);
+        const up = await dev.cli(["up", "--yes", "--skip-preview"]).result;
+        assert.strictEqual(up.status, 0, up.output);
+        await assertAgree(dev, location, env.images.a);
+        assert.strictEqual((await refreshChecks(dev)).status, 0);
+    });
+
+    it("runs a second workspace beside the first on one host; destroying it leaves the first running", async () => {
+        const prod = await createTestStack("prod", {
+            ...env.stackConfig(env.images.b.tag), "iac:org": { value: "acme" },
+            "hello-world:environment.PORT": { value: String(await freePort()) },
+        } satisfies ConfigMap);
+        const prodLocation = { ...location, workspace: "prod", org: "acme" };
+        try {
+            await prod.stack.up({ color: "never" });
+            await assertAgree(prod, prodLocation, env.images.b);
+            await assertAgree(dev, location, env.images.a);
+        } finally {
+            await prod.remove();
+        }
+        assert.deepStrictEqual(env.runningDigests(composeProject(prodLocation)), []);
+        await assertAgree(dev, location, env.images.a);
+        const refresh = await refreshChecks(dev);
+        assert.strictEqual(refresh.status, 0, refresh.output);
+    });
+
+    /** Waits until the newest deploy job's log on the host says `marker`. */
+    async function hostSays(marker: RegExp, since: number): Promise<void> {
+        const staged = path.join(appDir(location), "staged");
+        for (let i = 0; i < 1200; i++) {
+            const logs = fs.existsSync(staged) ? fs.readdirSync(staged).map((job) => path.join(staged, job, "log"))
+                .filter((log) => fs.existsSync(log) && fs.statSync(log).mtimeMs >= since) : [];
+            if (logs.some((log) => marker.test(fs.readFileSync(log, "utf8")))) {
+                return;
+            }
+            await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        throw new Error(`the host never said ${marker}`);
+    }
+
+    for (const [phase, marker] of [["pulling", /pulling/], ["waiting for health", /waiting up to/]] as const) {
+        it(`converges after pulumi up is killed -9 while the host is ${phase}: cancel, roll the config back, up --refresh`, async () => {
+            const since = Date.now();
+            await dev.stack.setConfig("hello-world:tag", { value: env.images.b.tag });
+            const run = dev.cli(["up", "--yes", "--skip-preview"]);
+            await hostSays(marker, since);
+            run.child.kill("SIGKILL");
+            await run.result;
+            // The deploy on the host is not the killed process's child: it runs to its record or its restore.
+            execFileSync("flock", [path.join(appDir(location), ".deploy.lock"), "true"]);
+            assert.strictEqual(deployInfoAt(location).digest, env.runningDigests(composeProject(location))[0], "the host agrees with itself");
+
+            const locked = await dev.cli(["up", "--yes", "--skip-preview"]).result;
+            assert.notStrictEqual(locked.status, 0);
+            assert.match(locked.output, /locked/);
+            const cancel = await dev.cli(["cancel", "--yes"]).result;
+            assert.strictEqual(cancel.status, 0, cancel.output);
+            await dev.stack.setConfig("hello-world:tag", { value: env.images.a.tag });
+            const up = await dev.cli(["up", "--refresh", "--yes", "--skip-preview"]).result;
+            assert.strictEqual(up.status, 0, up.output);
+            await assertAgree(dev, location, env.images.a);
+            assert.strictEqual((await refreshChecks(dev)).status, 0);
+        });
+    }
+
+    it("fails when the deploy root's disk is full, changing nothing, and deploys once there is room", async () => {
+        const mountPoint = fs.mkdtempSync(path.join(os.tmpdir(), "iac-full-"));
+        execFileSync("mount", ["-t", "tmpfs", "-o", "size=4m", "tmpfs", mountPoint]);
+        const full = await createTestStack("full", {
+            ...env.stackConfig(env.images.a.tag), "iac:org": { value: "full" }, "iac:deployRoot": { value: mountPoint },
+            "hello-world:environment.PORT": { value: String(await freePort()) },
+        });
+        const fullLocation = { ...location, workspace: "full", org: "full", deployRoot: mountPoint };
+        try {
+            await full.stack.up({ color: "never" });
+            const filler = path.join(mountPoint, "filler");
+            execFileSync("sh", ["-c", `dd if=/dev/zero of=${filler} bs=64k 2>/dev/null || true`]);
+            await full.stack.setConfig("hello-world:tag", { value: env.images.b.tag });
+            const up = await full.cli(["up", "--yes", "--skip-preview"]).result;
+            assert.notStrictEqual(up.status, 0);
+            assert.match(up.output, /disk full/);
+            await assertAgree(full, fullLocation, env.images.a);
+            fs.rmSync(filler);
+            const retry = await full.cli(["up", "--yes", "--skip-preview"]).result;
+            assert.strictEqual(retry.status, 0, retry.output);
+            await assertAgree(full, fullLocation, env.images.b);
+        } finally {
+            try {
+                await full.remove();
+            } finally {
+                execFileSync("umount", [mountPoint]);
+                fs.rmdirSync(mountPoint);
+            }
+        }
+    });
+});
