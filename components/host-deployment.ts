@@ -72,29 +72,31 @@ function targetOf(inputs: HostDeploymentInputs): string {
 
 const isKnown = (inputs: HostDeploymentInputs) => typeof inputs.image?.digest === "string" && inputs.image.digest !== unknownValue;
 
-async function notifyChange(inputs: HostDeploymentInputs, deployed: VersionFacts | undefined): Promise<void> {
-    const message = await describePendingChange({
-        app: inputs.location.app, workspace: inputs.location.workspace, repository: inputs.repository, platform: inputs.platform,
-        requested: inputs.requested, target: isKnown(inputs) ? inputs.image : undefined, deployed,
-        client: new RegistryClient({
-            registry: inputs.registry, insecure: inputs.insecure, credentials: credentialsOf(inputs.username, inputs.password),
-        }),
-    });
-    if (message) {
-        await say(inputs, "info", message);
-    }
-}
-
-/** The deployed version as the stack last saw it on the host, with its build time when the stack knows it. */
-function deployedFacts(olds: HostDeploymentOutputs): VersionFacts | undefined {
-    const record = olds.observed.record;
-    if (!record) {
+/**
+ * Says what a deploy will change (a rollback when the target was built earlier), resolving the configured tag
+ * when the pinned image is not known yet (a preview). An error — an unknown tag, a registry that refuses —
+ * is the returned problem, which fails the preview before anything changes.
+ */
+async function noticeProblem(olds: Partial<HostDeploymentInputs>, news: HostDeploymentInputs): Promise<string | undefined> {
+    const deployed = olds.image && typeof olds.image.digest === "string" ? olds.image : undefined;
+    if (deployed && isKnown(news) && deployed.digest === news.image.digest) {
         return undefined;
     }
-    return {
-        tag: record.tag, digest: record.digest, description: record.description,
-        created: olds.image.digest === record.digest ? olds.image.created : null,
-    };
+    try {
+        const message = await describePendingChange({
+            app: news.location.app, workspace: news.location.workspace, repository: news.repository, platform: news.platform,
+            requested: news.requested, target: isKnown(news) ? news.image : undefined, deployed,
+            client: new RegistryClient({
+                registry: news.registry, insecure: news.insecure, credentials: credentialsOf(news.username, news.password),
+            }),
+        });
+        if (message) {
+            await say(news, "info", message);
+        }
+        return undefined;
+    } catch (error) {
+        return (error as Error).message;
+    }
 }
 
 async function observe(inputs: HostDeploymentInputs, output: string, written: DeployInfo | null):
@@ -128,20 +130,18 @@ async function deploy(inputs: HostDeploymentInputs): Promise<HostDeploymentOutpu
 }
 
 export const hostDeploymentProvider: pulumi.dynamic.ResourceProvider<HostDeploymentInputs, HostDeploymentOutputs> = {
+    // Check sees the inputs of the last successful deploy (olds) and the new ones: the notice and its problems
+    // belong here, where a failure is the engine's own "check failed" and stops a preview.
     async check(olds, news) {
-        if (Object.keys(olds ?? {}).length === 0) {
-            await notifyChange(news, undefined);
-        }
-        return { inputs: news };
+        const problem = await noticeProblem(olds ?? {}, news);
+        return { inputs: news, failures: problem ? [{ property: "requested", reason: problem }] : [] };
     },
 
     async diff(_id, olds, news) {
         const moved = !isKnown(news) || targetOf(olds) !== targetOf(news);
-        if (moved) {
-            await notifyChange(news, deployedFacts(olds));
-        } else if (olds.drift.length > 0) {
-            await say(news, "warning", `${where(news)} differs from the stack: ${olds.drift.join("; ")}; this update deploys ` +
-                `${news.image.tag ?? news.image.digest} again`);
+        if (!moved && olds.drift.length > 0) {
+            await say(news, "warning", `${where(news)} differs from the stack: ${olds.drift.join("; ")}; ` +
+                `pulumi up deploys ${news.image.tag ?? news.image.digest} again`);
         }
         return { changes: moved || olds.drift.length > 0, replaces: [], deleteBeforeReplace: false };
     },

@@ -120,9 +120,7 @@ describe("faults under the real Pulumi engine", function () {
             execFileSync("flock", [path.join(appDir(location), ".deploy.lock"), "true"]);
             assert.strictEqual(deployInfoAt(location).digest, env.runningDigests(composeProject(location))[0], "the host agrees with itself");
 
-            const locked = await dev.cli(["up", "--yes", "--skip-preview"]).result;
-            assert.notStrictEqual(locked.status, 0);
-            assert.match(locked.output, /locked/);
+            // What the operator guide says after an interruption, whether or not the killed run left its lock.
             const cancel = await dev.cli(["cancel", "--yes"]).result;
             assert.strictEqual(cancel.status, 0, cancel.output);
             await dev.stack.setConfig("hello-world:tag", { value: env.images.a.tag });
