@@ -2,11 +2,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { AppDeployment } from "./components/app-deployment";
 import { describePendingChange, lastDeployed } from "./components/change-notice";
-import { loadWorkspaceConfig } from "./components/config";
 import { formatImageTable } from "./components/overview";
 import { ImageDigest } from "./components/image-digest";
 import { credentialsOf } from "./components/registry/auth";
-import { RegistryClient } from "./components/registry/client";
+import { RegistryAccess, loadWorkspaceConfig } from "./components/workspace";
 
 const workspace = loadWorkspaceConfig();
 const previouslyDeployed = lastDeployed();
@@ -14,13 +13,13 @@ const previouslyDeployed = lastDeployed();
 const apps = workspace.apps.map((app) => {
     const image = new ImageDigest(`${app.name}-image`, {
         registry: workspace.registry.address,
-        repository: app.image,
+        repository: app.repository,
         tag: app.tag,
         digest: app.digest,
         platform: workspace.platform,
         insecure: workspace.registry.insecure,
         username: workspace.registry.username,
-        password: workspace.registry.password,
+        password: workspace.registryPassword,
     });
     image.drift.apply((drift) => {
         if (drift) {
@@ -31,27 +30,25 @@ const apps = workspace.apps.map((app) => {
 
     const deployment = new AppDeployment(app.name, {
         app: app.name,
-        workspace: workspace.workspace,
+        workspace: workspace.name,
         org: workspace.host.org,
         deployRoot: workspace.host.deployRoot,
         image,
-        connection: workspace.host,
+        connection: { ...workspace.host, privateKey: workspace.privateKey },
         composeTemplate: app.composeTemplate,
         composeTemplateName: app.composeTemplateName,
-        environment: app.environment,
+        environment: app.secretEnvironment,
         healthTimeoutSeconds: app.healthTimeoutSeconds,
         registryUsername: workspace.registry.username,
-        registryPassword: workspace.registry.password,
+        registryPassword: workspace.registryPassword,
     });
 
-    pulumi.all([previouslyDeployed, workspace.registry.password]).apply(async ([records, password]) => {
-        const client = new RegistryClient({
-            registry: workspace.registry.address, insecure: workspace.registry.insecure,
-            credentials: credentialsOf(workspace.registry.username, password),
-        });
+    pulumi.all([previouslyDeployed, workspace.registryPassword]).apply(async ([records, password]) => {
+        const client = new RegistryAccess(workspace.registry.address, workspace.registry.insecure,
+            credentialsOf(workspace.registry.username, password)).client();
         try {
             const message = await describePendingChange({
-                app: app.name, workspace: workspace.workspace, repository: app.image, tag: app.tag, digest: app.digest,
+                app: app.name, workspace: workspace.name, repository: app.repository, tag: app.tag, digest: app.digest,
                 platform: workspace.platform, client, deployed: records?.[app.name],
             });
             if (message) {
