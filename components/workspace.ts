@@ -365,7 +365,7 @@ export class RegistryAccess {
     static forCommand(workspace: Workspace | undefined, flags: { registry?: string; insecure?: boolean } = {}): RegistryAccess {
         const address = flags.registry ?? workspace?.registry.address;
         if (address === undefined) {
-            throw new WorkspaceConfigError("(none)", ["no registry: pass --registry HOST[:PORT] or --stack NAME"]);
+            throw new Error("no registry: pass --registry HOST[:PORT], or a workspace whose iac:registry names it");
         }
         const username = process.env.IAC_REGISTRY_USERNAME ?? workspace?.registry.username;
         const password = process.env.IAC_REGISTRY_PASSWORD;
