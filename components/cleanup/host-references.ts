@@ -56,8 +56,9 @@ export function buildContainerImagesScript(): string {
         "ids=$(docker ps -aq --no-trunc)",
         "[ -n \"$ids\" ] || exit 0",
         "# shellcheck disable=SC2086 # one word per container id",
-        "docker inspect --format 'container {{.Config.Image}} {{.Image}}' $ids",
-        "for image in $(docker inspect --format '{{.Image}}' $ids | sort -u); do",
+        "containers=$(docker inspect --format 'container {{.Config.Image}} {{.Image}}' $ids)",
+        "printf '%s\\n' \"$containers\"",
+        "for image in $(printf '%s\\n' \"$containers\" | cut -d ' ' -f 3 | sort -u); do",
         "  docker image inspect --format 'image {{.Id}}{{range .RepoDigests}} {{.}}{{end}}' \"$image\" 2>/dev/null || printf 'gone %s\\n' \"$image\"",
         "done",
     ].join("\n") + "\n";

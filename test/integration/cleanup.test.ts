@@ -148,7 +148,7 @@ describe("registry:cleanup against real registries and hosts", function () {
             assert.deepStrictEqual(deeper.find((d) => d.digest === digests.d2)?.reasons, ["in dev history"]);
         });
 
-        it("protects the digest of a container started by hand, running or stopped", async () => {
+        it("protects the digest of a container made by hand and never started (docker ps -a lists it)", async () => {
             const references = await gatherReferences(sources(), registry.address, 3);
             assert.deepStrictEqual(references.get(`${repository}@${digests.handmade}`), ["container on dev's host", "container on prod's host"]);
         });

@@ -7,7 +7,7 @@ import * as fc from "fast-check";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { buildListAppRecordsScript, parseAppRecords, parseContainerImages } from "../../components/cleanup/host-references";
+import { buildContainerImagesScript, buildListAppRecordsScript, parseAppRecords, parseContainerImages } from "../../components/cleanup/host-references";
 import { DigestEntry, planCleanup, referenceKey } from "../../components/cleanup/plan";
 import { CleanupError, HostObservation, collectReferences } from "../../components/cleanup/references";
 import { renderDeployInfo } from "../../components/deploy-info";
@@ -135,6 +135,12 @@ describe("host reference scripts", () => {
             assert.ok(!fs.existsSync("pwned"));
         } finally {
             fs.rmSync(root, { recursive: true });
+        }
+    });
+
+    it("passes shellcheck as POSIX sh", () => {
+        for (const script of [buildListAppRecordsScript("/opt", "rednaw"), buildContainerImagesScript()]) {
+            execFileSync("shellcheck", ["-s", "sh", "-"], { input: script, encoding: "utf8" });
         }
     });
 
