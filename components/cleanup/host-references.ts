@@ -2,7 +2,7 @@
 // references.ts, and by the integration tests over a real host): every app dir under <deployRoot>/<org>/ —
 // listed, not only the configured apps — and the image of every container, running or stopped.
 // File contents and names travel base64-encoded, so nothing in them can be mistaken for the framing.
-import { shellQuote, validateAbsolutePath, validateAppName } from "../remote/scripts";
+import { files, shellQuote, validateAbsolutePath, validateAppName } from "../remote/scripts";
 
 export interface AppDirRecords {
     /** The directory's name under <deployRoot>/<org>/. */
@@ -28,8 +28,8 @@ export function buildListAppRecordsScript(deployRoot: string, org: string): stri
         `for dir in ${shellQuote(orgDir)}/*; do`,
         "  [ -d \"$dir\" ] || continue",
         "  name=$(printf '%s' \"${dir##*/}\" | base64 -w0)",
-        "  info=$(encode \"$dir/deploy-info.yml\")",
-        "  history=$(encode \"$dir/deploy-history.yml\")",
+        `  info=$(encode "$dir/${files.deployInfo}")`,
+        `  history=$(encode "$dir/${files.history}")`,
         "  printf 'app %s %s %s\\n' \"$name\" \"$info\" \"$history\"",
         "done",
     ].join("\n") + "\n";
