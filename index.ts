@@ -1,22 +1,22 @@
 // The workspace (this stack): its config read and checked, then per app a pinned image and its deployment.
 import * as pulumi from "@pulumi/pulumi";
 import { AppDeployment } from "./components/app-deployment";
-import { loadWorkspaceConfig } from "./components/config";
 import { formatImageTable } from "./components/overview";
 import { ImageDigest } from "./components/image-digest";
+import { loadWorkspaceConfig } from "./components/workspace";
 
 const workspace = loadWorkspaceConfig();
 
 const apps = workspace.apps.map((app) => {
     const image = new ImageDigest(`${app.name}-image`, {
         registry: workspace.registry.address,
-        repository: app.image,
+        repository: app.repository,
         tag: app.tag,
         digest: app.digest,
         platform: workspace.platform,
         insecure: workspace.registry.insecure,
         username: workspace.registry.username,
-        password: workspace.registry.password,
+        password: workspace.registryPassword,
     });
     image.drift.apply((drift) => {
         if (drift) {
@@ -27,23 +27,23 @@ const apps = workspace.apps.map((app) => {
 
     const deployment = new AppDeployment(app.name, {
         app: app.name,
-        workspace: workspace.workspace,
+        workspace: workspace.name,
         org: workspace.host.org,
         deployRoot: workspace.host.deployRoot,
         image,
         requested: { tag: app.tag, digest: app.digest },
-        connection: workspace.host,
+        connection: { ...workspace.host, privateKey: workspace.privateKey },
         composeTemplate: app.composeTemplate,
         composeTemplateName: app.composeTemplateName,
-        environment: app.environment,
+        environment: app.secretEnvironment,
         healthTimeoutSeconds: app.healthTimeoutSeconds,
-        registry: { address: workspace.registry.address, insecure: workspace.registry.insecure, platform: workspace.platform, repository: app.image },
+        registry: { address: workspace.registry.address, insecure: workspace.registry.insecure, platform: workspace.platform, repository: app.repository },
         registryUsername: workspace.registry.username,
-        registryPassword: workspace.registry.password,
+        registryPassword: workspace.registryPassword,
     });
     deployment.drift.apply((drift) => {
         if (drift.length > 0) {
-            pulumi.log.warn(`${app.name}@${workspace.workspace}: the host differs from what this stack deployed: ${drift.join("; ")}; ` +
+            pulumi.log.warn(`${app.name}@${workspace.name}: the host differs from what this stack deployed: ${drift.join("; ")}; ` +
                 "`pulumi up` deploys the configured version again", deployment);
         }
     });

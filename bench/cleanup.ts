@@ -11,6 +11,8 @@ import { gatherReferences } from "../components/cleanup/references";
 import { DigestCache } from "../components/registry/cache";
 import { RegistryClient } from "../components/registry/client";
 import { mapWithLimit } from "../components/registry/listing";
+import { parseWorkspace } from "../components/workspace";
+import { startDockerd } from "../scripts/local/dockerd";
 import { startRegistry } from "../scripts/local/registry";
 import { startSshHost } from "../scripts/local/sshd";
 import { TestPusher } from "../test/helpers/push";
@@ -20,7 +22,10 @@ async function main(): Promise<void> {
     const repos = Number(values.repos);
     const perRepo = Number(values["per-repo"]);
     const registry = await startRegistry({ flavour: "v3" });
-    const ssh = await startSshHost();
+    // Cleanup reads the host's containers too, so the host needs a Docker engine.
+    const dockerd = await startDockerd();
+    const ssh = await startSshHost({ dockerHost: dockerd.host });
+    fs.mkdirSync(path.join(ssh.deployRoot, "rednaw"));
     const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), "iac-bench-cache-"));
     try {
         console.log(`bench: pushing ${repos * perRepo} manifests in ${repos} repositories to Registry v3 at ${registry.address}`);
@@ -30,15 +35,16 @@ async function main(): Promise<void> {
             "org.opencontainers.image.created": new Date(Date.UTC(2025, 0, 1) + n * 3_600_000).toISOString(),
             "org.opencontainers.image.description": `build ${n}`,
         } }));
-        const source = { workspace: "dev", privateKey: ssh.privateKey, config: {
-            "iac:apps": ["hello-world"], "iac:sshHost": ssh.host, "iac:sshPort": ssh.port, "iac:sshUser": ssh.user,
-            "iac:org": "rednaw", "iac:deployRoot": ssh.deployRoot,
-        } };
+        const source = { privateKey: ssh.privateKey, workspace: parseWorkspace("dev", {
+            "iac:apps": ["hello-world"], "iac:registry": registry.address, "iac:sshHost": ssh.host, "iac:sshPort": ssh.port,
+            "iac:sshUser": ssh.user, "iac:org": "rednaw", "iac:deployRoot": ssh.deployRoot,
+            "hello-world:image": "rednaw/hello-world", "hello-world:tag": "t0",
+        }) };
         const plan = async (label: string) => {
             const before = registry.requestCount();
             const start = process.hrtime.bigint();
             const client = new RegistryClient({ registry: registry.address, insecure: true, cache: new DigestCache(cacheDir) });
-            const references = await gatherReferences([source], 3);
+            const references = await gatherReferences([source], registry.address, 3);
             const decisions = planCleanup(await inventory(client), references, { default: defaultRule, repositories: {} }, new Date());
             const seconds = Number(process.hrtime.bigint() - start) / 1e9;
             const deletions = decisions.filter((d) => d.decision === "delete").length;
@@ -51,6 +57,7 @@ async function main(): Promise<void> {
         console.log(`bench: warm plan ${warm.toFixed(2)} s (target < 5 s)`);
     } finally {
         await ssh.stop();
+        await dockerd.stop();
         await registry.stop();
         fs.rmSync(cacheDir, { recursive: true, force: true });
     }

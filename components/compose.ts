@@ -49,20 +49,34 @@ export function renderCompose(templateName: string, template: string, ref: strin
 }
 
 /**
+ * Why compose's env-file format cannot carry this entry unchanged, or undefined when it can. Names the key,
+ * never the value: values may be secrets. Shared by the config check (before any resource) and the renderer.
+ */
+export function envEntryProblem(key: string, value: unknown): string | undefined {
+    if (!envKeyPattern.test(key)) {
+        return `environment variable name ${JSON.stringify(key)} is not [A-Za-z_][A-Za-z0-9_]*, the names compose accepts`;
+    }
+    if (!["string", "number", "boolean"].includes(typeof value)) {
+        return `the value of ${key} must be text, a number or a boolean`;
+    }
+    const text = String(value);
+    if (/[\r\n\0]/.test(text) || text.endsWith("\\")) {
+        return `the value of ${key} holds a line break or NUL, or ends with a backslash; compose env files cannot carry those unchanged`;
+    }
+    return undefined;
+}
+
+/**
  * KEY='value' lines for docker compose's env_file; values may be secrets. Single quotes keep `#`, `"`, `$`
  * and spaces as they are (bare, compose would cut ` #…` and strip quotes); a quote inside is `\'`.
  */
 export function renderEnvFile(environment: Record<string, unknown>): string {
     return Object.entries(environment).sort(([a], [b]) => a.localeCompare(b)).map(([key, raw]) => {
+        const problem = envEntryProblem(key, raw);
+        if (problem) {
+            throw new InvalidReferenceError("environment entry", key, problem);
+        }
         // Structured config turns `PORT: 8080` into a number; the container sees text either way.
-        const value = String(raw);
-        if (!envKeyPattern.test(key)) {
-            throw new InvalidReferenceError("environment variable name", key, "expected [A-Za-z_][A-Za-z0-9_]*");
-        }
-        if (/[\r\n\0]/.test(value) || value.endsWith("\\")) {
-            throw new InvalidReferenceError("environment value of", key,
-                "a value on one line that does not end with a backslash (compose env files cannot carry those unchanged)");
-        }
-        return `${key}='${value.replace(/'/g, "\\'")}'\n`;
+        return `${key}='${String(raw).replace(/'/g, "\\'")}'\n`;
     }).join("");
 }

@@ -2,6 +2,8 @@
 // spec's canonical schema and layout. Deploy state is historical truth: it is read back, never recomputed.
 import * as os from "os";
 import YAML = require("yaml");
+import { ImageName, parseImageName } from "./image-name";
+import { validateDigest, validateTag } from "./registry/reference";
 
 export interface DeployInfo {
     app: string;
@@ -71,28 +73,74 @@ export class DeployInfoError extends Error {
     }
 }
 
+/** A deploy record with its image parsed and the line it starts on. */
+export interface DeployRecordAt {
+    record: DeployInfo;
+    image: ImageName;
+    line: number;
+}
+
 const requiredKeys: (keyof DeployInfo)[] = ["app", "workspace", "image", "tag", "digest", "description", "deployed_at", "deployed_by"];
 
-/** Reads deploy-info.yml text; `where` names the file in errors (host and path). */
-export function parseDeployInfo(text: string, where: string): DeployInfo {
-    let parsed: unknown;
-    try {
-        parsed = YAML.parse(text);
-    } catch (error) {
-        throw new DeployInfoError(`${where} is not valid YAML: ${(error as Error).message}`);
+/** One record of a parsed document, every field checked; `where` names the file (host and path). */
+function readRecord(document: YAML.Document, lines: YAML.LineCounter, where: string): DeployRecordAt {
+    const lineOf = (node: unknown) => lines.linePos((node as YAML.Node | undefined)?.range?.[0] ?? document.range?.[0] ?? 0).line;
+    const fail = (node: unknown, detail: string) => new DeployInfoError(`${where}, line ${lineOf(node)}: ${detail}`);
+    const error = document.errors[0];
+    if (error) {
+        throw new DeployInfoError(`${where}, line ${error.linePos?.[0].line ?? "?"}: not valid YAML: ${error.message.split("\n")[0]}`);
     }
-    if (typeof parsed !== "object" || parsed === null) {
-        throw new DeployInfoError(`${where} holds no deploy record`);
+    const map = document.contents;
+    if (!YAML.isMap(map)) {
+        throw fail(map, "holds no deploy record (expected a map with app, image, digest, …)");
     }
-    const missing = requiredKeys.filter((key) => !(key in parsed!));
+    const missing = requiredKeys.filter((key) => !map.has(key));
     if (missing.length > 0) {
-        throw new DeployInfoError(`${where} lacks ${missing.join(", ")}`);
+        throw fail(map, `the record lacks ${missing.join(", ")}`);
     }
-    const record = parsed as DeployInfo;
-    return {
-        app: String(record.app), workspace: String(record.workspace), image: String(record.image),
-        tag: record.tag === null ? null : String(record.tag), digest: String(record.digest),
-        description: record.description === null ? null : String(record.description),
-        deployed_at: String(record.deployed_at), deployed_by: String(record.deployed_by),
+    const field = (key: keyof DeployInfo, nullable: boolean, check: (value: string) => unknown = () => undefined): string | null => {
+        const node = map.get(key, true);
+        const value = YAML.isScalar(node) ? node.value : node;
+        if (value === null && nullable) {
+            return null;
+        }
+        // A short SHA of digits reads as a number when unquoted; anything else is not a scalar we wrote.
+        if (typeof value !== "string" && typeof value !== "number") {
+            throw fail(node, `${key} must be ${nullable ? "text or null" : "text"}, not ${JSON.stringify(value) ?? "a structure"}`);
+        }
+        try {
+            check(String(value));
+        } catch (invalid) {
+            throw fail(node, (invalid as Error).message);
+        }
+        return String(value);
     };
+    let image: ImageName | undefined;
+    const record: DeployInfo = {
+        app: field("app", false)!,
+        workspace: field("workspace", false)!,
+        image: field("image", false, (value) => (image = parseImageName(value)))!,
+        tag: field("tag", true, validateTag),
+        digest: field("digest", false, validateDigest)!,
+        description: field("description", true),
+        deployed_at: field("deployed_at", false)!,
+        deployed_by: field("deployed_by", false)!,
+    };
+    return { record, image: image!, line: lineOf(map) };
+}
+
+/** Reads deploy-info.yml text, strictly: any YAML error, missing or invalid field is a DeployInfoError. */
+export function parseDeployInfoAt(text: string, where: string): DeployRecordAt {
+    const lines = new YAML.LineCounter();
+    return readRecord(YAML.parseDocument(text, { lineCounter: lines }), lines, where);
+}
+
+export function parseDeployInfo(text: string, where: string): DeployInfo {
+    return parseDeployInfoAt(text, where).record;
+}
+
+/** Reads deploy-history.yml (one `---` document per deploy or removal), oldest first, as strictly. */
+export function parseDeployHistory(text: string, where: string): DeployRecordAt[] {
+    const lines = new YAML.LineCounter();
+    return YAML.parseAllDocuments(text, { lineCounter: lines }).map((document) => readRecord(document, lines, where));
 }

@@ -4,7 +4,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
-import { readStackConfig } from "../components/stack-file";
+import { readWorkspace } from "../components/workspace";
 import { AppRepository } from "./local/app-repository";
 import { startDockerd } from "./local/dockerd";
 import { stopPid } from "./local/process";
@@ -38,9 +38,9 @@ async function main(): Promise<void> {
     }
     fs.rmSync(demoDir, { recursive: true, force: true });
     fs.mkdirSync(demoDir, { recursive: true });
-    const config = readStackConfig("dev", projectRoot);
-    const registryPort = Number(String(config["iac:registry"]).split(":")[1]);
-    const sshPort = Number(config["iac:sshPort"]);
+    const dev = readWorkspace("dev", projectRoot);
+    const registryPort = Number(dev.registry.address.split(":")[1]);
+    const sshPort = dev.host.port;
     const services: Record<string, number> = {};
     const remember = (name: string, pid: number) => {
         services[name] = pid;
@@ -63,7 +63,7 @@ async function main(): Promise<void> {
     remember("sshd", ssh.pid);
 
     step("building and pushing two versions of hello-world (labels from git, one short-SHA tag each)");
-    const repository = String(config["hello-world:image"]);
+    const repository = dev.apps.find((app) => app.name === "hello-world")!.repository;
     const app = new AppRepository(dockerd.host, path.join(demoDir, "hello-world-src"));
     const first = app.build(`${registry.address}/${repository}`, "initial deploy");
     const second = app.build(`${registry.address}/${repository}`, "add healthcheck + fix nginx proxy header");

@@ -8,11 +8,10 @@ import { parseArgs } from "util";
 import { parseDeployInfo } from "../components/deploy-info";
 import { listOverview } from "../components/image-overview";
 import { formatImageTable } from "../components/overview";
-import { appDir, buildReadRecordsScript, splitRecords } from "../components/remote/scripts";
+import { appDir } from "../components/remote/layout";
+import { buildReadRecordsScript, splitRecords } from "../components/remote/scripts";
 import { runRemote } from "../components/remote/ssh";
-import {
-    StackFileError, appLocation, readStackConfig, registrySettings, sshConnection, stackApps,
-} from "../components/stack-file";
+import { RegistryAccess, WorkspaceConfigError, appLocation, readWorkspace, sshConnection } from "../components/workspace";
 
 const usage = `usage: npm run images:overview -- WORKSPACE REPOSITORY [--json] [--identity FILE] [--project-dir DIR]
   WORKSPACE    a stack with a Pulumi.<stack>.yaml, e.g. dev
@@ -35,31 +34,30 @@ async function main(): Promise<void> {
         return;
     }
     const [workspace, repository] = positionals;
-    const config = readStackConfig(workspace, values["project-dir"] ?? path.resolve(__dirname, ".."));
-    const apps = stackApps(config);
-    const app = apps.find((name) => config[`${name}:image`] === repository);
+    const model = readWorkspace(workspace, values["project-dir"] ?? path.resolve(__dirname, ".."));
+    const app = model.apps.find((candidate) => candidate.repository === repository)?.name;
     if (!app) {
-        throw new StackFileError(`no app of workspace ${workspace} deploys ${repository} ` +
-            `(its apps: ${apps.map((name) => `${name} → ${String(config[`${name}:image`])}`).join(", ") || "none"})`);
+        throw new WorkspaceConfigError(workspace, [`no app of workspace ${workspace} deploys ${repository} ` +
+            `(its apps: ${model.apps.map((candidate) => `${candidate.name} → ${candidate.repository}`).join(", ") || "none"})`]);
     }
     const keyFile = values.identity ?? process.env.IAC_SSH_KEY_FILE ?? path.join(os.homedir(), ".ssh", "id_ed25519");
     let privateKey: string;
     try {
         privateKey = fs.readFileSync(keyFile, "utf8");
     } catch {
-        throw new StackFileError(`cannot read the SSH key ${keyFile}: pass --identity FILE (the key for iac:sshUser on iac:sshHost)`);
+        throw new WorkspaceConfigError(workspace, [`cannot read the SSH key ${keyFile}: pass --identity FILE (the key for iac:sshUser on iac:sshHost)`]);
     }
-    const location = appLocation(workspace, config, app);
-    const connection = sshConnection(config, privateKey);
+    const location = appLocation(model, app);
+    const connection = sshConnection(model.host, privateKey);
     process.stderr.write(`images:overview: reading deploy-info.yml of ${app} from ${connection.host}:${connection.port}\n`);
     const { deployInfo } = splitRecords((await runRemote(connection, buildReadRecordsScript(location))).stdout);
     const record = deployInfo.trim() ? parseDeployInfo(deployInfo, `${appDir(location)}/deploy-info.yml on ${connection.host}`) : null;
 
-    const { registry, insecure, credentials } = registrySettings(workspace, config, {});
-    process.stderr.write(`images:overview: listing ${registry}/${repository}\n`);
+    const access = RegistryAccess.forCommand(model);
+    process.stderr.write(`images:overview: listing ${access.address}/${repository}\n`);
     const listing = await listOverview({
-        registry, repository, insecure, deployedDigest: record?.digest ?? null,
-        username: credentials?.username, password: credentials?.password,
+        registry: access.address, repository, insecure: access.insecure, deployedDigest: record?.digest ?? null,
+        username: access.credentials?.username, password: access.credentials?.password,
     });
     if (values.json) {
         console.log(JSON.stringify(listing.tags, null, 2));

@@ -6,16 +6,16 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parseArgs } from "util";
-import { applyPlan, inventory, planTagPrune } from "../components/cleanup/cleanup";
+import { applyPlan, inventory } from "../components/cleanup/cleanup";
 import { Decision, planCleanup } from "../components/cleanup/plan";
 import { loadPolicy } from "../components/cleanup/policy";
 import { CleanupError, WorkspaceSource, gatherReferences } from "../components/cleanup/references";
+import { applyTagPrune, planTagPrune } from "../components/cleanup/tag-prune";
 import { DeployInfo } from "../components/deploy-info";
 import { formatCreated, printable } from "../components/overview";
 import { DigestCache } from "../components/registry/cache";
-import { RegistryClient } from "../components/registry/client";
 import { shortDigest } from "../components/registry/reference";
-import { readStackConfig, registrySettings } from "../components/stack-file";
+import { RegistryAccess, Workspace, listWorkspaces, readWorkspace } from "../components/workspace";
 
 const say = (message: string) => process.stderr.write(`registry:cleanup: ${message}\n`);
 
@@ -45,8 +45,7 @@ async function main(): Promise<void> {
         registry: { type: "string" }, insecure: { type: "boolean" },
     } });
     const projectDir = values["project-dir"] ?? path.resolve(__dirname, "..");
-    const workspaces = values.workspaces?.split(",") ?? fs.readdirSync(projectDir)
-        .map((file) => /^Pulumi\.(.+)\.yaml$/.exec(file)?.[1]).filter((name): name is string => !!name).sort();
+    const workspaces = values.workspaces?.split(",") ?? listWorkspaces(projectDir);
     if (workspaces.length === 0) {
         throw new CleanupError(`no workspaces: no Pulumi.<stack>.yaml in ${projectDir} and no --workspaces`);
     }
@@ -60,8 +59,21 @@ async function main(): Promise<void> {
             throw new CleanupError(`cannot read the SSH key ${file} for workspace ${workspace}: pass --identity ${workspace}=FILE`);
         }
     };
-    const sources: WorkspaceSource[] = workspaces.map((workspace) => {
-        const config = readStackConfig(workspace, projectDir);
+    // Every workspace is checked before any is used, and all their problems are said at once.
+    const models: Workspace[] = [];
+    const problems: string[] = [];
+    for (const workspace of workspaces) {
+        try {
+            models.push(readWorkspace(workspace, projectDir));
+        } catch (error) {
+            problems.push((error as Error).message);
+        }
+    }
+    if (problems.length > 0) {
+        throw new CleanupError(`${problems.join("\n")}\nNothing was deleted: a workspace whose config cannot be read might be running any digest`);
+    }
+    const sources: WorkspaceSource[] = models.map((model) => {
+        const workspace = model.name;
         let deployed: Record<string, DeployInfo> | undefined;
         if (values["stack-outputs"]) {
             try {
@@ -71,19 +83,21 @@ async function main(): Promise<void> {
                 throw new CleanupError(`cannot read the deployed output of stack ${workspace}: ${(error as { stderr?: string }).stderr?.trim() || (error as Error).message}`);
             }
         }
-        return { workspace, config, privateKey: keyFor(workspace), deployed };
+        return { workspace: model, privateKey: keyFor(workspace), deployed };
     });
-    const registries = new Set(sources.map((s) => String(s.config["iac:registry"])));
-    if (!values.registry && registries.size > 1) {
-        throw new CleanupError(`the workspaces use different registries (${[...registries].join(", ")}): pass --registry and --workspaces`);
+    const access = RegistryAccess.forCommand(models[0], values);
+    const registry = access.address;
+    const others = models.filter((model) => model.registry.address !== registry);
+    if (others.length > 0) {
+        throw new CleanupError(`${others.map((model) => `workspace ${model.name} uses registry ${model.registry.address}`).join(", ")}, ` +
+            `not ${registry} (the one being cleaned): pass --workspaces with the workspaces of one registry. Nothing was deleted`);
     }
-    const { registry, insecure, credentials } = registrySettings(workspaces[0], sources[0].config, values);
-    const client = new RegistryClient({ registry, insecure, credentials, cache: new DigestCache() });
+    const client = access.client(new DigestCache());
     const policy = loadPolicy(values.policy ?? path.join(projectDir, "retention.yml"));
     const historyDepth = Number(values.history);
     const readReferences = () => {
         say(`reading deploy records of ${workspaces.join(", ")} (last ${historyDepth} history records each)`);
-        return gatherReferences(sources, historyDepth);
+        return gatherReferences(sources, registry, historyDepth);
     };
 
     const references = await readReferences();
@@ -92,14 +106,27 @@ async function main(): Promise<void> {
     const plan = planCleanup(await inventory(client, say), references, policy, now);
 
     if (values["prune-tags"]) {
-        const prunes = planTagPrune(plan, new RegExp(`^(?:${values["prune-tags"]})$`));
-        for (const prune of prunes) {
-            if (values.apply && prune.action === "remove") {
-                await client.deleteTag(prune.repository, prune.tag);
+        const pattern = new RegExp(`^(?:${values["prune-tags"]})$`);
+        const prunes = planTagPrune(plan, pattern, policy);
+        const line = (p: { repository: string; tag: string; digest: string; reason: string }, action: string) =>
+            `${p.repository}:${p.tag} (${shortDigest(p.digest)}) ${action}: ${p.reason}`;
+        if (!values.apply) {
+            console.log(values.json ? JSON.stringify(prunes, null, 2) : `${prunes.map((p) => line(p, p.action)).join("\n")}\n\ndry run: nothing removed`);
+            return;
+        }
+        const result = await applyTagPrune(client, prunes, async () =>
+            planTagPrune(planCleanup(await inventory(client), await readReferences(), policy, new Date()), pattern, policy),
+        (p) => (values.json ? say(line(p, "removed")) : console.log(line(p, "removed"))));
+        if (values.json) {
+            console.log(JSON.stringify(result, null, 2));
+        } else {
+            for (const p of prunes.filter((candidate) => candidate.action === "keep")) {
+                console.log(line(p, "kept"));
+            }
+            for (const p of result.spared) {
+                console.log(line(p, "spared") + "; the plan made again just before no longer removes it");
             }
         }
-        console.log(values.json ? JSON.stringify(prunes, null, 2) : prunes.map((p) =>
-            `${p.repository}:${p.tag} (${shortDigest(p.digest)}) ${values.apply && p.action === "remove" ? "removed" : p.action}: ${p.reason}`).join("\n"));
         return;
     }
     if (!values.apply) {
@@ -119,7 +146,8 @@ async function main(): Promise<void> {
             console.log(`spared ${d.repository}@${d.digest}: ${d.reasons.join("; ")} since the plan was made`);
         }
         console.log(`\n${result.deleted.length} digest(s) deleted. Their blobs are reclaimed by the registry's garbage collection, ` +
-            "with the registry stopped or read-only:\n  registry garbage-collect --delete-untagged /etc/docker/registry/config.yml");
+            "with the registry stopped or read-only:\n  registry garbage-collect /etc/docker/registry/config.yml\n" +
+            "(never --delete-untagged: it also deletes deployed digests whose tag moved; see docs/operator-guide.md)");
     }
 }
 

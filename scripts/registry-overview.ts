@@ -3,10 +3,9 @@
 import { parseArgs } from "util";
 import * as path from "path";
 import { DigestCache } from "../components/registry/cache";
-import { RegistryClient } from "../components/registry/client";
 import { listRepositoryTags, newestFirst, TagRow } from "../components/registry/listing";
 import { formatImageTable } from "../components/overview";
-import { readStackConfig, registrySettings } from "../components/stack-file";
+import { RegistryAccess, readWorkspace } from "../components/workspace";
 
 const usage = `usage: npm run registry:overview -- [--registry HOST[:PORT]] [--insecure] [--json] [--stack NAME]
   --registry   the registry (default: iac:registry of the stack)
@@ -27,11 +26,12 @@ async function main(): Promise<void> {
         console.log(usage);
         return;
     }
-    const stackConfig = values.registry === undefined || values.insecure === undefined
-        ? readStackConfig(values.stack!, path.resolve(__dirname, ".."))
-        : {};
-    const { registry, insecure, credentials } = registrySettings(values.stack!, stackConfig, values);
-    const client = new RegistryClient({ registry, insecure, credentials, cache: new DigestCache() });
+    const workspace = values.registry === undefined || values.insecure === undefined
+        ? readWorkspace(values.stack!, path.resolve(__dirname, ".."))
+        : undefined;
+    const access = RegistryAccess.forCommand(workspace, values);
+    const registry = access.address;
+    const client = access.client(new DigestCache());
     const repositories = (await client.catalog()).sort();
     const all: TagRow[] = [];
     for (const [i, repository] of repositories.entries()) {

@@ -1,5 +1,5 @@
-// Cleanup against a registry: what it holds, grouped by digest; the plan; deleting exactly the plan's
-// candidates that are still candidates once the references are read again; pruning tags.
+// Cleanup against a registry: what it holds, grouped by digest; deleting exactly the plan's candidates that
+// are still candidates once the references are read again.
 import { RegistryClient } from "../registry/client";
 import { listRepositoryTags, mapWithLimit } from "../registry/listing";
 import { DigestEntry, Decision, References, planCleanup } from "./plan";
@@ -52,33 +52,4 @@ export async function applyPlan(client: RegistryClient, plan: Decision[], policy
         onDeleted(candidate);
     }
     return result;
-}
-
-export interface TagPrune {
-    repository: string;
-    tag: string;
-    digest: string;
-    action: "remove" | "keep";
-    reason: string;
-}
-
-/**
- * Which tags matching `pattern` go: any tag of a digest the plan deletes anyway is left to that, and a kept
- * digest never loses its last tag.
- */
-export function planTagPrune(plan: Decision[], pattern: RegExp): TagPrune[] {
-    const prunes: TagPrune[] = [];
-    for (const entry of plan) {
-        const matching = entry.tags.filter((tag) => pattern.test(tag));
-        const remaining = entry.tags.length - matching.length;
-        for (const tag of matching) {
-            const base = { repository: entry.repository, tag, digest: entry.digest };
-            if (entry.decision === "keep" && remaining === 0 && tag === matching[matching.length - 1]) {
-                prunes.push({ ...base, action: "keep", reason: `last tag of a kept digest (${entry.reasons.join(", ")})` });
-            } else {
-                prunes.push({ ...base, action: "remove", reason: entry.decision === "keep" ? "the digest keeps another tag" : "the digest is a deletion candidate" });
-            }
-        }
-    }
-    return prunes;
 }

@@ -1,7 +1,7 @@
 // The cleanup plan: per digest (the unit of deletion: all its tags go with it) keep or delete, each with
 // its reasons. Pure: the references and the registry's contents come in, the decisions go out.
 import { compareNewestFirst } from "../registry/listing";
-import { RetentionPolicy, ruleFor } from "./policy";
+import { RetentionPolicy, keepPatterns, ruleFor } from "./policy";
 
 export interface DigestEntry {
     repository: string;
@@ -31,7 +31,9 @@ export function planCleanup(entries: DigestEntry[], references: References, poli
     const decisions: Decision[] = [];
     for (const [repository, digests] of [...byRepository].sort(([a], [b]) => a.localeCompare(b))) {
         const rule = ruleFor(policy, repository);
-        const patterns = rule.keepTags.map((pattern) => new RegExp(`^(?:${pattern})$`));
+        const patterns = keepPatterns(rule);
+        const overridden = Object.keys(policy.repositories[repository] ?? {});
+        const overrides = overridden.length > 0 ? ` (${overridden.join(", ")} from repositories.${repository}, the rest from default)` : "";
         // Newest first; an image without a created label counts as the oldest (it cannot prove its age).
         const ordered = [...digests].sort((a, b) => compareNewestFirst(a.created, b.created) || a.digest.localeCompare(b.digest));
         ordered.forEach((entry, rank) => {
@@ -47,9 +49,12 @@ export function planCleanup(entries: DigestEntry[], references: References, poli
             if (matching) {
                 reasons.push(`matches keep pattern (${matching})`);
             }
+            const age = entry.created === null || Number.isNaN(created)
+                ? "no created label (ranked oldest, age unknown)"
+                : `older than ${rule.keepYoungerThanDays}d`;
             decisions.push(reasons.length > 0
                 ? { ...entry, decision: "keep", reasons }
-                : { ...entry, decision: "delete", reasons: [`delete: not referenced, older than ${rule.keepYoungerThanDays}d, not among the newest ${rule.keepNewest}`] });
+                : { ...entry, decision: "delete", reasons: [`delete: not referenced, ${age}, not among the newest ${rule.keepNewest}${overrides}`] });
         });
     }
     return decisions;

@@ -40,7 +40,7 @@ function checkRule(where: string, rule: Partial<RetentionRule>): Partial<Retenti
     }
     for (const pattern of rule.keepTags ?? []) {
         try {
-            new RegExp(`^(?:${pattern})$`);
+            keepPatterns({ keepTags: [pattern] });
         } catch (error) {
             throw new RetentionPolicyError(`${where}: keepTags pattern ${JSON.stringify(pattern)}: ${(error as Error).message}`);
         }
@@ -59,6 +59,12 @@ export function loadPolicy(file: string): RetentionPolicy {
     return { default: { ...defaultRule, ...checkRule(`${file}: default`, parsed.default ?? {}) }, repositories };
 }
 
+/** A repository's rule: each key its override sets replaces the default's (keepTags too: the lists are not merged). */
 export function ruleFor(policy: RetentionPolicy, repository: string): RetentionRule {
     return { ...policy.default, ...policy.repositories[repository] };
+}
+
+/** keepTags as the anchored expressions they are matched as: a pattern matches a whole tag. */
+export function keepPatterns(rule: Pick<RetentionRule, "keepTags">): RegExp[] {
+    return rule.keepTags.map((pattern) => new RegExp(`^(?:${pattern})$`));
 }

@@ -7,8 +7,6 @@ import {
     AppLocation, appDir, composeLabels, composeProject, files, legacyComposeProject, validateAppName,
 } from "./layout";
 
-export { AppLocation, appDir, files, validateAbsolutePath, validateAppName, appNamePattern } from "./layout";
-
 /** Single-quotes a value for POSIX sh; the only character needing care inside is the quote itself. */
 export function shellQuote(value: string): string {
     return `'${value.replace(/'/g, "'\\''")}'`;

@@ -13,7 +13,7 @@ export interface MockedResource {
 
 const projectRoot = path.resolve(__dirname, "..", "..");
 
-const mockDeployInfo = `app: hello-world\nworkspace: dev\nimage: r/x\ntag: t\ndigest: sha256:${"1".repeat(64)}\ndescription: d\n` +
+const mockDeployInfo = `app: hello-world\nworkspace: dev\nimage: 127.0.0.1:5000/rednaw/hello-world\ntag: t\ndigest: sha256:${"1".repeat(64)}\ndescription: d\n` +
     "deployed_at: \"2026-01-25T01:10:00Z\"\ndeployed_by: \"wander@casa\"\n";
 
 /** A registry where each tag's digest is derived from the tag, so a tag change is a digest change. */

@@ -9,7 +9,7 @@ import * as YAML from "yaml";
 import { listOverview } from "../../components/image-overview";
 import { RegistryClient } from "../../components/registry/client";
 import { listRepositoryTags } from "../../components/registry/listing";
-import { appDir } from "../../components/remote/scripts";
+import { appDir } from "../../components/remote/layout";
 import { RegistryServer, startRegistry } from "../../scripts/local/registry";
 import { SshHost, freePort, startSshHost } from "../../scripts/local/sshd";
 import { PushedImage, TestPusher } from "../helpers/push";
@@ -76,7 +76,7 @@ describe("overview against Registry v3 and a real SSH host", function () {
             fs.writeFileSync(path.join(projectDir, "Pulumi.staging.yaml"), YAML.stringify({ config: {
                 "iac:apps": ["hello-world"], "iac:registry": registry.address, "iac:registryInsecure": true,
                 "iac:sshHost": ssh.host, "iac:sshPort": ssh.port, "iac:sshUser": ssh.user, "iac:org": "rednaw",
-                "iac:deployRoot": ssh.deployRoot, "hello-world:image": repository,
+                "iac:deployRoot": ssh.deployRoot, "hello-world:image": repository, "hello-world:tag": "eb53023",
             } }));
             const dir = appDir({ app: "hello-world", workspace: "staging", org: "rednaw", deployRoot: ssh.deployRoot });
             fs.mkdirSync(dir, { recursive: true });

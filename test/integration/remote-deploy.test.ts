@@ -7,10 +7,10 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { renderCompose, renderEnvFile } from "../../components/compose";
 import { parseDeployInfo, renderRecordParts } from "../../components/deploy-info";
-import { composeProject } from "../../components/remote/layout";
+import { AppLocation, appDir, composeProject } from "../../components/remote/layout";
 import { parseObservation } from "../../components/remote/observation";
 import {
-    AppLocation, DeploySpec, appDir, buildDeployPhase, buildDeployScript, buildObserveScript, buildRemoveScript, encodeBundle,
+    DeploySpec, buildDeployPhase, buildDeployScript, buildObserveScript, buildRemoveScript, encodeBundle,
 } from "../../components/remote/scripts";
 import { BuiltImage } from "../../scripts/local/app-repository";
 import { freePort } from "../../scripts/local/sshd";

@@ -2,9 +2,9 @@
 // referenced or retained is ever a deletion candidate, and every digest has a reason.
 import * as assert from "assert";
 import * as fc from "fast-check";
-import { planTagPrune } from "../../components/cleanup/cleanup";
 import { DigestEntry, References, planCleanup, referenceKey } from "../../components/cleanup/plan";
-import { RetentionPolicy, RetentionPolicyError, loadPolicy } from "../../components/cleanup/policy";
+import { RetentionPolicy, RetentionPolicyError, keepPatterns, loadPolicy, ruleFor } from "../../components/cleanup/policy";
+import { planTagPrune } from "../../components/cleanup/tag-prune";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -67,14 +67,25 @@ describe("cleanup plan (property-based)", () => {
             }), { numRuns: 500 });
     });
 
-    it("never prunes the last tag of a kept digest", () => {
+    it("never prunes the last tag of a kept digest, nor a tag a keep pattern keeps its digest by", () => {
         fc.assert(fc.property(fc.uniqueArray(entryArb, { selector: (e) => `${e.repository}@${e.digest}`, maxLength: 15 }), policyArb,
-            (entries, policy) => {
+            fc.constantFrom(/.*/, /release-.*/, /v\d+/, /[a-m].*/),
+            (entries, policy, pattern) => {
                 const plan = planCleanup(entries, new Map(), policy, now);
-                const prunes = planTagPrune(plan, /.*/);
+                const prunes = planTagPrune(plan, pattern, policy);
+                const removed = prunes.filter((p) => p.action === "remove");
                 for (const decision of plan.filter((d) => d.decision === "keep" && d.tags.length > 0)) {
-                    const removed = prunes.filter((p) => p.digest === decision.digest && p.repository === decision.repository && p.action === "remove");
-                    assert.ok(removed.length < decision.tags.length, `${decision.digest} keeps a tag`);
+                    const gone = removed.filter((p) => p.digest === decision.digest && p.repository === decision.repository);
+                    assert.ok(gone.length < decision.tags.length, `${decision.digest} keeps a tag`);
+                }
+                for (const prune of removed) {
+                    assert.ok(!keepPatterns(ruleFor(policy, prune.repository)).some((keep) => keep.test(prune.tag)), `${prune.tag} is kept by a pattern`);
+                }
+                // What the pruned registry would hold plans no deletion the unpruned one did not.
+                const after = entries.map((e) => ({ ...e, tags: e.tags.filter((tag) => !removed.some((p) => p.repository === e.repository && p.digest === e.digest && p.tag === tag)) }));
+                const deletedBefore = new Set(plan.filter((d) => d.decision === "delete").map((d) => d.digest));
+                for (const decision of planCleanup(after, new Map(), policy, now).filter((d) => d.decision === "delete")) {
+                    assert.ok(deletedBefore.has(decision.digest), `pruning made ${decision.digest} a deletion candidate`);
                 }
             }), { numRuns: 300 });
     });

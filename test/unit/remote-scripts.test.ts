@@ -6,9 +6,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as fc from "fast-check";
-import { composeProject } from "../../components/remote/layout";
+import { AppLocation, appDir, composeProject } from "../../components/remote/layout";
 import {
-    AppLocation, DeploySpec, appDir, buildDeployPhase, buildDeployScript, buildObserveScript, buildReadRecordsScript,
+    DeploySpec, buildDeployPhase, buildDeployScript, buildObserveScript, buildReadRecordsScript,
     buildRemoveScript, bundleParts, encodeBundle, preflight, receiveBundle, shellQuote, splitRecords,
 } from "../../components/remote/scripts";
 

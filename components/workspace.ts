@@ -1,0 +1,431 @@
+// A workspace (a stack) as one model for the program and every command: its config entries (from the engine, or
+// from Pulumi.<stack>.yaml for the commands that run without Pulumi) over the defaults Pulumi.yaml declares, checked
+// as a whole — every problem in one message, the same one `pulumi preview` prints — and handed out parsed.
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import * as YAML from "yaml";
+import { envEntryProblem } from "./compose";
+import { Credentials, credentialsFromDockerConfig } from "./registry/auth";
+import { DigestCache } from "./registry/cache";
+import { RegistryClient } from "./registry/client";
+import { parsePlatform, validateDigest, validateHost, validateRegistry, validateRepository, validateTag } from "./registry/reference";
+import { AppLocation, appNamePattern, validateAbsolutePath, validateAppName } from "./remote/layout";
+import { SshConnection, hostKeyPattern } from "./remote/ssh";
+
+export const projectNamespace = "iac";
+
+const projectRoot = path.resolve(__dirname, "..");
+
+/** Pulumi.yaml's `config:` block: every project key with its type, and the defaults, declared there only. */
+function declaredConfig(): Record<string, { default?: unknown }> {
+    const project = YAML.parse(fs.readFileSync(path.join(projectRoot, "Pulumi.yaml"), "utf8")) as { config: Record<string, { default?: unknown }> };
+    return project.config;
+}
+
+const declared = declaredConfig();
+
+/** Keys of the project namespace, as Pulumi.yaml declares them. */
+export const projectKeys = Object.keys(declared);
+
+/** Keys of an app's namespace, and the defaults of those that have one. */
+export const appKeys = ["image", "tag", "digest", "environment", "healthTimeout"] as const;
+const appDefaults = { healthTimeout: 120 };
+
+/** A value Pulumi.<stack>.yaml holds encrypted: set, but unreadable without Pulumi and its passphrase. */
+export const encrypted = Symbol("encrypted");
+
+/** Config entries keyed `namespace:key`: YAML values from a stack file, or text (JSON for objects) from the engine. */
+export type ConfigEntries = Record<string, unknown>;
+
+export interface WorkspaceRegistry {
+    /** host[:port] */
+    address: string;
+    insecure: boolean;
+    username?: string;
+    /** Whether iac:registryPassword is set (its value is a secret the model does not hold). */
+    hasPassword: boolean;
+}
+
+export interface WorkspaceHost {
+    host: string;
+    port: number;
+    user: string;
+    /** The host's public key, `ssh-ed25519 AAAA…`; unset: any key is accepted. */
+    hostKey?: string;
+    org: string;
+    deployRoot: string;
+}
+
+export interface WorkspaceApp {
+    name: string;
+    /** The repository in the workspace's registry, e.g. rednaw/hello-world. */
+    repository: string;
+    tag?: string;
+    digest?: string;
+    /** Plain entries; an entry the stack file holds encrypted is `encrypted`. */
+    environment: Record<string, unknown>;
+    healthTimeoutSeconds: number;
+}
+
+export interface Workspace {
+    name: string;
+    registry: WorkspaceRegistry;
+    platform: string;
+    host: WorkspaceHost;
+    apps: WorkspaceApp[];
+}
+
+/** A RunError, so Pulumi shows the problems without a stack trace: they are the operator's to fix. */
+export class WorkspaceConfigError extends pulumi.RunError {
+    constructor(workspace: string, readonly problems: string[]) {
+        super(`the configuration of workspace ${workspace} has ${problems.length} problem(s):\n  - ${problems.join("\n  - ")}`);
+        this.name = "WorkspaceConfigError";
+    }
+}
+
+// What login names look like on POSIX systems (the portable filename characters, not starting with '-'), as
+// useradd accepts them: `deploy_user`, `ci.bot`.
+const userNamePattern = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/;
+
+/** Reads typed values off the entries, recording a problem for each that does not parse; never throws. */
+class EntryReader {
+    readonly problems: string[] = [];
+
+    constructor(private readonly entries: ConfigEntries) {}
+
+    problem(key: string, message: string): void {
+        this.problems.push(`${key}: ${message}`);
+    }
+
+    /** Runs a validator, turning its error into a problem. */
+    check<T>(key: string, validate: () => T): T | undefined {
+        try {
+            return validate();
+        } catch (error) {
+            this.problem(key, (error as Error).message);
+            return undefined;
+        }
+    }
+
+    isSet(key: string): boolean {
+        const value = this.raw(key);
+        return value !== undefined && value !== null && value !== "";
+    }
+
+    /** The value, the declared default under it; "" counts as unset (Pulumi.yaml declares "" for optional text). */
+    private raw(key: string): unknown {
+        const value = this.entries[key];
+        if (value !== undefined && value !== null && value !== "") {
+            return value;
+        }
+        const [namespace, name] = key.split(":");
+        return namespace === projectNamespace ? declared[name]?.default : (appDefaults as Record<string, unknown>)[name];
+    }
+
+    text(key: string): string | undefined {
+        const value = this.raw(key);
+        if (value === encrypted) {
+            this.problem(key, "is a secret in the stack file, which commands without Pulumi cannot read; set it without --secret");
+            return undefined;
+        }
+        if (value === undefined || value === null || value === "") {
+            return undefined;
+        }
+        return typeof value === "object" ? undefined : String(value);
+    }
+
+    required(key: string, example: string): string {
+        const value = this.text(key);
+        if (value === undefined && this.raw(key) !== encrypted) {
+            this.problem(key, `not set: \`pulumi config set ${key} ${example}\``);
+        }
+        return value ?? "";
+    }
+
+    boolean(key: string): boolean {
+        const value = this.text(key);
+        if (value === undefined || value === "true" || value === "false") {
+            return value === "true";
+        }
+        this.problem(key, `expected true or false, not ${JSON.stringify(value)}`);
+        return false;
+    }
+
+    integer(key: string, min: number, max: number): number {
+        const value = this.text(key);
+        const parsed = Number(value);
+        if (value === undefined || !/^[0-9]+$/.test(value) || parsed < min || parsed > max) {
+            this.problem(key, `expected a whole number from ${min} to ${max}, not ${JSON.stringify(value ?? null)}`);
+            return min;
+        }
+        return parsed;
+    }
+
+    /** Arrays and maps: YAML values from a stack file, JSON text from the engine. */
+    structured(key: string): unknown {
+        const value = this.raw(key);
+        if (typeof value !== "string") {
+            return value;
+        }
+        try {
+            return JSON.parse(value) as unknown;
+        } catch {
+            return value;
+        }
+    }
+
+    keys(): string[] {
+        return Object.keys(this.entries);
+    }
+}
+
+function parseApp(reader: EntryReader, name: string): WorkspaceApp {
+    const repository = reader.required(`${name}:image`, "rednaw/hello-world");
+    if (repository) {
+        reader.check(`${name}:image`, () => validateRepository(repository));
+    }
+    const tag = reader.text(`${name}:tag`);
+    const digest = reader.text(`${name}:digest`);
+    if (tag !== undefined) {
+        reader.check(`${name}:tag`, () => validateTag(tag));
+    }
+    if (digest !== undefined) {
+        reader.check(`${name}:digest`, () => validateDigest(digest));
+    }
+    if (tag === undefined && digest === undefined) {
+        reader.problem(name, `neither ${name}:tag nor ${name}:digest is set; ` +
+            `choose a version with \`pulumi config set ${name}:tag <short sha>\` (see \`npm run registry:overview\`)`);
+    }
+    const environment = reader.structured(`${name}:environment`) ?? {};
+    if (typeof environment !== "object" || Array.isArray(environment) || environment === null) {
+        reader.problem(`${name}:environment`, "expected a map of names to values, e.g. " +
+            `\`pulumi config set --path ${name}:environment.PORT 8080\``);
+    }
+    const entries = typeof environment === "object" && environment !== null && !Array.isArray(environment)
+        ? Object.fromEntries(Object.entries(environment).map(([key, value]) =>
+            [key, typeof value === "object" && value !== null && "secure" in value ? encrypted : value]))
+        : {};
+    for (const [key, value] of Object.entries(entries)) {
+        const problem = envEntryProblem(key, value === encrypted ? "" : value);
+        if (problem) {
+            reader.problem(`${name}:environment`, problem);
+        }
+    }
+    return {
+        name, repository, tag, digest, environment: entries,
+        healthTimeoutSeconds: reader.integer(`${name}:healthTimeout`, 1, 3600),
+    };
+}
+
+/**
+ * The workspace `name` from its config entries: parsed and checked as a whole. Throws WorkspaceConfigError
+ * listing every problem.
+ */
+export function parseWorkspace(name: string, entries: ConfigEntries, extraChecks: (workspace: Workspace) => string[] = () => []): Workspace {
+    const reader = new EntryReader(entries);
+    // Also part of deploy-info.yml and host paths.
+    reader.check("workspace", () => validateAppName("workspace", name));
+
+    const listed = reader.structured("iac:apps");
+    let appNames: string[] = [];
+    if (!Array.isArray(listed) || listed.some((app) => typeof app !== "string" || !appNamePattern.test(app))) {
+        reader.problem("iac:apps", "expected a list of app names (lowercase letters, digits and '-'), e.g. " +
+            "`pulumi config set --path 'iac:apps[0]' hello-world`");
+    } else {
+        appNames = listed as string[];
+    }
+
+    const address = reader.required("iac:registry", "registry.example.com");
+    if (address) {
+        reader.check("iac:registry", () => {
+            validateRegistry(address);
+            const port = /:([0-9]+)$/.exec(address)?.[1];
+            if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) {
+                throw new Error(`port ${port} of ${address} is not from 1 to 65535`);
+            }
+        });
+    }
+    const platform = reader.text("iac:platform")!;
+    reader.check("iac:platform", () => parsePlatform(platform));
+
+    const host: WorkspaceHost = {
+        host: reader.required("iac:sshHost", "deploy.example.com"),
+        port: reader.integer("iac:sshPort", 1, 65535),
+        user: reader.required("iac:sshUser", "deploy"),
+        hostKey: reader.text("iac:sshHostKey"),
+        org: reader.required("iac:org", "rednaw"),
+        deployRoot: reader.text("iac:deployRoot")!,
+    };
+    if (host.host) {
+        reader.check("iac:sshHost", () => validateHost(host.host));
+    }
+    if (host.user && !userNamePattern.test(host.user)) {
+        reader.problem("iac:sshUser", `invalid user name ${JSON.stringify(host.user)}: expected a POSIX login name ` +
+            "(letters, digits, '_', '.', '-', not starting with '-', at most 32), e.g. deploy_user");
+    }
+    if (host.hostKey !== undefined && !hostKeyPattern.test(host.hostKey)) {
+        reader.problem("iac:sshHostKey", `expected "<type> <base64>" as ssh-keyscan prints it (without the host name), not ${JSON.stringify(host.hostKey)}`);
+    }
+    if (host.org) {
+        reader.check("iac:org", () => validateAppName("org", host.org));
+    }
+    reader.check("iac:deployRoot", () => validateAbsolutePath("deploy root", host.deployRoot));
+
+    const apps = appNames.map((app) => parseApp(reader, app));
+
+    const known = new Set([...projectKeys.map((key) => `${projectNamespace}:${key}`),
+        ...appNames.flatMap((app) => appKeys.map((key) => `${app}:${key}`))]);
+    const namespaces = new Set([projectNamespace, ...appNames]);
+    for (const key of reader.keys()) {
+        const namespace = key.split(":", 1)[0];
+        if (namespaces.has(namespace) && !known.has(key)) {
+            reader.problem(key, `unknown key; ${namespace === projectNamespace
+                ? `the project's keys are ${projectKeys.join(", ")}`
+                : `an app's keys are ${appKeys.join(", ")}`}`);
+        }
+    }
+
+    const username = reader.text("iac:registryUsername");
+    const hasPassword = reader.isSet("iac:registryPassword");
+    if (!!username !== hasPassword) {
+        reader.problems.push(username
+            ? "iac:registryUsername is set without iac:registryPassword: `pulumi config set --secret iac:registryPassword`"
+            : "iac:registryPassword is set without iac:registryUsername: `pulumi config set iac:registryUsername <user>`");
+    }
+
+    const workspace: Workspace = {
+        name,
+        registry: { address, insecure: reader.boolean("iac:registryInsecure"), username, hasPassword },
+        platform,
+        host,
+        apps,
+    };
+    const problems = [...reader.problems, ...extraChecks(workspace)];
+    if (problems.length > 0) {
+        throw new WorkspaceConfigError(name, problems);
+    }
+    return workspace;
+}
+
+export function stackFile(stack: string, projectDir: string): string {
+    return path.join(projectDir, `Pulumi.${stack}.yaml`);
+}
+
+/** The workspaces that have a stack file in `projectDir`. */
+export function listWorkspaces(projectDir: string): string[] {
+    return fs.readdirSync(projectDir).map((file) => /^Pulumi\.(.+)\.yaml$/.exec(file)?.[1])
+        .filter((name): name is string => !!name).sort();
+}
+
+/** A workspace read from its stack file, for the commands that run without Pulumi; encrypted values stay unread. */
+export function readWorkspace(stack: string, projectDir: string): Workspace {
+    const file = stackFile(stack, projectDir);
+    let text: string;
+    try {
+        text = fs.readFileSync(file, "utf8");
+    } catch {
+        throw new WorkspaceConfigError(stack, [`${file} does not exist: create the workspace with \`pulumi stack init ${stack}\``]);
+    }
+    const document = YAML.parseDocument(text);
+    if (document.errors.length > 0) {
+        throw new WorkspaceConfigError(stack, [`${file} is not valid YAML: ${document.errors[0].message}`]);
+    }
+    const config = ((document.toJS() as { config?: ConfigEntries } | null)?.config ?? {});
+    const entries = Object.fromEntries(Object.entries(config).map(([key, value]) =>
+        [key, typeof value === "object" && value !== null && !Array.isArray(value) && "secure" in value ? encrypted : value]));
+    return parseWorkspace(stack, entries);
+}
+
+/** The workspace's Docker host with a private key the caller read. */
+export function sshConnection(host: WorkspaceHost, privateKey: string): SshConnection {
+    return { host: host.host, port: host.port, user: host.user, hostKey: host.hostKey, privateKey };
+}
+
+/** Where `app` lives on the workspace's host. */
+export function appLocation(workspace: Workspace, app: string): AppLocation {
+    return { app, workspace: workspace.name, org: workspace.host.org, deployRoot: workspace.host.deployRoot };
+}
+
+/** How to reach a registry: address, plain http or not, credentials. The one place a client is made from. */
+export class RegistryAccess {
+    constructor(readonly address: string, readonly insecure: boolean, readonly credentials?: Credentials) {
+        validateRegistry(address);
+    }
+
+    client(cache?: DigestCache): RegistryClient {
+        return new RegistryClient({ registry: this.address, insecure: this.insecure, credentials: this.credentials, cache });
+    }
+
+    /**
+     * For the commands: flags over the workspace's values; credentials from IAC_REGISTRY_USERNAME and
+     * IAC_REGISTRY_PASSWORD (the username may come from the workspace), else docker's config.json. The stack's
+     * encrypted password is not read: that needs Pulumi and its passphrase.
+     */
+    static forCommand(workspace: Workspace | undefined, flags: { registry?: string; insecure?: boolean } = {}): RegistryAccess {
+        const address = flags.registry ?? workspace?.registry.address;
+        if (address === undefined) {
+            throw new Error("no registry: pass --registry HOST[:PORT], or a workspace whose iac:registry names it");
+        }
+        const username = process.env.IAC_REGISTRY_USERNAME ?? workspace?.registry.username;
+        const password = process.env.IAC_REGISTRY_PASSWORD;
+        // The stack's plain-http setting belongs to the stack's registry, never to one given on the command line.
+        const insecure = flags.insecure ?? (flags.registry === undefined && (workspace?.registry.insecure ?? false));
+        return new RegistryAccess(address, insecure,
+            username !== undefined && password !== undefined ? { username, password } : credentialsFromDockerConfig(address));
+    }
+}
+
+export interface ProgramApp extends WorkspaceApp {
+    /** apps/<app>/compose.yml, relative to the project. */
+    composeTemplateName: string;
+    composeTemplate: string;
+    /** The containers' environment, always treated as secret. */
+    secretEnvironment: pulumi.Output<Record<string, string>>;
+}
+
+/** The workspace as the program deploys it: the model, plus the secrets only the engine can read. */
+export interface ProgramWorkspace extends Workspace {
+    apps: ProgramApp[];
+    registryPassword?: pulumi.Output<string>;
+    privateKey: pulumi.Output<string>;
+}
+
+/** Reads and checks the config of the stack being run; a problem stops `pulumi preview` before any resource. */
+export function loadWorkspaceConfig(): ProgramWorkspace {
+    const templates = new Map<string, string>();
+    const workspace = parseWorkspace(pulumi.getStack(), pulumi.runtime.allConfig(), (parsed) => [
+        ...(pulumi.runtime.getConfig(`${projectNamespace}:sshPrivateKey`) ? [] : [`${projectNamespace}:sshPrivateKey: not set: ` +
+            `\`pulumi config set --secret ${projectNamespace}:sshPrivateKey < key\``]),
+        ...parsed.apps.flatMap((app) => {
+            const name = path.join("apps", app.name, "compose.yml");
+            try {
+                templates.set(app.name, fs.readFileSync(path.join(projectRoot, name), "utf8"));
+                return [];
+            } catch {
+                return [`${app.name}: no compose template ${name}: every app of iac:apps needs one`];
+            }
+        }),
+    ]);
+    const config = new pulumi.Config(projectNamespace);
+    let username = workspace.registry.username;
+    let registryPassword = workspace.registry.hasPassword ? config.requireSecret("registryPassword") : undefined;
+    if (!username) {
+        // The operator's `docker login` is the other place registry credentials live.
+        const fromDocker = credentialsFromDockerConfig(workspace.registry.address);
+        username = fromDocker?.username;
+        registryPassword = fromDocker ? pulumi.secret(fromDocker.password) : undefined;
+    }
+    return {
+        ...workspace,
+        registry: { ...workspace.registry, username },
+        registryPassword,
+        privateKey: config.requireSecret("sshPrivateKey"),
+        apps: workspace.apps.map((app) => ({
+            ...app,
+            composeTemplateName: path.join("apps", app.name, "compose.yml"),
+            composeTemplate: templates.get(app.name)!,
+            secretEnvironment: pulumi.secret(Object.fromEntries(Object.entries(app.environment).map(([key, value]) => [key, String(value)]))),
+        })),
+    };
+}

@@ -1,0 +1,108 @@
+// The one workspace model: the same checks and messages whether the config comes from the engine (the program)
+// or from Pulumi.<stack>.yaml (the commands), defaults from Pulumi.yaml, values handed out parsed.
+import * as assert from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as YAML from "yaml";
+import { RegistryAccess, WorkspaceConfigError, encrypted, parseWorkspace, readWorkspace } from "../../components/workspace";
+import { runProgram, stackConfig } from "../helpers/mock-program";
+
+const projectRoot = path.resolve(__dirname, "..", "..");
+const declared = (YAML.parse(fs.readFileSync(path.join(projectRoot, "Pulumi.yaml"), "utf8")) as { config: Record<string, { default?: unknown }> }).config;
+
+const valid = {
+    "iac:apps": ["hello-world"], "iac:registry": "127.0.0.1:5000", "iac:sshHost": "127.0.0.1", "iac:sshUser": "deploy",
+    "iac:org": "rednaw", "hello-world:image": "rednaw/hello-world", "hello-world:tag": "eb53023",
+};
+
+/** Writes a stack file and reads it back as the commands do. */
+function fromStackFile(config: Record<string, unknown>): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "iac-workspace-"));
+    try {
+        fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), YAML.stringify({ config }));
+        readWorkspace("dev", dir);
+        return "accepted";
+    } catch (error) {
+        assert.ok(error instanceof WorkspaceConfigError, String(error));
+        return error.message;
+    } finally {
+        fs.rmSync(dir, { recursive: true });
+    }
+}
+
+/** The same config as the engine hands it to the program: text, objects as JSON. */
+async function fromProgram(config: Record<string, unknown>): Promise<string> {
+    const engine = Object.fromEntries(Object.entries(config).map(([key, value]) =>
+        [key, typeof value === "string" ? value : JSON.stringify(value)]));
+    try {
+        await runProgram({ ...engine, "iac:sshPrivateKey": stackConfig("dev")["iac:sshPrivateKey"] });
+        return "accepted";
+    } catch (error) {
+        return (error as Error).message;
+    }
+}
+
+describe("the workspace model", () => {
+    it("fills in the defaults Pulumi.yaml declares, and parses every value once", () => {
+        const workspace = parseWorkspace("dev", valid);
+        assert.strictEqual(workspace.host.deployRoot, declared.deployRoot.default);
+        assert.strictEqual(workspace.host.port, declared.sshPort.default);
+        assert.strictEqual(workspace.platform, declared.platform.default);
+        assert.strictEqual(workspace.registry.insecure, declared.registryInsecure.default);
+        assert.deepStrictEqual(workspace.apps.map((app) => [app.name, app.repository, app.tag, app.healthTimeoutSeconds]),
+            [["hello-world", "rednaw/hello-world", "eb53023", 120]]);
+        const fromEngine = parseWorkspace("dev", { ...valid, "iac:apps": "[\"hello-world\"]", "iac:sshPort": "2222", "iac:registryInsecure": "true" });
+        assert.deepStrictEqual([fromEngine.host.port, fromEngine.registry.insecure], [2222, true]);
+    });
+
+    it("refuses a stack file without iac:org instead of reading /opt/undefined", () => {
+        const { "iac:org": _org, ...withoutOrg } = valid;
+        assert.match(fromStackFile(withoutOrg), /iac:org: not set: `pulumi config set iac:org rednaw`/);
+    });
+
+    it("says every bad value in one list, naming an env key and never its value", () => {
+        const secretish = "s3cr3t-value";
+        const message = fromStackFile({
+            ...valid, "iac:sshPort": 70000, "iac:registry": "127.0.0.1:99999", "iac:sshUser": "-rf",
+            "hello-world:environment": { "BAD-KEY": "x", NEWLINE: `${secretish}\nmore`, TRAILING: `${secretish}\\`, NUL: `${secretish}\0`, PORT: 8080 },
+        });
+        assert.match(message, /has 7 problem\(s\)/);
+        assert.match(message, /iac:sshPort: expected a whole number from 1 to 65535, not "70000"/);
+        assert.match(message, /iac:registry: port 99999 of 127\.0\.0\.1:99999 is not from 1 to 65535/);
+        assert.match(message, /iac:sshUser: invalid user name "-rf"/);
+        assert.match(message, /environment variable name "BAD-KEY"/);
+        for (const key of ["NEWLINE", "TRAILING", "NUL"]) {
+            assert.match(message, new RegExp(`hello-world:environment: the value of ${key} holds a line break or NUL, or ends with a backslash`));
+        }
+        assert.ok(!message.includes(secretish), "no value is ever shown");
+    });
+
+    it("accepts POSIX user names and encrypted values it cannot read", () => {
+        for (const user of ["deploy_user", "ci.bot", "_svc", "Admin-1"]) {
+            assert.strictEqual(parseWorkspace("dev", { ...valid, "iac:sshUser": user }).host.user, user);
+        }
+        const workspace = parseWorkspace("dev", {
+            ...valid, "iac:registryUsername": "ci", "iac:registryPassword": encrypted, "iac:sshPrivateKey": encrypted,
+            "hello-world:environment": { API_KEY: encrypted },
+        });
+        assert.deepStrictEqual([workspace.registry.username, workspace.registry.hasPassword], ["ci", true]);
+    });
+
+    it("gives the program and the commands the same message for the same config", async function () {
+        this.timeout(30_000);
+        const bad = { ...valid, "iac:sshPort": 0, "iac:sshUser": "deploy_user", "hello-world:environment": { "1X": "y" }, "hello-world:tga": "v2" };
+        const program = await fromProgram(bad);
+        assert.strictEqual(program.replace(/^[\s\S]*?(the configuration of workspace)/, "$1"), fromStackFile(bad));
+        assert.match(program, /has 3 problem/);
+        assert.strictEqual(await fromProgram({ ...valid, "iac:sshUser": "deploy_user" }), "accepted");
+    });
+
+    it("makes one registry-access object, the command line's flags over the workspace", () => {
+        const workspace = parseWorkspace("dev", { ...valid, "iac:registryInsecure": true });
+        const access = RegistryAccess.forCommand(workspace);
+        assert.deepStrictEqual([access.address, access.insecure, access.client().registry], ["127.0.0.1:5000", true, "127.0.0.1:5000"]);
+        const other = RegistryAccess.forCommand(workspace, { registry: "registry.example.com" });
+        assert.deepStrictEqual([other.address, other.insecure], ["registry.example.com", false], "the stack's plain http is not another registry's");
+    });
+});
