@@ -13,19 +13,14 @@ export interface MockedResource {
 
 const projectRoot = path.resolve(__dirname, "..", "..");
 
-const mockDeployInfo = `app: hello-world\nworkspace: dev\nimage: 127.0.0.1:5000/rednaw/hello-world\ntag: t\ndigest: sha256:${"1".repeat(64)}\ndescription: d\n` +
-    "deployed_at: \"2026-01-25T01:10:00Z\"\ndeployed_by: \"wander@casa\"\n";
+/** What every mocked host holds: a fixed record, whatever the program asked for, so tests see what the program does with it. */
+export const mockHostRecord = {
+    app: "hello-world", workspace: "dev", image: "127.0.0.1:5000/rednaw/hello-world", tag: "t", digest: `sha256:${"1".repeat(64)}`,
+    description: "d", deployed_at: "2026-01-25T01:10:00Z", deployed_by: "wander@casa",
+};
 
 /** A registry where each tag's digest is derived from the tag, so a tag change is a digest change. */
-const digestOf = (tag: string) => `sha256:${crypto.createHash("sha256").update(tag).digest("hex")}`;
-
-/** What the stack's last update recorded: each app as configured, so the program has no change to announce. */
-function currentlyDeployed(config: Record<string, string>): Record<string, object> {
-    const apps = JSON.parse(config["iac:apps"] ?? "[]") as string[];
-    return Object.fromEntries(apps.map((app) => [app, {
-        tag: config[`${app}:tag`] ?? null, digest: config[`${app}:digest`] ?? digestOf(config[`${app}:tag`]),
-    }]));
-}
+export const digestOf = (tag: string) => `sha256:${crypto.createHash("sha256").update(tag).digest("hex")}`;
 
 /** A stack file's config as the engine hands it to a program: objects and arrays as JSON text. */
 export function stackConfig(stack: string): Record<string, string> {
@@ -51,9 +46,6 @@ export async function runProgram(config: Record<string, string>, stack = "dev"):
     await pulumi.runtime.setMocks({
         newResource: (args) => {
             resources.push({ type: args.type, name: args.name, inputs: args.inputs });
-            if (args.type === "pulumi:pulumi:StackReference") {
-                return { id: String(args.inputs.name), state: { name: args.inputs.name, outputs: { deployed: currentlyDeployed(config) } } };
-            }
             if (args.type === "pulumi-nodejs:dynamic/iac:ImageOverview") {
                 const row = (tag: string, digest: string, created: string, description: string) => ({
                     repository: args.inputs.repository, tag, digest, created, description, revision: null, source: null,
@@ -64,16 +56,16 @@ export async function runProgram(config: Record<string, string>, stack = "dev"):
                     row("eb53023", `sha256:${"0".repeat(64)}`, "2026-01-25T01:01:00Z", "initial deploy"),
                 ] } };
             }
-            if (args.type === "pulumi-nodejs:dynamic/iac:RemoteCommand") {
-                // What the deploy script prints: the record it wrote.
-                return { id: `${args.name}-id`, state: { ...args.inputs, stdout: mockDeployInfo } };
+            if (args.type === "pulumi-nodejs:dynamic/iac:HostDeployment") {
+                const observed = { record: mockHostRecord, recordProblem: null, containers: [{ service: "web", state: "running", digest: mockHostRecord.digest }] };
+                return { id: `${args.name}-id`, state: { ...args.inputs, observed, written: mockHostRecord, drift: [] } };
             }
             const digest = args.inputs.digest ?? digestOf(String(args.inputs.tag));
             return {
                 id: `${args.name}-id`,
                 state: {
                     ...args.inputs, digest, ref: `${args.inputs.registry}/${args.inputs.repository}@${digest}`,
-                    description: `built from ${args.inputs.tag}`, drift: null,
+                    description: `built from ${args.inputs.tag}`, created: "2026-01-25T01:10:00Z", revision: null, source: null, drift: null,
                 },
             };
         },
@@ -83,6 +75,6 @@ export async function runProgram(config: Record<string, string>, stack = "dev"):
     const entry = require.resolve(path.join(projectRoot, "index.ts"));
     delete require.cache[entry];
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const exports = require(entry) as Record<string, unknown>;
-    return { resources, exports };
+    const programExports = require(entry) as Record<string, unknown>;
+    return { resources, exports: programExports };
 }

@@ -1,7 +1,7 @@
 // index.ts under Pulumi mocks: the resource graph a workspace's config produces.
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { outputValue, runProgram, stackConfig } from "../helpers/mock-program";
+import { digestOf, mockHostRecord, outputValue, runProgram, stackConfig } from "../helpers/mock-program";
 
 describe("the program under mocks", () => {
     it("declares one ImageDigest per app of the dev workspace, from <app>:tag", async () => {
@@ -60,22 +60,32 @@ describe("AppDeployment under mocks", () => {
     };
     const byName = (resources: Program["resources"]) => Object.fromEntries(resources.map((r) => [r.name, r]));
 
-    it("stages a compose file that holds the @sha256 ref, and a deploy that depends on the digest", async () => {
-        const resources = byName(await settle(await runProgram(stackConfig("dev"))));
-        const component = Object.values(resources).find((r) => r.type === "iac:deploy:AppDeployment");
-        assert.strictEqual(component?.name, "hello-world");
-        const stage = resources["hello-world-stage"];
+    it("deploys a compose file pinned to the tag's digest, to the deploy dir the config names", async () => {
+        const config = stackConfig("dev");
+        const program = await runProgram(config);
+        const resources = byName(await settle(program));
+        assert.strictEqual(resources["hello-world"].type, "iac:deploy:AppDeployment");
         const deploy = resources["hello-world-deploy"];
-        const composeB64 = /printf '%s' '([A-Za-z0-9+/=]+)' \| base64 -d/.exec(String(stage.inputs.create))![1];
-        const compose = Buffer.from(composeB64, "base64").toString("utf8");
-        assert.match(compose, /image: 127\.0\.0\.1:5000\/rednaw\/hello-world@sha256:[a-f0-9]{64}\n/);
-        const digest = /@(sha256:[a-f0-9]{64})/.exec(compose)![1];
-        assert.strictEqual((deploy.inputs.triggers as unknown[])[0], digest);
-        assert.ok(String(deploy.inputs.create).includes(digest));
-        assert.ok(String(deploy.inputs.delete).includes("down --remove-orphans"));
+        assert.strictEqual(deploy.type, "pulumi-nodejs:dynamic/iac:HostDeployment");
+        const digest = digestOf(config["hello-world:tag"]);
+        assert.match(String(deploy.inputs.compose), new RegExp(`image: ${config["iac:registry"]}/rednaw/hello-world@${digest}\n`));
+        assert.deepStrictEqual(deploy.inputs.services, ["web"]);
+        assert.deepStrictEqual((deploy.inputs.image as { digest: string }).digest, digest);
+        assert.deepStrictEqual(deploy.inputs.location, {
+            app: "hello-world", workspace: "dev", org: config["iac:org"], deployRoot: config["iac:deployRoot"] ?? "/opt",
+        });
+        assert.deepStrictEqual(deploy.inputs.requested, { tag: config["hello-world:tag"] });
     });
 
-    it("changes, on a tag change, the image's tag and the deploy's trigger, and nothing about how or where", async () => {
+    it("exports what the host holds as `deployed`, not what it was asked to run", async () => {
+        const program = await runProgram(stackConfig("dev"));
+        const deployed = program.exports.deployed as Record<string, pulumi.Output<unknown>>;
+        assert.deepStrictEqual(await outputValue(deployed["hello-world"]), mockHostRecord);
+        const drift = program.exports.hostDrift as Record<string, pulumi.Output<unknown>>;
+        assert.deepStrictEqual(await outputValue(drift["hello-world"]), []);
+    });
+
+    it("changes, on a tag change, the image's tag and what the deploy runs, and nothing about how or where", async () => {
         const config = stackConfig("dev");
         const before = byName(await settle(await runProgram(config)));
         const after = byName(await settle(await runProgram({ ...config, "hello-world:tag": "6350192" })));
@@ -83,9 +93,7 @@ describe("AppDeployment under mocks", () => {
         const changedKeys = (name: string) => Object.keys({ ...before[name].inputs, ...after[name].inputs })
             .filter((key) => JSON.stringify(before[name].inputs[key]) !== JSON.stringify(after[name].inputs[key])).sort();
         assert.deepStrictEqual(changedKeys("hello-world-image"), ["tag"]);
-        assert.deepStrictEqual(changedKeys("hello-world-deploy"), ["create", "triggers", "update"]);
-        assert.notDeepStrictEqual(before["hello-world-deploy"].inputs.triggers, after["hello-world-deploy"].inputs.triggers);
-        assert.deepStrictEqual(before["hello-world-deploy"].inputs.connection, after["hello-world-deploy"].inputs.connection);
+        assert.deepStrictEqual(changedKeys("hello-world-deploy"), ["compose", "image", "requested"]);
     });
 });
 
@@ -94,7 +102,7 @@ describe("overview outputs under mocks", () => {
         const { resources, exports } = await runProgram(stackConfig("dev"));
         const overview = await outputValue(exports.overview as pulumi.Output<string>);
         const listing = resources.find((r) => r.type === "pulumi-nodejs:dynamic/iac:ImageOverview");
-        assert.strictEqual(listing?.inputs.deployedDigest, "sha256:" + "1".repeat(64), "the overview follows the deploy record");
+        assert.strictEqual(listing?.inputs.deployedDigest, mockHostRecord.digest, "the overview follows the host's record");
         assert.strictEqual(overview, [
             "IMAGE: rednaw/hello-world",
             "",
