@@ -4,7 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DeployInfo } from "./deploy-info";
 import { RegistryClient } from "./registry/client";
-import { printable } from "./overview";
+import { printable } from "./printable";
 
 export interface VersionFacts {
     tag: string | null;
