@@ -1,5 +1,6 @@
 // Labels, tag lists and error bodies come from whoever built the image or runs the registry, so whatever of
 // theirs reaches a terminal (tables, stack outputs and their diffs, preview messages, errors) goes through here.
+import type { ImageLabels } from "./registry/types";
 
 /** Control characters and escape sequences become visible, harmless text. */
 export function printable(text: string): string {
@@ -9,7 +10,13 @@ export function printable(text: string): string {
         .replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
-/** A label as shown: printable, and still null when the image has none. */
-export function printableLabel(value: string | null): string | null {
-    return value === null ? null : printable(value);
+/** An image's labels as shown: printable, and still null where the image has none. */
+export function printableLabels(labels: ImageLabels): ImageLabels {
+    const shown = (value: string | null) => value === null ? null : printable(value);
+    return {
+        description: shown(labels.description),
+        created: shown(labels.created),
+        revision: shown(labels.revision),
+        source: shown(labels.source),
+    };
 }
