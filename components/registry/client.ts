@@ -255,7 +255,7 @@ export class RegistryClient {
      */
     private async paginate(firstPath: string, options: RequestOptions, onNotFound: (() => Error) | undefined,
         names: { key: string; validate: (name: string) => string }): Promise<string[]> {
-        const found: string[] = [];
+        const pages: string[][] = [];
         const seen = new Set<string>();
         let bytesRead = 0;
         let next: URL | undefined = this.url(firstPath);
@@ -271,11 +271,12 @@ export class RegistryClient {
             const bytes = await readBody(response, request,
                 { bytes: listingBytes - bytesRead, what: `a listing larger than ${listingBytes / MiB} MiB over all its pages` });
             bytesRead += bytes.length;
-            found.push(...namesOf(parseJson(bytes, request, "listing"), names.key, names.validate, request));
+            pages.push(namesOf(parseJson(bytes, request, "listing"), names.key, names.validate, request));
             const link = nextLink(response.headers.get("link"));
             next = link === undefined ? undefined : this.nextPage(link, next, request, seen);
         }
-        return found;
+        // Joined once at the end: spreading a page of hundreds of thousands of names into push overflows the stack.
+        return pages.flat();
     }
 
     private nextPage(link: string, current: URL, request: RegistryRequest, seen: Set<string>): URL {
