@@ -6,6 +6,7 @@ import { DigestCache } from "../components/registry/cache";
 import { RegistryClient } from "../components/registry/client";
 import { listRepositoryTags, newestFirst, TagRow } from "../components/registry/listing";
 import { formatImageTable } from "../components/overview";
+import { printableJson } from "../components/printable";
 import { readStackConfig, registrySettings } from "../components/stack-file";
 
 const usage = `usage: npm run registry:overview -- [--registry HOST[:PORT]] [--insecure] [--json] [--stack NAME]
@@ -39,7 +40,7 @@ async function main(): Promise<void> {
         all.push(...newestFirst(await listRepositoryTags(client, repository)));
     }
     if (values.json) {
-        console.log(JSON.stringify(all, null, 2));
+        console.log(printableJson(all));
         return;
     }
     const blocks = repositories.map((repository) =>
