@@ -22,11 +22,11 @@ export async function readBody(response: Response, request: RegistryRequest, cap
     const declared = Number(response.headers.get("content-length"));
     if (declared > cap.bytes) {
         await response.body?.cancel().catch(() => undefined);
-        throw new MalformedResponseError(request, `it sent ${cap.what} (Content-Length ${declared})`);
+        throw new MalformedResponseError(request, `${cap.what} (Content-Length ${declared})`);
     }
     const bytes = await readAtMost(response, request, cap.bytes + 1);
     if (bytes.length > cap.bytes) {
-        throw new MalformedResponseError(request, `it sent ${cap.what}`);
+        throw new MalformedResponseError(request, cap.what);
     }
     return bytes;
 }
