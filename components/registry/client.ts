@@ -383,8 +383,8 @@ export class RegistryClient {
     private learnChallenge(header: string, options: RequestOptions, request: RegistryRequest): boolean {
         for (const challenge of parseChallenges(header)) {
             if (challenge.scheme === "bearer" && challenge.params.realm) {
-                this.scheme = "bearer";
                 this.bearerRealm = { realm: this.tokenRealm(challenge.params.realm, request), service: challenge.params.service };
+                this.scheme = "bearer";
                 this.tokens.delete(challenge.params.scope ?? options.scope);
                 return true;
             }
@@ -410,8 +410,8 @@ export class RegistryClient {
         }
         const schemes = this.insecure ? ["https:", "http:"] : ["https:"];
         if (!schemes.includes(url.protocol) || url.username || url.password) {
-            throw new MalformedResponseError(request, `its bearer challenge names the token service ${url.origin}` +
-                `${url.pathname}, which is not an ${schemes.join(" or ")} URL without user info: no credential is sent there`);
+            throw new MalformedResponseError(request, `its bearer challenge names the token service ${url.protocol}//` +
+                `${url.host}${url.pathname}, which is not an ${schemes.join(" or ")} URL without user info: no credential is sent there`);
         }
         return url;
     }
@@ -461,7 +461,7 @@ export class RegistryClient {
         if (typeof token !== "string" || !/^[\x21-\x7e]+$/.test(token)) {
             throw new MalformedResponseError(request, "the token response has no usable token");
         }
-        const expiresIn = isObject(body) && typeof body.expires_in === "number" ? body.expires_in : 0;
+        const expiresIn = isObject(body) && Number.isFinite(body.expires_in) ? body.expires_in as number : 0;
         const lifetimeMs = Math.max(expiresIn, minTokenLifetimeSeconds) * 1000;
         return { authorization: `Bearer ${token}`, expiresAt: Date.now() + lifetimeMs - tokenLifetimeMarginMs };
     }

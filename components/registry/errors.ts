@@ -91,7 +91,7 @@ export class RegistryAuthError extends RegistryError {
 
 export class RegistryUnreachableError extends RegistryError {
     constructor(location: RegistryLocation, cause: string) {
-        super(`registry ${location.registry} could not be reached (${cause}) while reading ${describeLocation(location)}; ` +
+        super(`registry ${location.registry} could not be reached (${quoted(cause)}) while reading ${describeLocation(location)}; ` +
             "check that it is running and that iac:registry (and iac:registryInsecure for plain http) are right", location);
     }
 }
