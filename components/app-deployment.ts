@@ -85,8 +85,8 @@ export class AppDeployment extends pulumi.ComponentResource {
             username: args.registryUsername,
             password: args.registryPassword,
             requested: args.requested,
-            image: pulumi.all([image.digest, image.tag, image.description, image.created]).apply(([digest, tag, description, created]) =>
-                ({ digest, tag, description, created, exactDescription: description })),
+            image: pulumi.all([image.digest, image.tag, image.description, image.descriptionBase64, image.created])
+                .apply(([digest, tag, description, descriptionBase64, created]) => ({ digest, tag, description, descriptionBase64, created })),
             compose: rendered.content,
             services: rendered.services,
             env: pulumi.output(args.environment ?? {}).apply((environment) => renderEnvFile(environment)),

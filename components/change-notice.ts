@@ -2,7 +2,7 @@
 // 6350192 "add healthcheck…"`, called a rollback when the target was built before what runs. Said by the
 // deployment's provider when it sees the change, so a no-op run asks nothing of anyone.
 import { RegistryClient } from "./registry/client";
-import { printable } from "./overview";
+import { printable } from "./printable";
 
 export interface VersionFacts {
     tag: string | null;

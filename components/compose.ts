@@ -60,8 +60,10 @@ export function envEntryProblem(key: string, value: unknown): string | undefined
         return `the value of ${key} must be text, a number or a boolean`;
     }
     const text = String(value);
-    if (/[\r\n\0]/.test(text) || text.endsWith("\\")) {
-        return `the value of ${key} holds a line break or NUL, or ends with a backslash; compose env files cannot carry those unchanged`;
+    // compose reads `\'` inside single quotes as a quote, so a backslash right before a quote cannot be written.
+    if (/[\r\n\0]/.test(text) || text.endsWith("\\") || text.includes("\\'")) {
+        return `the value of ${key} holds a line break or NUL, ends with a backslash or has a backslash right before a quote; ` +
+            "compose env files cannot carry those unchanged";
     }
     return undefined;
 }

@@ -16,8 +16,13 @@ import { SshConnection, runRemote } from "./remote/ssh";
 
 /** The pinned image, from ImageDigest; unknown during a preview that changes it. */
 export interface PinnedImage extends VersionFacts {
-    /** The description label exactly as the image carries it, for deploy-info.yml. */
-    exactDescription: string | null;
+    /** The description label exactly as the image carries it (UTF-8, base64), for deploy-info.yml. */
+    descriptionBase64?: string | null;
+}
+
+/** deploy-info.yml holds the label exactly; states pinned before the exact form existed only have the shown one. */
+function exactDescription(image: PinnedImage): string | null {
+    return typeof image.descriptionBase64 === "string" ? Buffer.from(image.descriptionBase64, "base64").toString("utf8") : image.description;
 }
 
 /** The provider's plain inputs, as the engine hands them over. */
@@ -114,7 +119,7 @@ async function deploy(inputs: HostDeploymentInputs): Promise<HostDeploymentOutpu
     };
     const record = renderRecordParts({
         app: inputs.location.app, workspace: inputs.location.workspace, image: imageName(inputs), tag: inputs.image.tag,
-        digest: inputs.image.digest, description: inputs.image.exactDescription, deployed_by: inputs.deployedBy,
+        digest: inputs.image.digest, description: exactDescription(inputs.image), deployed_by: inputs.deployedBy,
     });
     const { stdout } = await runRemote(inputs.connection, buildDeployScript(spec), encodeBundle({
         password: spec.registryUsername ? inputs.password! : "",

@@ -2,12 +2,14 @@
 // compare config with the state and never ask the registry; only a refresh looks again, and then it
 // reports drift instead of moving the pin.
 import * as pulumi from "@pulumi/pulumi";
+import { printableLabels } from "./printable";
 import { credentialsOf } from "./registry/auth";
 import { RegistryClient, defaultPlatform } from "./registry/client";
 import { DigestMismatchError, TagNotFoundError } from "./registry/errors";
 import {
     parsePlatform, pinnedRef, validateDigest, validateRegistry, validateRepository, validateTag,
 } from "./registry/reference";
+import { ImageLabels } from "./registry/types";
 
 export interface ImageDigestArgs {
     /** host[:port] of the registry. */
@@ -58,11 +60,24 @@ export interface ImageDigestOutputs {
     password: string | null;
     digest: string;
     ref: string;
+    /** The labels as `pulumi up` may print them (in diffs, too): control characters escaped. */
     description: string | null;
+    /** The description label exactly as built, UTF-8 in base64: for deploy-info.yml, never for a terminal. */
+    descriptionBase64: string | null;
     created: string | null;
     revision: string | null;
     source: string | null;
     drift: TagDrift | null;
+}
+
+type LabelOutputs = Pick<ImageDigestOutputs, "description" | "descriptionBase64" | "created" | "revision" | "source">;
+
+/** The state shows every label printable; only descriptionBase64 keeps the description's exact bytes. */
+export function labelOutputs(labels: ImageLabels): LabelOutputs {
+    return {
+        ...printableLabels(labels),
+        descriptionBase64: labels.description === null ? null : Buffer.from(labels.description, "utf8").toString("base64"),
+    };
 }
 
 /** Inputs whose change means another image, so a new pin. */
@@ -131,10 +146,7 @@ export async function resolveImage(inputs: ImageDigestInputs): Promise<ImageDige
         password: inputs.password ?? null,
         digest,
         ref: pinnedRef(inputs.registry, inputs.repository, digest),
-        description: metadata.description,
-        created: metadata.created,
-        revision: metadata.revision,
-        source: metadata.source,
+        ...labelOutputs(metadata),
         drift: null,
     };
 }
@@ -225,7 +237,10 @@ export class ImageDigest extends pulumi.dynamic.Resource {
     declare readonly digest: pulumi.Output<string>;
     /** registry/repository@sha256:…, what hosts run. */
     declare readonly ref: pulumi.Output<string>;
+    /** Printable: control characters escaped. */
     declare readonly description: pulumi.Output<string | null>;
+    /** The exact description label, UTF-8 in base64, for what must hold it byte for byte (deploy-info.yml). */
+    declare readonly descriptionBase64: pulumi.Output<string | null>;
     declare readonly created: pulumi.Output<string | null>;
     declare readonly revision: pulumi.Output<string | null>;
     declare readonly source: pulumi.Output<string | null>;
@@ -244,6 +259,7 @@ export class ImageDigest extends pulumi.dynamic.Resource {
             requestedDigest: undefined,
             ref: undefined,
             description: undefined,
+            descriptionBase64: undefined,
             created: undefined,
             revision: undefined,
             source: undefined,

@@ -1,7 +1,9 @@
 // ImageOverview: the seed's images:overview kept in the stack — every tag of an app's repository with its
 // digest, created and description, and which of them the workspace runs. The registry is listed when the
-// deployed digest changes and on `pulumi refresh`, never on a run that changes nothing.
+// deployed digest changes and on `pulumi refresh`, never on a run that changes nothing. The rows are for
+// people (the `images` output, the overview table, their diffs), so their labels are kept printable.
 import * as pulumi from "@pulumi/pulumi";
+import { printableLabels } from "./printable";
 import { credentialsOf } from "./registry/auth";
 import { DigestCache } from "./registry/cache";
 import { RegistryClient, defaultPlatform } from "./registry/client";
@@ -30,7 +32,7 @@ export interface ImageOverviewOutputs extends ImageOverviewInputs {
     listedAt: string;
 }
 
-/** Lists the repository, newest first, marking the deployed digest. */
+/** Lists the repository, newest first (by the exact created label), marking the deployed digest. */
 export async function listOverview(inputs: ImageOverviewInputs): Promise<ImageOverviewOutputs> {
     const client = new RegistryClient({
         registry: inputs.registry,
@@ -41,7 +43,11 @@ export async function listOverview(inputs: ImageOverviewInputs): Promise<ImageOv
     const rows = await listRepositoryTags(client, inputs.repository, { platform: inputs.platform ?? defaultPlatform });
     return {
         ...inputs,
-        tags: newestFirst(rows).map((row) => ({ ...row, deployed: row.digest !== null && row.digest === inputs.deployedDigest })),
+        tags: newestFirst(rows).map((row) => ({
+            ...row,
+            ...printableLabels(row),
+            deployed: row.digest !== null && row.digest === inputs.deployedDigest,
+        })),
         listedAt: new Date().toISOString(),
     };
 }

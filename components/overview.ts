@@ -1,17 +1,10 @@
 // The seed's overview table: one block per image, newest first, → on what a workspace runs. Labels come
 // from whoever built the image, so nothing in them reaches a terminal raw.
+import { printable } from "./printable";
 import { TagRow } from "./registry/listing";
 
 const descriptionWidth = 60;
 const createdWidth = 21;
-
-/** Control characters and escape sequences become visible, harmless text. */
-export function printable(text: string): string {
-    return text
-        .replace(/\x1b\[[0-?]*[ -/]*[@-~]/g, "")
-        // eslint-disable-next-line no-control-regex
-        .replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
-}
 
 function truncate(text: string, width: number): string {
     const chars = [...text];

@@ -8,6 +8,7 @@ import { parseArgs } from "util";
 import { parseDeployInfo } from "../components/deploy-info";
 import { listOverview } from "../components/image-overview";
 import { formatImageTable } from "../components/overview";
+import { printableJson } from "../components/printable";
 import { appDir } from "../components/remote/layout";
 import { buildReadRecordsScript, splitRecords } from "../components/remote/scripts";
 import { runRemote } from "../components/remote/ssh";
@@ -60,7 +61,7 @@ async function main(): Promise<void> {
         username: access.credentials?.username, password: access.credentials?.password,
     });
     if (values.json) {
-        console.log(JSON.stringify(listing.tags, null, 2));
+        console.log(printableJson(listing.tags));
         return;
     }
     console.log(formatImageTable(repository, listing.tags, record?.digest));

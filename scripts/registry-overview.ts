@@ -5,6 +5,7 @@ import * as path from "path";
 import { DigestCache } from "../components/registry/cache";
 import { listRepositoryTags, newestFirst, TagRow } from "../components/registry/listing";
 import { formatImageTable } from "../components/overview";
+import { printableJson } from "../components/printable";
 import { RegistryAccess, readWorkspace } from "../components/workspace";
 
 const usage = `usage: npm run registry:overview -- [--registry HOST[:PORT]] [--insecure] [--json] [--stack NAME]
@@ -39,7 +40,7 @@ async function main(): Promise<void> {
         all.push(...newestFirst(await listRepositoryTags(client, repository)));
     }
     if (values.json) {
-        console.log(JSON.stringify(all, null, 2));
+        console.log(printableJson(all));
         return;
     }
     const blocks = repositories.map((repository) =>

@@ -1,19 +1,23 @@
 // The OCI Distribution API over HTTP: one client per registry, with the auth handshake, timeouts and
-// bounded retries. Names are validated (./reference) before they are put in a URL.
+// bounded retries. Names are validated (./reference) before they are put in a URL; whatever the registry
+// sends back is capped, timed and checked before it is used, and requests go to the registry's own origin
+// only (see docs/registry-security.md for what is sent where).
 import * as crypto from "crypto";
 import { closest } from "fastest-levenshtein";
 import { Credentials, basicAuthorization, catalogScope, parseChallenges, repositoryScope } from "./auth";
+import { BodyCap, isTimeout, parseJson, readBody, readErrorText, readJson } from "./body";
 import { DigestCache } from "./cache";
 import {
-    DeleteNotSupportedError, DigestMismatchError, ManifestNotFoundError, RegistryAuthError, RegistryLocation,
-    RegistryResponseError, RegistryUnreachableError, RepositoryNotFoundError, TagNotFoundError,
+    DeleteNotSupportedError, DigestMismatchError, MalformedResponseError, ManifestNotFoundError, RegistryAuthError,
+    RegistryLocation, RegistryRequest, RegistryResponseError, RegistryTimeoutError, RegistryUnreachableError,
+    RepositoryNotFoundError, TagNotFoundError,
 } from "./errors";
 import {
     Platform, digestAlgorithm, isDigest, parsePlatform, validateDigest, validateManifestReference, validateRegistry,
     validateRepository, validateTag,
 } from "./reference";
 import {
-    Descriptor, ImageConfigBody, ImageManifestBody, ImageMetadata, Manifest, isIndex, labelsOf, manifestAccept,
+    Descriptor, ImageManifestBody, ImageMetadata, Manifest, isIndex, isObject, labelsOf, manifestAccept, manifestProblem,
 } from "./types";
 
 export interface RegistryClientOptions {
@@ -22,7 +26,7 @@ export interface RegistryClientOptions {
     /** Plain http instead of https (a registry on loopback). */
     insecure?: boolean;
     credentials?: Credentials;
-    /** Per request, in milliseconds. */
+    /** Per request, in milliseconds, from sending it to the last byte of its answer. */
     timeoutMs?: number;
     /** Further attempts after a 429, a 5xx or a connection error. */
     retries?: number;
@@ -40,8 +44,14 @@ interface RequestOptions {
     accept?: string;
 }
 
+/** A response with the request it answers, so whatever reads its body can name that request. */
+interface Exchange {
+    response: Response;
+    request: RegistryRequest;
+}
+
 interface BearerRealm {
-    realm: string;
+    realm: URL;
     service?: string;
 }
 
@@ -50,12 +60,24 @@ interface CachedToken {
     expiresAt: number;
 }
 
+const MiB = 1024 * 1024;
+const manifestCap: BodyCap = { bytes: 4 * MiB, what: "a manifest larger than 4 MiB, the limit distribution itself enforces" };
+// Blobs are only read for image configs (layers never are): labels, history and a digest per layer.
+const blobCap: BodyCap = { bytes: 8 * MiB, what: "an image config larger than 8 MiB" };
+const tokenCap: BodyCap = { bytes: 1 * MiB, what: "a token response larger than 1 MiB" };
+/** All pages of one tag list or catalog together; 32 MiB holds well over 200,000 of the longest tags. */
+const listingBytes = 32 * MiB;
+/** Distribution pages its catalog by 100 to 1,000 entries: 1,000 pages is far more than any honest registry sends. */
+const maxPages = 1000;
 const maxRetryAfterMs = 10_000;
 const tokenLifetimeMarginMs = 10_000;
+/** The token spec's default lifetime, and the least a client assumes (as docker's own client does). */
+const minTokenLifetimeSeconds = 60;
 
 export class RegistryClient {
     readonly registry: string;
-    private readonly baseUrl: string;
+    private readonly baseUrl: URL;
+    private readonly insecure: boolean;
     private readonly credentials?: Credentials;
     private readonly timeoutMs: number;
     private readonly retries: number;
@@ -68,7 +90,8 @@ export class RegistryClient {
 
     constructor(options: RegistryClientOptions) {
         this.registry = validateRegistry(options.registry);
-        this.baseUrl = `${options.insecure ? "http" : "https"}://${this.registry}`;
+        this.insecure = options.insecure ?? false;
+        this.baseUrl = new URL(`${this.insecure ? "http" : "https"}://${this.registry}`);
         this.credentials = options.credentials;
         this.timeoutMs = options.timeoutMs ?? 30_000;
         this.retries = options.retries ?? 3;
@@ -81,19 +104,19 @@ export class RegistryClient {
         validateRepository(repository);
         validateManifestReference(reference);
         const location = { registry: this.registry, repository, reference };
-        const response = await this.send("HEAD", `/v2/${repository}/manifests/${reference}`,
+        const exchange = await this.send("HEAD", manifestPath(repository, reference),
             { location, scope: repositoryScope(repository, "pull"), accept: manifestAccept });
-        if (response.status === 404) {
+        if (exchange.response.status === 404) {
             throw await this.notFound(location);
         }
-        await this.expectOk(response, "HEAD", location);
-        const header = response.headers.get("docker-content-digest");
+        await this.expectOk(exchange);
+        const header = exchange.response.headers.get("docker-content-digest");
         if (header) {
-            validateDigest(header);
-            if (isDigest(reference) && header !== reference) {
-                throw new DigestMismatchError(location, reference, header, "the registry's Docker-Content-Digest");
+            const digest = sentValue(validateDigest, header, exchange.request, "its Docker-Content-Digest header");
+            if (isDigest(reference) && digest !== reference) {
+                throw new DigestMismatchError(location, reference, digest, "the registry's Docker-Content-Digest");
             }
-            return header;
+            return digest;
         }
         return (await this.getManifest(repository, reference)).digest;
     }
@@ -106,23 +129,28 @@ export class RegistryClient {
     async getManifest(repository: string, reference: string): Promise<Manifest> {
         validateRepository(repository);
         validateManifestReference(reference);
+        const location = { registry: this.registry, repository, reference };
+        const path = manifestPath(repository, reference);
         const cached = isDigest(reference) ? this.cache?.get(reference) : undefined;
         if (cached) {
-            return parseManifest(cached, reference, undefined);
+            return parseManifest(cached, reference, undefined, this.describe("GET", this.url(path), location));
         }
-        const location = { registry: this.registry, repository, reference };
-        const response = await this.send("GET", `/v2/${repository}/manifests/${reference}`,
+        const exchange = await this.send("GET", path,
             { location, scope: repositoryScope(repository, "pull"), accept: manifestAccept });
+        const { response, request } = exchange;
         if (response.status === 404) {
+            await response.body?.cancel();
             throw await this.notFound(location);
         }
-        await this.expectOk(response, "GET", location);
-        const bytes = Buffer.from(await response.arrayBuffer());
+        await this.expectOk(exchange);
+        const bytes = await readBody(response, request, manifestCap);
         const announced = response.headers.get("docker-content-digest");
-        const expected = isDigest(reference) ? reference : announced ? validateDigest(announced) : undefined;
+        const expected = isDigest(reference) ? reference
+            : announced ? sentValue(validateDigest, announced, request, "its Docker-Content-Digest header") : undefined;
         const digest = expected ? verifyDigest(bytes, expected, location, "manifest") : hashOf(bytes, "sha256");
+        const manifest = parseManifest(bytes, digest, response.headers.get("content-type"), request);
         this.cache?.put(digest, bytes);
-        return parseManifest(bytes, digest, response.headers.get("content-type"));
+        return manifest;
     }
 
     /** A blob by digest, verified. */
@@ -134,14 +162,14 @@ export class RegistryClient {
             return cached;
         }
         const location = { registry: this.registry, repository, reference: digest };
-        const response = await this.send("GET", `/v2/${repository}/blobs/${digest}`,
+        const exchange = await this.send("GET", blobPath(repository, digest),
             { location, scope: repositoryScope(repository, "pull") });
-        if (response.status === 404) {
-            await response.body?.cancel();
+        if (exchange.response.status === 404) {
+            await exchange.response.body?.cancel();
             throw new ManifestNotFoundError(location);
         }
-        await this.expectOk(response, "GET", location);
-        const bytes = Buffer.from(await response.arrayBuffer());
+        await this.expectOk(exchange);
+        const bytes = await readBody(exchange.response, exchange.request, blobCap);
         verifyDigest(bytes, digest, location, "blob");
         this.cache?.put(digest, bytes);
         return bytes;
@@ -168,22 +196,25 @@ export class RegistryClient {
             throw new RegistryResponseError({ registry: this.registry, repository, reference: image.digest }, 200, "GET",
                 "the manifest has no config descriptor, so it is not an image");
         }
-        const config = JSON.parse((await this.getBlob(repository, configDigest)).toString("utf8")) as ImageConfigBody;
+        const location = { registry: this.registry, repository, reference: configDigest };
+        const request = this.describe("GET", this.url(blobPath(repository, configDigest)), location);
+        const config = parseJson(await this.getBlob(repository, configDigest), request, "image config");
+        if (!isObject(config)) {
+            throw new MalformedResponseError(request, "the image config is not a JSON object");
+        }
         return { digest: top.digest, imageDigest: image.digest, configDigest, ...labelsOf(config) };
     }
 
     async listTags(repository: string): Promise<string[]> {
         validateRepository(repository);
         const location = { registry: this.registry, repository };
-        const pages = await this.paginate<{ tags?: string[] | null }>(`/v2/${repository}/tags/list`,
-            { location, scope: repositoryScope(repository, "pull") }, () => new RepositoryNotFoundError(location));
-        return pages.flatMap((page) => page.tags ?? []);
+        return this.paginate(`/v2/${repository}/tags/list`, { location, scope: repositoryScope(repository, "pull") },
+            () => new RepositoryNotFoundError(location), { key: "tags", validate: validateTag });
     }
 
     async catalog(): Promise<string[]> {
-        const pages = await this.paginate<{ repositories?: string[] | null }>("/v2/_catalog",
-            { location: { registry: this.registry }, scope: catalogScope }, undefined);
-        return pages.flatMap((page) => page.repositories ?? []);
+        return this.paginate("/v2/_catalog", { location: { registry: this.registry }, scope: catalogScope },
+            undefined, { key: "repositories", validate: validateRepository });
     }
 
     /** Deletes a manifest by digest: every tag on it goes too. Blobs are reclaimed by the registry's GC. */
@@ -203,8 +234,9 @@ export class RegistryClient {
         notFound: (location: RegistryLocation & { reference: string }) => Error): Promise<void> {
         validateRepository(repository);
         const location = { registry: this.registry, repository, reference };
-        const response = await this.send("DELETE", `/v2/${repository}/manifests/${reference}`,
+        const exchange = await this.send("DELETE", manifestPath(repository, reference),
             { location, scope: repositoryScope(repository, "pull,delete") });
+        const { response } = exchange;
         if (response.status === 404) {
             await response.body?.cancel();
             throw notFound(location);
@@ -213,25 +245,59 @@ export class RegistryClient {
             await response.body?.cancel();
             throw new DeleteNotSupportedError(location);
         }
-        await this.expectOk(response, "DELETE", location);
+        await this.expectOk(exchange);
         await response.body?.cancel();
     }
 
-    private async paginate<T>(firstPath: string, options: RequestOptions,
-        onNotFound: (() => Error) | undefined): Promise<T[]> {
-        const pages: T[] = [];
-        let next: string | undefined = firstPath;
+    /**
+     * Every name of a paginated listing. The next page must be on the registry's own origin (it gets our
+     * credentials), must not repeat one already read, and all pages together are capped in count and size.
+     */
+    private async paginate(firstPath: string, options: RequestOptions, onNotFound: (() => Error) | undefined,
+        names: { key: string; validate: (name: string) => string }): Promise<string[]> {
+        const pages: string[][] = [];
+        const seen = new Set<string>();
+        let bytesRead = 0;
+        let next: URL | undefined = this.url(firstPath);
         while (next) {
-            const response = await this.send("GET", next, options);
+            seen.add(next.href);
+            const exchange = await this.send("GET", next, options);
+            const { response, request } = exchange;
             if (response.status === 404 && onNotFound) {
                 await response.body?.cancel();
                 throw onNotFound();
             }
-            await this.expectOk(response, "GET", options.location);
-            pages.push(await response.json() as T);
-            next = nextLink(response.headers.get("link"));
+            await this.expectOk(exchange);
+            const bytes = await readBody(response, request,
+                { bytes: listingBytes - bytesRead, what: `a listing larger than ${listingBytes / MiB} MiB over all its pages` });
+            bytesRead += bytes.length;
+            pages.push(namesOf(parseJson(bytes, request, "listing"), names.key, names.validate, request));
+            const link = nextLink(response.headers.get("link"));
+            next = link === undefined ? undefined : this.nextPage(link, next, request, seen);
         }
-        return pages;
+        // Joined once at the end: spreading a page of hundreds of thousands of names into push overflows the stack.
+        return pages.flat();
+    }
+
+    private nextPage(link: string, current: URL, request: RegistryRequest, seen: Set<string>): URL {
+        let next: URL;
+        try {
+            next = new URL(link, current);
+        } catch {
+            throw new MalformedResponseError(request, `its Link header names no URL: <${link}>`);
+        }
+        if (next.origin !== this.baseUrl.origin || next.username || next.password) {
+            throw new MalformedResponseError(request, `its Link header points at ${next.origin}, not at the registry ` +
+                `(${this.baseUrl.origin}): the next page is not followed, so no credential goes there`);
+        }
+        if (seen.has(next.href)) {
+            throw new MalformedResponseError(request,
+                `its Link header points back at ${next.pathname}${next.search}, a page already read: the listing would never end`);
+        }
+        if (seen.size >= maxPages) {
+            throw new MalformedResponseError(request, `the listing goes on past ${maxPages} pages`);
+        }
+        return next;
     }
 
     /** A 404 on a tag: say whether the repository exists, and if so which tags are closest. */
@@ -243,19 +309,33 @@ export class RegistryClient {
         return new TagNotFoundError(location, closestTags(location.reference, tags));
     }
 
-    private async expectOk(response: Response, method: string, location: RegistryLocation): Promise<void> {
+    private async expectOk({ response, request }: Exchange): Promise<void> {
         if (response.ok) {
             return;
         }
-        const detail = method === "HEAD" ? "" : errorDetail(await response.text().catch(() => ""));
+        const detail = request.method === "HEAD" ? "" : errorDetail(await readErrorText(response, request));
         if (response.status === 401 || response.status === 403) {
-            throw new RegistryAuthError(location, response.status, this.credentials !== undefined);
+            throw new RegistryAuthError(request.location, response.status, this.credentials !== undefined);
         }
-        throw new RegistryResponseError(location, response.status, method, detail);
+        throw new RegistryResponseError(request.location, response.status, request.method, detail);
     }
 
-    private async send(method: string, pathOrUrl: string, options: RequestOptions): Promise<Response> {
-        const url = new URL(pathOrUrl, this.baseUrl).toString();
+    private url(path: string): URL {
+        return new URL(path, this.baseUrl);
+    }
+
+    private describe(method: string, url: URL, location: RegistryLocation): RegistryRequest {
+        const path = url.origin === this.baseUrl.origin ? `${url.pathname}${url.search}` : `${url.origin}${url.pathname}`;
+        return { location, method, path, timeoutMs: this.timeoutMs };
+    }
+
+    /**
+     * One request with its retries. Each attempt has its own deadline, given to fetch as its signal, which
+     * also ends a body still being read when it passes.
+     */
+    private async send(method: string, pathOrUrl: string | URL, options: RequestOptions): Promise<Exchange> {
+        const url = typeof pathOrUrl === "string" ? this.url(pathOrUrl) : pathOrUrl;
+        const request = this.describe(method, url, options.location);
         let authenticated = false;
         for (let attempt = 0; ; attempt++) {
             const headers: Record<string, string> = {};
@@ -274,13 +354,14 @@ export class RegistryClient {
                     await sleep(this.backoff(attempt));
                     continue;
                 }
-                throw new RegistryUnreachableError(options.location, describeFetchError(error, this.timeoutMs));
+                throw isTimeout(error) ? new RegistryTimeoutError(request)
+                    : new RegistryUnreachableError(options.location, describeFetchError(error));
             }
             if (response.status === 401 && !authenticated) {
                 const challenge = response.headers.get("www-authenticate");
                 await response.body?.cancel();
                 authenticated = true;
-                if (challenge && this.learnChallenge(challenge, options)) {
+                if (challenge && this.learnChallenge(challenge, options, request)) {
                     attempt--; // the handshake is not a retry
                     continue;
                 }
@@ -289,20 +370,21 @@ export class RegistryClient {
             if ((response.status === 429 || response.status >= 500) && attempt < this.retries) {
                 const retryAfter = Number(response.headers.get("retry-after"));
                 await response.body?.cancel();
+                // Never waits longer than a request may take: a registry cannot stretch one call indefinitely.
                 await sleep(Number.isFinite(retryAfter) && retryAfter > 0
-                    ? Math.min(retryAfter * 1000, maxRetryAfterMs) : this.backoff(attempt));
+                    ? Math.min(retryAfter * 1000, maxRetryAfterMs, this.timeoutMs) : this.backoff(attempt));
                 continue;
             }
-            return response;
+            return { response, request };
         }
     }
 
     /** Remembers how the registry wants to be spoken to; false when we have nothing it would accept. */
-    private learnChallenge(header: string, options: RequestOptions): boolean {
+    private learnChallenge(header: string, options: RequestOptions, request: RegistryRequest): boolean {
         for (const challenge of parseChallenges(header)) {
             if (challenge.scheme === "bearer" && challenge.params.realm) {
+                this.bearerRealm = { realm: this.tokenRealm(challenge.params.realm, request), service: challenge.params.service };
                 this.scheme = "bearer";
-                this.bearerRealm = { realm: challenge.params.realm, service: challenge.params.service };
                 this.tokens.delete(challenge.params.scope ?? options.scope);
                 return true;
             }
@@ -312,6 +394,26 @@ export class RegistryClient {
             }
         }
         return false;
+    }
+
+    /**
+     * The token service a bearer challenge names. The token spec lets it be any host (it gets the password),
+     * so it must at least be https, unless the registry itself is plain http (then the password already
+     * travels in clear, by the operator's choice).
+     */
+    private tokenRealm(realm: string, request: RegistryRequest): URL {
+        let url: URL;
+        try {
+            url = new URL(realm);
+        } catch {
+            throw new MalformedResponseError(request, `its bearer challenge names a realm that is not a URL: ${realm}`);
+        }
+        const schemes = this.insecure ? ["https:", "http:"] : ["https:"];
+        if (!schemes.includes(url.protocol) || url.username || url.password) {
+            throw new MalformedResponseError(request, `its bearer challenge names the token service ${url.protocol}//` +
+                `${url.host}${url.pathname}, which is not an ${schemes.join(" or ")} URL without user info: no credential is sent there`);
+        }
+        return url;
     }
 
     private async authorizationFor(options: RequestOptions): Promise<string | undefined> {
@@ -330,12 +432,14 @@ export class RegistryClient {
         return token.authorization;
     }
 
+    /** The token spec's GET: service and scope as parameters, the credentials (if any) as Basic auth. */
     private async fetchToken(realm: BearerRealm, options: RequestOptions): Promise<CachedToken> {
         const url = new URL(realm.realm);
         if (realm.service) {
             url.searchParams.set("service", realm.service);
         }
         url.searchParams.set("scope", options.scope);
+        const request = this.describe("GET", url, options.location);
         const headers: Record<string, string> = {};
         if (this.credentials) {
             headers.authorization = basicAuthorization(this.credentials);
@@ -344,20 +448,21 @@ export class RegistryClient {
         try {
             response = await fetch(url, { headers, signal: AbortSignal.timeout(this.timeoutMs) });
         } catch (error) {
-            throw new RegistryUnreachableError(options.location,
-                `token service ${url.host}: ${describeFetchError(error, this.timeoutMs)}`);
+            throw isTimeout(error) ? new RegistryTimeoutError(request) : new RegistryUnreachableError(options.location,
+                `token service ${url.host}: ${describeFetchError(error)}`);
         }
         if (!response.ok) {
             await response.body?.cancel();
             throw new RegistryAuthError(options.location, response.status, this.credentials !== undefined);
         }
-        const body = await response.json() as { token?: string; access_token?: string; expires_in?: number };
-        const token = body.token ?? body.access_token;
-        if (!token) {
-            throw new RegistryAuthError(options.location, response.status, this.credentials !== undefined);
+        const body = await readJson(response, request, tokenCap, "token response");
+        const token = isObject(body) ? body.token ?? body.access_token : undefined;
+        // It goes into a header: anything but visible ASCII would break the request or smuggle another header.
+        if (typeof token !== "string" || !/^[\x21-\x7e]+$/.test(token)) {
+            throw new MalformedResponseError(request, "the token response has no usable token");
         }
-        // The token spec's default lifetime is 60 s.
-        const lifetimeMs = (body.expires_in ?? 60) * 1000;
+        const expiresIn = isObject(body) && Number.isFinite(body.expires_in) ? body.expires_in as number : 0;
+        const lifetimeMs = Math.max(expiresIn, minTokenLifetimeSeconds) * 1000;
         return { authorization: `Bearer ${token}`, expiresAt: Date.now() + lifetimeMs - tokenLifetimeMarginMs };
     }
 
@@ -366,9 +471,45 @@ export class RegistryClient {
     }
 }
 
+function manifestPath(repository: string, reference: string): string {
+    return `/v2/${repository}/manifests/${reference}`;
+}
+
+function blobPath(repository: string, digest: string): string {
+    return `/v2/${repository}/blobs/${digest}`;
+}
+
+/** A value the registry sent, checked by our grammar: a bad one is the registry's fault and is said so. */
+function sentValue(validate: (value: string) => string, value: string, request: RegistryRequest, what: string): string {
+    try {
+        return validate(value);
+    } catch (error) {
+        throw new MalformedResponseError(request, `${what}: ${(error as Error).message}`);
+    }
+}
+
+/** The names a listing page holds under `key` (absent or null: none), each checked by the grammar. */
+function namesOf(page: unknown, key: string, validate: (name: string) => string, request: RegistryRequest): string[] {
+    const list = isObject(page) ? page[key] ?? [] : undefined;
+    if (!Array.isArray(list)) {
+        throw new MalformedResponseError(request, `the listing is not a JSON object with a list of ${key}`);
+    }
+    return list.map((name) => {
+        if (typeof name !== "string") {
+            throw new MalformedResponseError(request, `its ${key} hold ${JSON.stringify(name)}, not a name`);
+        }
+        return sentValue(validate, name, request, `its ${key}`);
+    });
+}
+
 /** The manifest's own mediaType wins; the Content-Type header is the fallback (older Docker manifests). */
-function parseManifest(bytes: Buffer, digest: string, contentType: string | null | undefined): Manifest {
-    const body = JSON.parse(bytes.toString("utf8")) as ImageManifestBody;
+function parseManifest(bytes: Buffer, digest: string, contentType: string | null | undefined, request: RegistryRequest): Manifest {
+    const parsed = parseJson(bytes, request, "manifest");
+    const problem = manifestProblem(parsed);
+    if (problem) {
+        throw new MalformedResponseError(request, problem);
+    }
+    const body = parsed as ImageManifestBody;
     const mediaType = body.mediaType ?? contentType?.split(";")[0] ?? "";
     return { digest, mediaType, bytes, body };
 }
@@ -431,11 +572,8 @@ function errorDetail(body: string): string {
     }
 }
 
-function describeFetchError(error: unknown, timeoutMs: number): string {
-    const err = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-    if (err.name === "TimeoutError" || err.name === "AbortError") {
-        return `no answer within ${timeoutMs / 1000} s`;
-    }
+function describeFetchError(error: unknown): string {
+    const err = error as { message?: string; cause?: { code?: string; message?: string } };
     return err.cause?.code ?? err.cause?.message ?? err.message ?? String(error);
 }
 

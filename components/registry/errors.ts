@@ -1,5 +1,7 @@
 // Typed errors: each message names the registry, repository and tag/digest involved and says what to do
 // next. None ever carries a credential: messages are built from names only, never from request options.
+// Whatever the registry itself wrote (error bodies, values it sent) is made printable before it is shown.
+import { printable } from "../printable";
 
 /** Where in a registry something went wrong: `127.0.0.1:5000/rednaw/hello-world:eb53023`. */
 export interface RegistryLocation {
@@ -19,6 +21,23 @@ export function describeLocation(location: RegistryLocation): string {
     return text;
 }
 
+/** One HTTP request to a registry or its token service, as messages name it. */
+export interface RegistryRequest {
+    location: RegistryLocation;
+    method: string;
+    /** The path and query on the registry; the URL without its query for a token service. */
+    path: string;
+    timeoutMs: number;
+}
+
+/** What the registry sent may be anything; a message quotes only a short, printable start of it. */
+const maxQuotedLength = 300;
+
+function quoted(text: string): string {
+    const shown = printable(text);
+    return shown.length <= maxQuotedLength ? shown : `${shown.slice(0, maxQuotedLength)}…`;
+}
+
 export class RegistryError extends Error {
     constructor(message: string, public readonly location?: RegistryLocation) {
         super(message);
@@ -31,7 +50,7 @@ export class RegistryError extends Error {
 
 export class InvalidReferenceError extends RegistryError {
     constructor(public readonly kind: string, public readonly value: string, expected: string) {
-        super(`invalid ${kind} ${JSON.stringify(value)}: ${expected}`);
+        super(`invalid ${kind} ${quoted(JSON.stringify(value))}: ${expected}`);
     }
 }
 
@@ -72,7 +91,7 @@ export class RegistryAuthError extends RegistryError {
 
 export class RegistryUnreachableError extends RegistryError {
     constructor(location: RegistryLocation, cause: string) {
-        super(`registry ${location.registry} could not be reached (${cause}) while reading ${describeLocation(location)}; ` +
+        super(`registry ${location.registry} could not be reached (${quoted(cause)}) while reading ${describeLocation(location)}; ` +
             "check that it is running and that iac:registry (and iac:registryInsecure for plain http) are right", location);
     }
 }
@@ -86,7 +105,25 @@ export class DigestMismatchError extends RegistryError {
 export class RegistryResponseError extends RegistryError {
     constructor(location: RegistryLocation, public readonly status: number, method: string, detail: string) {
         super(`registry ${location.registry} answered HTTP ${status} to ${method} for ${describeLocation(location)}` +
-            (detail ? `: ${detail}` : ""), location);
+            (detail ? `: ${quoted(detail)}` : ""), location);
+    }
+}
+
+/** A registry (or token service) answered in a way no OCI distribution registry does. */
+export class MalformedResponseError extends RegistryError {
+    constructor(public readonly request: RegistryRequest, problem: string) {
+        super(`registry ${request.location.registry} sent an unusable answer to ${request.method} ${quoted(request.path)} ` +
+            `while reading ${describeLocation(request.location)}: ${quoted(problem)}; check that iac:registry names an OCI ` +
+            "distribution registry, and its logs (or any proxy in front of it)", request.location);
+    }
+}
+
+/** The request's deadline passed before the answer, body included, was complete. */
+export class RegistryTimeoutError extends RegistryError {
+    constructor(public readonly request: RegistryRequest) {
+        super(`registry ${request.location.registry} did not complete its answer to ${request.method} ${quoted(request.path)} ` +
+            `within ${request.timeoutMs / 1000} s while reading ${describeLocation(request.location)}; check the registry's ` +
+            "load and the network to it, then run again", request.location);
     }
 }
 

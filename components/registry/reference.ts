@@ -10,7 +10,8 @@ const ipv6Address = "\\[(?:[a-fA-F0-9:]+)\\]";
 const hostPattern = `(?:${domainComponent}(?:\\.${domainComponent})*|${ipv6Address})`;
 
 const repositoryPattern = new RegExp(`^${pathComponent}(?:/${pathComponent})*$`);
-const registryPattern = new RegExp(`^${hostPattern}(?::[0-9]{1,5})?$`);
+const registryPattern = new RegExp(`^${hostPattern}(?::([0-9]{1,5}))?$`);
+const maxPort = 65535;
 const tagPattern = /^[\w][\w.-]{0,127}$/;
 // Only algorithms whose bytes we can verify: a digest we could not check is no better than a tag.
 const digestPatterns: Record<string, RegExp> = {
@@ -22,9 +23,16 @@ const maxRepositoryLength = 255;
 export type DigestAlgorithm = "sha256" | "sha512";
 
 export function validateRegistry(registry: string): string {
-    if (!registryPattern.test(registry)) {
+    const match = registryPattern.exec(registry);
+    if (!match) {
         throw new InvalidReferenceError("registry", registry,
             "expected a host name or IP address with an optional port, e.g. registry.example.com or 127.0.0.1:5000");
+    }
+    // Five digits pass the grammar; only a real port may reach a URL.
+    const port = match[1] === undefined ? undefined : Number(match[1]);
+    if (port !== undefined && (port < 1 || port > maxPort)) {
+        throw new InvalidReferenceError("registry", registry,
+            `port ${match[1]} is out of range: expected 1-${maxPort}, or no port for the scheme's default`);
     }
     return registry;
 }

@@ -1,4 +1,6 @@
-// The OCI image-spec and Docker v2 shapes this project reads, and nothing more.
+// The OCI image-spec and Docker v2 shapes this project reads, and nothing more. A registry may send any
+// JSON at all, so each shape comes with the check that a parsed value has it.
+import { validateDigest } from "./reference";
 
 export const mediaTypes = {
     ociIndex: "application/vnd.oci.image.index.v1+json",
@@ -41,6 +43,57 @@ export interface Manifest {
     body: ImageManifestBody;
 }
 
+export function isObject(value: unknown): value is Record<string, unknown> {
+    return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Why a parsed manifest is not one this project can read (only the fields it reads are checked); undefined when it is. */
+export function manifestProblem(body: unknown): string | undefined {
+    if (!isObject(body)) {
+        return "the manifest is not a JSON object";
+    }
+    if (body.mediaType !== undefined && typeof body.mediaType !== "string") {
+        return "the manifest's mediaType is not a string";
+    }
+    if (body.config !== undefined) {
+        const problem = descriptorProblem(body.config);
+        if (problem) {
+            return `the manifest's config ${problem}`;
+        }
+    }
+    if (body.manifests !== undefined) {
+        if (!Array.isArray(body.manifests)) {
+            return "the index's manifests are not a list";
+        }
+        for (const [i, entry] of body.manifests.entries()) {
+            const problem = descriptorProblem(entry);
+            if (problem) {
+                return `the index's manifests[${i}] ${problem}`;
+            }
+        }
+    }
+    return undefined;
+}
+
+function descriptorProblem(descriptor: unknown): string | undefined {
+    if (!isObject(descriptor)) {
+        return "is not a JSON object";
+    }
+    const digest = descriptor.digest;
+    try {
+        validateDigest(typeof digest === "string" ? digest : "");
+    } catch {
+        return `has no valid digest (${String(JSON.stringify(digest)).slice(0, 150)})`;
+    }
+    const platform = descriptor.platform;
+    const text = (value: unknown) => typeof value === "string";
+    if (platform !== undefined && !(isObject(platform) && text(platform.os) && text(platform.architecture) &&
+        (platform.variant === undefined || text(platform.variant)))) {
+        return "has a malformed platform";
+    }
+    return undefined;
+}
+
 export function isIndex(manifest: Manifest): boolean {
     return manifest.mediaType === mediaTypes.ociIndex || manifest.mediaType === mediaTypes.dockerManifestList ||
         Array.isArray(manifest.body.manifests);
@@ -69,16 +122,21 @@ export interface ImageMetadata extends ImageLabels {
     configDigest: string;
 }
 
-export interface ImageConfigBody {
-    config?: { Labels?: Record<string, string> | null };
-}
-
-export function labelsOf(config: ImageConfigBody): ImageLabels {
-    const labels = config.config?.Labels ?? {};
+/**
+ * The labels of a parsed image config. A label's value should be a string; a number or boolean is shown as
+ * text, anything else (null, a list, an object) as no label: an odd label never stops a deploy.
+ */
+export function labelsOf(config: Record<string, unknown>): ImageLabels {
+    const labels = isObject(config.config) && isObject(config.config.Labels) ? config.config.Labels : {};
+    const label = (key: string): string | null => {
+        const value = Object.hasOwn(labels, key) ? labels[key] : undefined;
+        return typeof value === "string" ? value
+            : typeof value === "number" || typeof value === "boolean" ? String(value) : null;
+    };
     return {
-        description: labels[labelKeys.description] ?? null,
-        created: labels[labelKeys.created] ?? null,
-        revision: labels[labelKeys.revision] ?? null,
-        source: labels[labelKeys.source] ?? null,
+        description: label(labelKeys.description),
+        created: label(labelKeys.created),
+        revision: label(labelKeys.revision),
+        source: label(labelKeys.source),
     };
 }

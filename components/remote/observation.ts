@@ -1,6 +1,7 @@
 // What a host holds for an app — deploy-info.yml and the app's containers with the digests they run — read
 // from the observe script's output, and how that differs from what the stack recorded.
 import { DeployInfo, parseDeployInfo } from "../deploy-info";
+import { printable } from "../printable";
 import { observationMarkers } from "./scripts";
 
 export interface ContainerState {
@@ -12,7 +13,10 @@ export interface ContainerState {
 }
 
 export interface HostObservation {
-    /** deploy-info.yml as read; null when it is missing or unreadable (then `recordProblem` says why). */
+    /**
+     * deploy-info.yml as read, every field printable (it reaches terminals as a stack output and in diffs; the
+     * file keeps labels exactly); null when it is missing or unreadable (then `recordProblem` says why).
+     */
     record: DeployInfo | null;
     recordProblem: string | null;
     containers: ContainerState[];
@@ -39,9 +43,11 @@ export function parseObservation(output: string, image: string, targetDigest: st
         recordProblem = `${where}/deploy-info.yml is missing`;
     } else {
         try {
-            record = parseDeployInfo(recordText, `${where}/deploy-info.yml`);
+            const exact = parseDeployInfo(recordText, `${where}/deploy-info.yml`);
+            record = Object.fromEntries(Object.entries(exact).map(([key, value]) =>
+                [key, typeof value === "string" ? printable(value) : value])) as unknown as DeployInfo;
         } catch (error) {
-            recordProblem = (error as Error).message;
+            recordProblem = printable((error as Error).message);
         }
     }
     const digestsOf = new Map<string, string[]>();

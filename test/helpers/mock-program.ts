@@ -65,7 +65,7 @@ export async function runProgram(config: Record<string, string>, stack = "dev"):
                 id: `${args.name}-id`,
                 state: {
                     ...args.inputs, digest, ref: `${args.inputs.registry}/${args.inputs.repository}@${digest}`,
-                    description: `built from ${args.inputs.tag}`, created: "2026-01-25T01:10:00Z", revision: null, source: null, drift: null,
+                    description: `built from ${args.inputs.tag}`, created: "2026-01-25T01:10:00Z", revision: null, source: null, descriptionBase64: null, drift: null,
                 },
             };
         },

@@ -14,7 +14,7 @@ describe("env files read by docker compose v2", function () {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "iac-envfile-"));
         const template = "services:\n  web:\n    image: ${IMAGE}\n";
         fs.writeFileSync(path.join(dir, "compose.yml"), renderCompose("t.yml", template, `r/x@sha256:${"a".repeat(64)}`).content);
-        const value = fc.string({ unit: "grapheme-ascii", maxLength: 24 }).filter((v) => !/[\r\n\0]/.test(v) && !v.endsWith("\\"));
+        const value = fc.string({ unit: "grapheme-ascii", maxLength: 24 }).filter((v) => !/[\r\n\0]/.test(v) && !v.endsWith("\\") && !v.includes("\\'"));
         try {
             fc.assert(fc.property(fc.array(value, { minLength: 1, maxLength: 4 }), (values) => {
                 const environment = Object.fromEntries(values.map((v, i) => [`V${i}`, v]));

@@ -1,31 +1,21 @@
 // The client's side of the protocol against a scripted HTTP server on loopback: the bearer-token handshake,
 // retries, and digest checks on bytes a real registry would never get wrong.
 import * as assert from "assert";
-import * as crypto from "crypto";
-import * as http from "http";
-import { AddressInfo } from "net";
 import { RegistryClient } from "../../components/registry/client";
 import { DigestMismatchError, RegistryAuthError, RegistryResponseError } from "../../components/registry/errors";
+import { ScriptedRegistry, Script, sha256 } from "../helpers/hostile-registry";
 
-type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
-
-async function withServer(handler: Handler, run: (address: string, requests: string[]) => Promise<void>): Promise<void> {
-    const requests: string[] = [];
-    const server = http.createServer((req, res) => {
-        requests.push(`${req.method} ${req.url} ${req.headers.authorization ?? "-"}`);
-        handler(req, res);
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+async function withServer(script: Script, run: (server: ScriptedRegistry) => Promise<void>): Promise<void> {
+    const server = await ScriptedRegistry.start(script);
     try {
-        await run(`127.0.0.1:${(server.address() as AddressInfo).port}`, requests);
+        await run(server);
     } finally {
-        server.closeAllConnections();
-        await new Promise((resolve) => server.close(resolve));
+        await server.stop();
     }
 }
 
 const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json" }));
-const manifestDigest = `sha256:${crypto.createHash("sha256").update(manifest).digest("hex")}`;
+const manifestDigest = sha256(manifest);
 
 describe("registry client protocol", () => {
     it("does the bearer handshake once per scope, sending credentials only to the token service", async () => {
@@ -41,14 +31,14 @@ describe("registry client protocol", () => {
             } else {
                 res.writeHead(200, { "docker-content-digest": manifestDigest }).end();
             }
-        }, async (address, requests) => {
+        }, async ({ address, requests }) => {
             const client = new RegistryClient({ registry: address, insecure: true, credentials: { username: "u", password: "p" } });
             assert.strictEqual(await client.resolveTag("a/b", "v1"), manifestDigest);
             assert.strictEqual(await client.resolveTag("a/b", "v2"), manifestDigest);
             assert.strictEqual(await client.resolveTag("c/d", "v1"), manifestDigest);
             assert.strictEqual(tokensIssued, 2, "one token per repository scope");
-            const registryRequests = requests.filter((r) => r.includes("/v2/"));
-            assert.ok(registryRequests.every((r) => !r.includes("Basic")), "the registry itself never sees the password");
+            const registryRequests = requests.filter((r) => r.url.startsWith("/v2/"));
+            assert.ok(registryRequests.every((r) => !r.authorization?.startsWith("Basic")), "the registry itself never sees the password");
             assert.strictEqual(registryRequests.length, 4, "one 401, then one request per resolve");
         });
     });
@@ -60,7 +50,7 @@ describe("registry client protocol", () => {
             } else {
                 res.writeHead(401, { "www-authenticate": `Bearer realm="http://${req.headers.host}/token"` }).end();
             }
-        }, async (address) => {
+        }, async ({ address }) => {
             const client = new RegistryClient({ registry: address, insecure: true, credentials: { username: "u", password: "wrong" } });
             await assert.rejects(client.resolveTag("a/b", "v1"), (e: Error) => e instanceof RegistryAuthError && !e.message.includes("wrong"));
         });
@@ -79,7 +69,7 @@ describe("registry client protocol", () => {
             } else {
                 res.writeHead(200, { "docker-content-digest": manifestDigest }).end();
             }
-        }, async (address) => {
+        }, async ({ address }) => {
             const client = new RegistryClient({ registry: address, insecure: true, retries: 2, retryDelayMs: 1 });
             assert.strictEqual(await client.resolveTag("flaky/x", "v1"), manifestDigest);
             assert.strictEqual(calls, 3);
@@ -101,7 +91,7 @@ describe("registry client protocol", () => {
             } else {
                 res.writeHead(200, { "content-type": "application/vnd.oci.image.manifest.v1+json" }).end(manifest);
             }
-        }, async (address) => {
+        }, async ({ address }) => {
             const client = new RegistryClient({ registry: address, insecure: true });
             assert.strictEqual(await client.resolveTag("plain/x", "v1"), manifestDigest);
             await assert.rejects(client.getManifest("tampered/x", manifestDigest), DigestMismatchError);

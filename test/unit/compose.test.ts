@@ -28,5 +28,6 @@ describe("compose rendering", () => {
         assert.throws(() => renderEnvFile({ PW: "ends\\" }), /ends with a backslash/);
         assert.throws(() => renderEnvFile({ "BAD-NAME": "x" }), /environment variable name/);
         assert.throws(() => renderEnvFile({ OK: "line\nbreak" }), /line break/);
+        assert.throws(() => renderEnvFile({ OK: "a\\'b" }), /backslash right before a quote/);
     });
 });

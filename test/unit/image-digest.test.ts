@@ -6,7 +6,7 @@ const digest = "sha256:" + "d".repeat(64);
 const state: ImageDigestOutputs = {
     registry: "127.0.0.1:5000", repository: "rednaw/hello-world", tag: "eb53023", requestedDigest: null,
     platform: "linux/amd64", insecure: true, username: null, password: null, digest,
-    ref: `127.0.0.1:5000/rednaw/hello-world@${digest}`, description: null, created: null, revision: null, source: null, drift: null,
+    ref: `127.0.0.1:5000/rednaw/hello-world@${digest}`, description: null, descriptionBase64: null, created: null, revision: null, source: null, drift: null,
 };
 const sameInputs = { registry: "127.0.0.1:5000", repository: "rednaw/hello-world", tag: "eb53023", insecure: true };
 

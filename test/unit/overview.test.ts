@@ -1,5 +1,6 @@
 import * as assert from "assert";
-import { formatCreated, formatImageTable, printable } from "../../components/overview";
+import { formatCreated, formatImageTable } from "../../components/overview";
+import { printable } from "../../components/printable";
 import { TagRow } from "../../components/registry/listing";
 
 const row = (tag: string, digest: string | null, created: string | null, description: string | null): TagRow =>

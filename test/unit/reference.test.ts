@@ -13,7 +13,7 @@ describe("reference grammar", () => {
         for (const tag of ["eb53023", "v1.2.3", "latest", "A_b-c.d", "_x", "a".repeat(128)]) {
             assert.strictEqual(validateTag(tag), tag);
         }
-        for (const registry of ["127.0.0.1:5000", "registry.rednaw.nl", "localhost", "[::1]:5000", "reg-1.example.com:443"]) {
+        for (const registry of ["127.0.0.1:5000", "registry.rednaw.nl", "localhost", "[::1]:5000", "reg-1.example.com:443", "r:1", "r:65535"]) {
             assert.strictEqual(validateRegistry(registry), registry);
         }
         validateDigest("sha256:" + "a".repeat(64));
@@ -27,6 +27,7 @@ describe("reference grammar", () => {
             [validateTag, ".hidden"], [validateTag, "-x"], [validateTag, "a".repeat(129)], [validateTag, "eb53023;rm -rf /"],
             [validateTag, "$(id)"], [validateTag, ""], [validateTag, "a b"],
             [validateRegistry, "http://127.0.0.1:5000"], [validateRegistry, "host:port"], [validateRegistry, "a b"],
+            [validateRegistry, "127.0.0.1:99999"], [validateRegistry, "127.0.0.1:0"], [validateRegistry, "[::1]:65536"],
             [validateDigest, "sha256:" + "A".repeat(64)], [validateDigest, "sha256:abc"], [validateDigest, "md5:" + "a".repeat(32)],
             [validateDigest, "sha256:" + "a".repeat(64) + "\n"],
         ];
@@ -34,6 +35,10 @@ describe("reference grammar", () => {
             assert.throws(() => validate(value), (error: Error) =>
                 error instanceof InvalidReferenceError && error.message.includes(JSON.stringify(value)), `should reject ${JSON.stringify(value)}`);
         }
+    });
+
+    it("says a registry port is out of range before any URL is built from it", () => {
+        assert.throws(() => validateRegistry("127.0.0.1:99999"), /port 99999 is out of range: expected 1-65535/);
     });
 
     it("never lets a shell metacharacter through any validator", () => {
