@@ -104,6 +104,7 @@ export class AppDeployment extends pulumi.ComponentResource {
             registry: args.image.registry,
             repository: args.image.repository,
             deployedDigest: this.deployed.apply((record) => record?.digest ?? null),
+            deployedTag: this.deployed.apply((record) => record?.tag ?? null),
             platform: args.image.platform,
             insecure: args.image.insecure,
             username: args.registryUsername,

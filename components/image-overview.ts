@@ -10,8 +10,12 @@ import { RegistryClient, defaultPlatform } from "./registry/client";
 import { TagRow, listRepositoryTags, newestFirst } from "./registry/listing";
 
 export interface OverviewRow extends TagRow {
-    /** The tag points at the digest in the workspace's deploy-info.yml. */
+    /** The row's digest is the one in the workspace's deploy-info.yml. */
     deployed: boolean;
+    /** No tag names the deployed digest any more: the row stands for it, so the arrow still marks what runs. */
+    untagged?: boolean;
+    /** The tag deploy-info.yml names, now pointing at another image. */
+    moved?: boolean;
 }
 
 export interface ImageOverviewInputs {
@@ -19,6 +23,8 @@ export interface ImageOverviewInputs {
     repository: string;
     /** From the record the deploy wrote; null before the first deploy. */
     deployedDigest: string | null;
+    /** The tag the record names, to say when it moved off the deployed digest. */
+    deployedTag?: string | null;
     platform?: string;
     insecure?: boolean;
     username?: string;
@@ -40,20 +46,28 @@ export async function listOverview(inputs: ImageOverviewInputs): Promise<ImageOv
         credentials: credentialsOf(inputs.username, inputs.password),
         cache: new DigestCache(inputs.cacheDir),
     });
-    const rows = await listRepositoryTags(client, inputs.repository, { platform: inputs.platform ?? defaultPlatform });
+    const platform = inputs.platform ?? defaultPlatform;
+    const rows: OverviewRow[] = (await listRepositoryTags(client, inputs.repository, { platform })).map((row) => ({
+        ...row,
+        deployed: row.digest !== null && row.digest === inputs.deployedDigest,
+        ...(inputs.deployedTag && row.tag === inputs.deployedTag && row.digest !== inputs.deployedDigest ? { moved: true } : {}),
+    }));
+    const deployed = inputs.deployedDigest;
+    if (deployed && !rows.some((row) => row.deployed)) {
+        // Deleted from the registry is possible too (it keeps running); then its labels are unknown.
+        const labels = await client.imageMetadata(inputs.repository, deployed, platform)
+            .catch(() => ({ description: null, created: null, revision: null, source: null }));
+        rows.push({ repository: inputs.repository, tag: "", digest: deployed, ...labels, deployed: true, untagged: true });
+    }
     return {
         ...inputs,
-        tags: newestFirst(rows).map((row) => ({
-            ...row,
-            ...printableLabels(row),
-            deployed: row.digest !== null && row.digest === inputs.deployedDigest,
-        })),
+        tags: newestFirst(rows).map((row) => ({ ...row, ...printableLabels(row) })),
         listedAt: new Date().toISOString(),
     };
 }
 
 /** A change of any of these lists again; credentials included, so a refresh never uses stale ones. */
-const listingKeys = ["registry", "repository", "deployedDigest", "platform", "insecure", "username", "password"] as const;
+const listingKeys = ["registry", "repository", "deployedDigest", "deployedTag", "platform", "insecure", "username", "password"] as const;
 
 export const imageOverviewProvider: pulumi.dynamic.ResourceProvider<ImageOverviewInputs, ImageOverviewOutputs> = {
     async diff(_id, olds, news) {
@@ -78,6 +92,7 @@ export interface ImageOverviewArgs {
     registry: pulumi.Input<string>;
     repository: pulumi.Input<string>;
     deployedDigest: pulumi.Input<string | null>;
+    deployedTag?: pulumi.Input<string | null>;
     platform?: pulumi.Input<string>;
     insecure?: pulumi.Input<boolean>;
     username?: pulumi.Input<string>;

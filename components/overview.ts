@@ -20,8 +20,21 @@ export function formatCreated(created: string | null): string {
     return Number.isNaN(time.getTime()) ? truncate(printable(created), createdWidth - 2) : time.toISOString().slice(0, 16).replace("T", " ");
 }
 
-export function formatImageTable(repository: string, rows: TagRow[], deployedDigest?: string | null): string {
-    const tagWidth = Math.max(7, ...rows.map((row) => printable(row.tag).length));
+/** A listed tag, or the deployed digest that no tag names any more (`untagged`); `moved` when the deployed tag left it. */
+export type TableRow = TagRow & { untagged?: boolean; moved?: boolean };
+
+function shownTag(row: TableRow): string {
+    return row.untagged ? row.digest!.slice(0, "sha256:".length + 12) : printable(row.tag);
+}
+
+function shownDescription(row: TableRow): string {
+    const description = printable(row.description ?? "");
+    const note = row.untagged ? "(untagged) " : row.moved ? "(tag moved off the deployed image) " : "";
+    return truncate(`${note}${description}`, descriptionWidth);
+}
+
+export function formatImageTable(repository: string, rows: TableRow[], deployedDigest?: string | null): string {
+    const tagWidth = Math.max(7, ...rows.map((row) => shownTag(row).length));
     const line = (marker: string, tag: string, created: string, description: string) =>
         `${marker} ${tag.padEnd(tagWidth)}  ${created.padEnd(createdWidth)}${description}`.trimEnd();
     const header = [
@@ -32,9 +45,9 @@ export function formatImageTable(repository: string, rows: TagRow[], deployedDig
     ];
     const body = rows.map((row) => line(
         deployedDigest && row.digest === deployedDigest ? "→" : " ",
-        printable(row.tag),
+        shownTag(row),
         row.digest === null ? "(gone)" : formatCreated(row.created),
-        row.digest === null ? "tag deleted while listing" : truncate(printable(row.description ?? ""), descriptionWidth),
+        row.digest === null ? "tag deleted while listing" : shownDescription(row),
     ));
     return [...header, ...body].join("\n");
 }

@@ -57,7 +57,7 @@ async function main(): Promise<void> {
     const access = RegistryAccess.forCommand(model);
     process.stderr.write(`images:overview: listing ${access.address}/${repository}\n`);
     const listing = await listOverview({
-        registry: access.address, repository, insecure: access.insecure, deployedDigest: record?.digest ?? null,
+        registry: access.address, repository, insecure: access.insecure, deployedDigest: record?.digest ?? null, deployedTag: record?.tag ?? null,
         username: access.credentials?.username, password: access.credentials?.password,
     });
     if (values.json) {

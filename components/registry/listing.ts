@@ -85,6 +85,6 @@ export function compareNewestFirst(a: string | null, b: string | null): number {
 }
 
 /** Newest first by the created label, then by tag. */
-export function newestFirst(rows: TagRow[]): TagRow[] {
+export function newestFirst<Row extends TagRow>(rows: Row[]): Row[] {
     return [...rows].sort((a, b) => compareNewestFirst(a.created, b.created) || a.tag.localeCompare(b.tag));
 }

@@ -132,16 +132,23 @@ describe("AppDeployment under the real Pulumi engine", function () {
         assert.strictEqual(deployInfo().digest, env.images.a.digest);
     });
 
-    it("reports a re-pushed tag as drift on refresh, and never redeploys by itself", async () => {
+    it("reports a re-pushed tag as drift on refresh, keeps the arrow on what runs, and never redeploys by itself", async () => {
         const moved = await retag(env.images.b.digest, env.images.a.tag);
-        await stack.refresh({ color: "never" });
+        await stack.refresh({ color: "never", runProgram: true });
+        const outputs = await stack.outputs();
+        const drift = outputs.pinned.value["hello-world"].drift;
+        assert.deepStrictEqual([drift.pinnedDigest, drift.currentDigest], [env.images.a.digest, moved], "visible right after the refresh");
+        const overview = (outputs.overview.value as string).split("\n");
+        assert.deepStrictEqual(overview.filter((l) => l.startsWith("→")).map((l) => l.split(/\s+/)[1]), [env.images.a.digest.slice(0, 19)]);
+        assert.match(overview.find((l) => l.startsWith("→"))!, /\(untagged\) initial deploy/);
+        assert.match(overview.find((l) => l.includes(env.images.a.tag))!, /\(tag moved off the deployed image\) add healthcheck/);
+
         const sessions = env.ssh.sessionCount();
         const result = await up();
         assert.match(result.stdout, new RegExp(`tag ${env.images.a.tag} now points at ${moved}`));
         assert.strictEqual(env.ssh.sessionCount(), sessions, "drift ran no remote command");
         const pinned = (await stack.outputs()).pinned.value["hello-world"];
         assert.strictEqual(pinned.digest, env.images.a.digest);
-        assert.deepStrictEqual([pinned.drift.pinnedDigest, pinned.drift.currentDigest], [env.images.a.digest, moved]);
         assert.deepStrictEqual(running(), [env.images.a.digest]);
     });
 

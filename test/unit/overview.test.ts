@@ -36,6 +36,18 @@ describe("overview table", () => {
         assert.match(lines[6], /^ {2}t3 +\(gone\) +tag deleted while listing$/);
     });
 
+    it("keeps the arrow on what runs when no tag names it, and says which tag moved", () => {
+        const deployed = `sha256:${"d".repeat(64)}`;
+        const table = formatImageTable("rednaw/hello-world", [
+            { ...row("eb53023", "sha256:b", "2026-01-25T01:20:00Z", "someone else's image"), moved: true },
+            { ...row("", deployed, "2026-01-25T01:10:00Z", "add healthcheck"), untagged: true },
+        ], deployed);
+        assert.deepStrictEqual(table.split("\n").slice(4), [
+            "  eb53023              2026-01-25 01:20     (tag moved off the deployed image) someone else's image",
+            "→ sha256:dddddddddddd  2026-01-25 01:10     (untagged) add healthcheck",
+        ]);
+    });
+
     it("formats created times in UTC and keeps odd values printable", () => {
         assert.strictEqual(formatCreated("2026-01-25T02:10:00+01:00"), "2026-01-25 01:10");
         assert.strictEqual(formatCreated(null), "-");
