@@ -238,13 +238,7 @@ export function parseWorkspace(name: string, entries: ConfigEntries, extraChecks
 
     const address = reader.required("iac:registry", "registry.example.com");
     if (address) {
-        reader.check("iac:registry", () => {
-            validateRegistry(address);
-            const port = /:([0-9]+)$/.exec(address)?.[1];
-            if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) {
-                throw new Error(`port ${port} of ${address} is not from 1 to 65535`);
-            }
-        });
+        reader.check("iac:registry", () => validateRegistry(address));
     }
     const platform = reader.text("iac:platform")!;
     reader.check("iac:platform", () => parsePlatform(platform));

@@ -78,7 +78,7 @@ describe("AppDeployment under the real Pulumi engine", function () {
         const sessions = env.ssh.sessionCount();
         const requests = env.registry.requestCount();
         const result = await up();
-        assert.deepStrictEqual(Object.keys(result.summary.resourceChanges ?? {}).sort(), ["same"]);
+        assert.deepStrictEqual(Object.keys(result.summary.resourceChanges ?? {}).sort(), ["same"], result.stdout);
         assert.strictEqual(env.ssh.sessionCount(), sessions);
         assert.strictEqual(env.registry.requestCount(), requests);
     });

@@ -25,7 +25,7 @@ describe("workspace config under the real Pulumi engine", function () {
         });
         await assert.rejects(testStack.stack.preview({ color: "never" }), (error: Error) => {
             assert.match(error.message, /the configuration of workspace dev has 4 problem\(s\):/);
-            assert.match(error.message, /- iac:registry: port 99999 of 127\.0\.0\.1:99999 is not from 1 to 65535/);
+            assert.match(error.message, /- iac:registry: invalid registry "127\.0\.0\.1:99999": port 99999 is out of range: expected 1-65535/);
             assert.match(error.message, /- iac:sshPort: expected a whole number from 1 to 65535, not "70000"/);
             assert.match(error.message, /- hello-world:environment: the value of API_KEY holds a line break/);
             assert.match(error.message, /- hello-world:environment: environment variable name "BAD-NAME"/);

@@ -69,11 +69,11 @@ describe("the workspace model", () => {
         });
         assert.match(message, /has 7 problem\(s\)/);
         assert.match(message, /iac:sshPort: expected a whole number from 1 to 65535, not "70000"/);
-        assert.match(message, /iac:registry: port 99999 of 127\.0\.0\.1:99999 is not from 1 to 65535/);
+        assert.match(message, /iac:registry: invalid registry "127\.0\.0\.1:99999": port 99999 is out of range: expected 1-65535/);
         assert.match(message, /iac:sshUser: invalid user name "-rf"/);
         assert.match(message, /environment variable name "BAD-KEY"/);
         for (const key of ["NEWLINE", "TRAILING", "NUL"]) {
-            assert.match(message, new RegExp(`hello-world:environment: the value of ${key} holds a line break or NUL, or ends with a backslash`));
+            assert.match(message, new RegExp(`hello-world:environment: the value of ${key} holds a line break or NUL, ends with a backslash`));
         }
         assert.ok(!message.includes(secretish), "no value is ever shown");
     });
