@@ -29,6 +29,8 @@ export async function startProcess(service: string, command: string, args: strin
     /** Outlive this process (the demo's services); stop later by pid with stopPid. */
     keepRunning?: boolean;
 }): Promise<StartedProcess> {
+    // A restarted service appends to its old log: only what this start writes counts as ready.
+    const logStart = fs.existsSync(options.logFile) ? fs.statSync(options.logFile).size : 0;
     const log = fs.openSync(options.logFile, "a");
     const child = spawn(command, args, {
         stdio: ["ignore", log, log], env: options.env ?? process.env, detached: options.keepRunning ?? false,
@@ -42,7 +44,7 @@ export async function startProcess(service: string, command: string, args: strin
     const output = new Promise<RegExpMatchArray>((resolve, reject) => {
         const deadline = Date.now() + options.timeoutMs;
         const poll = () => {
-            const text = fs.readFileSync(options.logFile, "utf8");
+            const text = fs.readFileSync(options.logFile).subarray(logStart).toString("utf8");
             const match = text.match(options.ready);
             if (match) {
                 return resolve(match);

@@ -9,6 +9,7 @@ import { ConfigMap } from "@pulumi/pulumi/automation";
 import { DeployInfo, parseDeployInfo } from "../../components/deploy-info";
 import { AppLocation, appDir, composeProject } from "../../components/remote/layout";
 import { BuiltImage } from "../../scripts/local/app-repository";
+import { startDockerd } from "../../scripts/local/dockerd";
 import { freePort } from "../../scripts/local/sshd";
 import { DeployEnvironment, startDeployEnvironment } from "../helpers/deploy-environment";
 import { TestStack, createTestStack } from "../helpers/pulumi-stack";
@@ -108,7 +109,11 @@ describe("faults under the real Pulumi engine", function () {
         throw new Error(`the host never said ${marker}`);
     }
 
-    for (const [phase, marker] of [["pulling", /pulling/], ["waiting for health", /waiting up to/]] as const) {
+    const phases: [string, RegExp][] = [
+        ["about to pull", /^/], ["pulling", /pulling/], ["waiting for health", /waiting up to/],
+        ["past the switch, about to record", /Healthy/],
+    ];
+    for (const [phase, marker] of phases) {
         it(`converges after pulumi up is killed -9 while the host is ${phase}: cancel, roll the config back, up --refresh`, async () => {
             const since = Date.now();
             await dev.stack.setConfig("hello-world:tag", { value: env.images.b.tag });
@@ -159,6 +164,31 @@ describe("faults under the real Pulumi engine", function () {
                 execFileSync("umount", [mountPoint]);
                 fs.rmdirSync(mountPoint);
             }
+        }
+    });
+
+    // Last: it stops the engine every other test uses.
+    it("fails and says what to run when dockerd stops mid-deploy, and converges once it is back", async () => {
+        const since = Date.now();
+        await dev.stack.setConfig("hello-world:tag", { value: env.images.b.tag });
+        const run = dev.cli(["up", "--yes", "--skip-preview"]);
+        await hostSays(/waiting up to/, since);
+        process.kill(env.dockerd.pid, "SIGKILL");
+        const failed = await run.result;
+        assert.notStrictEqual(failed.status, 0);
+        assert.match(failed.output, /fix the host, then run pulumi up --refresh/);
+        const refresh = await dev.cli(["refresh", "--yes"]).result;
+        assert.notStrictEqual(refresh.status, 0, "a refresh cannot mistake a silent engine for an app that is gone");
+
+        const restarted = await startDockerd({ dir: env.dockerd.dir });
+        try {
+            const up = await dev.cli(["up", "--refresh", "--yes", "--skip-preview"]).result;
+            assert.strictEqual(up.status, 0, up.output);
+            await assertAgree(dev, location, env.images.b);
+            assert.strictEqual((await refreshChecks(dev)).status, 0);
+            await dev.remove();
+        } finally {
+            await restarted.stop();
         }
     });
 });

@@ -16,7 +16,7 @@ export interface TestStack {
     stack: Stack;
     /** The pulumi CLI on this stack, as an operator runs it. */
     cli(args: string[]): CliRun;
-    /** Destroys what the stack still has, removes it and its temp dirs. */
+    /** Destroys what the stack still has, removes it and its temp dirs; once. */
     remove(): Promise<void>;
 }
 
@@ -39,6 +39,9 @@ export async function createTestStack(stackName: string, config: ConfigMap): Pro
         stack,
         cli,
         remove: async () => {
+            if (!fs.existsSync(workDir)) {
+                return;
+            }
             try {
                 await stack.destroy();
                 await workspace.removeStack(stackName);
