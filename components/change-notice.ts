@@ -45,7 +45,8 @@ export async function describePendingChange(args: ChangeNoticeArgs): Promise<str
         if (deployed && digest === deployed.digest) {
             return undefined;
         }
-        target = { tag: args.requested.tag ?? null, ...await client.imageMetadata(args.repository, digest, args.platform) };
+        const { description, created } = await client.imageMetadata(args.repository, digest, args.platform);
+        target = { tag: args.requested.tag ?? null, digest, description, created };
     }
     if (deployed && target.digest === deployed.digest) {
         return undefined;

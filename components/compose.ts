@@ -1,7 +1,8 @@
 // An app's compose template (apps/<app>/compose.yml) rendered for one deploy: every service whose image is
 // `${IMAGE}` runs the pinned `registry/repository@sha256:…` — never a tag — and reads the app's env file.
 import * as YAML from "yaml";
-import { InvalidReferenceError } from "./registry/errors";
+import { InvalidValueError } from "./invalid-value";
+import { validateServiceName } from "./remote/layout";
 import { files } from "./remote/layout";
 
 export const imagePlaceholder = "${IMAGE}";
@@ -37,6 +38,11 @@ export function renderCompose(templateName: string, template: string, ref: strin
         const name = String((pair.key as YAML.Scalar).value);
         const service = pair.value;
         if (YAML.isMap(service) && service.get("image") === imagePlaceholder) {
+            try {
+                validateServiceName(name);
+            } catch (error) {
+                throw new ComposeTemplateError(templateName, (error as Error).message);
+            }
             service.set("image", ref);
             service.set("env_file", [files.env]);
             pinned.push(name);
@@ -76,7 +82,7 @@ export function renderEnvFile(environment: Record<string, unknown>): string {
     return Object.entries(environment).sort(([a], [b]) => a.localeCompare(b)).map(([key, raw]) => {
         const problem = envEntryProblem(key, raw);
         if (problem) {
-            throw new InvalidReferenceError("environment entry", key, problem);
+            throw new InvalidValueError("environment entry", key, problem);
         }
         // Structured config turns `PORT: 8080` into a number; the container sees text either way.
         return `${key}='${String(raw).replace(/'/g, "\\'")}'\n`;

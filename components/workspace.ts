@@ -10,7 +10,7 @@ import { Credentials, credentialsFromDockerConfig } from "./registry/auth";
 import { DigestCache } from "./registry/cache";
 import { RegistryClient } from "./registry/client";
 import { parsePlatform, validateDigest, validateHost, validateRegistry, validateRepository, validateTag } from "./registry/reference";
-import { AppLocation, appNamePattern, validateAbsolutePath, validateAppName } from "./remote/layout";
+import { AppLocation, appNamePattern, validateAbsolutePath, validateName } from "./remote/layout";
 import { SshConnection, hostKeyPattern } from "./remote/ssh";
 
 export const projectNamespace = "iac";
@@ -225,7 +225,7 @@ function parseApp(reader: EntryReader, name: string): WorkspaceApp {
 export function parseWorkspace(name: string, entries: ConfigEntries, extraChecks: (workspace: Workspace) => string[] = () => []): Workspace {
     const reader = new EntryReader(entries);
     // Also part of deploy-info.yml and host paths.
-    reader.check("workspace", () => validateAppName("workspace", name));
+    reader.check("workspace", () => validateName("workspace", name));
 
     const listed = reader.structured("iac:apps");
     let appNames: string[] = [];
@@ -262,7 +262,7 @@ export function parseWorkspace(name: string, entries: ConfigEntries, extraChecks
         reader.problem("iac:sshHostKey", `expected "<type> <base64>" as ssh-keyscan prints it (without the host name), not ${JSON.stringify(host.hostKey)}`);
     }
     if (host.org) {
-        reader.check("iac:org", () => validateAppName("org", host.org));
+        reader.check("iac:org", () => validateName("org", host.org));
     }
     reader.check("iac:deployRoot", () => validateAbsolutePath("deploy root", host.deployRoot));
 

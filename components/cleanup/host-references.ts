@@ -2,7 +2,7 @@
 // references.ts, and by the integration tests over a real host): every app dir under <deployRoot>/<org>/ —
 // listed, not only the configured apps — and the image of every container, running or stopped.
 // File contents and names travel base64-encoded, so nothing in them can be mistaken for the framing.
-import { files, validateAbsolutePath, validateAppName } from "../remote/layout";
+import { files, validateAbsolutePath, validateName } from "../remote/layout";
 import { shellQuote } from "../remote/scripts";
 
 export interface AppDirRecords {
@@ -17,7 +17,7 @@ export interface AppDirRecords {
 /** Prints one `app NAME INFO HISTORY` line per directory under <deployRoot>/<org>/, each field base64 or `-` for no file. */
 export function buildListAppRecordsScript(deployRoot: string, org: string): string {
     const root = validateAbsolutePath("deploy root", deployRoot).replace(/\/+$/, "") || "/";
-    const orgDir = `${root.replace(/\/$/, "")}/${validateAppName("org", org)}`;
+    const orgDir = `${root.replace(/\/$/, "")}/${validateName("org", org)}`;
     return [
         "set -eu",
         // A root or org dir that is not there is not "nothing deployed": it may be a wrong iac:deployRoot.

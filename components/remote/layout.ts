@@ -2,21 +2,30 @@
 // the compose project, the lock, the stagings — derives from the deploy dir `<deployRoot>/<org>/<app>`, so
 // two workspaces with their own dirs never share a name on one host.
 import * as crypto from "crypto";
-import { InvalidReferenceError } from "../registry/errors";
+import { InvalidValueError } from "../invalid-value";
 
 export const appNamePattern = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const absolutePathPattern = /^\/(?:[A-Za-z0-9._-]+\/?)*$/;
 
-export function validateAppName(kind: string, value: string): string {
+/** Apps, workspaces and orgs: they name host paths and compose projects, so lowercase letters, digits and '-'. */
+export function validateName(kind: string, value: string): string {
     if (!appNamePattern.test(value)) {
-        throw new InvalidReferenceError(kind, value, "expected lowercase letters, digits and '-', e.g. hello-world");
+        throw new InvalidValueError(kind, value, "expected lowercase letters, digits and '-', e.g. hello-world");
+    }
+    return value;
+}
+
+/** A compose service name, by compose's own grammar. */
+export function validateServiceName(value: string): string {
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(value)) {
+        throw new InvalidValueError("compose service name", value, "expected letters, digits, '_', '.' and '-', starting with a letter or digit");
     }
     return value;
 }
 
 export function validateAbsolutePath(kind: string, value: string): string {
     if (!absolutePathPattern.test(value) || value.split("/").includes("..")) {
-        throw new InvalidReferenceError(kind, value, "expected an absolute path of [A-Za-z0-9._-] components, e.g. /opt");
+        throw new InvalidValueError(kind, value, "expected an absolute path of [A-Za-z0-9._-] components, e.g. /opt");
     }
     return value;
 }
@@ -30,9 +39,9 @@ export interface AppLocation {
 }
 
 export function appDir(location: AppLocation): string {
-    validateAppName("app", location.app);
-    validateAppName("workspace", location.workspace);
-    validateAppName("org", location.org);
+    validateName("app", location.app);
+    validateName("workspace", location.workspace);
+    validateName("org", location.org);
     return `${validateAbsolutePath("deploy root", location.deployRoot).replace(/\/+$/, "")}/${location.org}/${location.app}`;
 }
 
@@ -47,7 +56,7 @@ export function composeProject(location: AppLocation): string {
 
 /** The project name of deploys made before names derived from the dir; such an app is adopted on its next deploy. */
 export function legacyComposeProject(location: AppLocation): string {
-    return validateAppName("app", location.app);
+    return validateName("app", location.app);
 }
 
 export const files = {

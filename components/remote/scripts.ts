@@ -4,7 +4,7 @@
 // and single-quoted; everything large or user-written (labels, compose file, environment) travels on stdin.
 import { validateDigest, validateRegistry, validateRepository } from "../registry/reference";
 import {
-    AppLocation, appDir, composeLabels, composeProject, files, legacyComposeProject, validateAppName,
+    AppLocation, appDir, composeLabels, composeProject, files, legacyComposeProject, validateServiceName,
 } from "./layout";
 
 /** Single-quotes a value for POSIX sh; the only character needing care inside is the quote itself. */
@@ -171,7 +171,7 @@ export function buildDeployScript(spec: DeploySpec): string {
  */
 export function buildDeployPhase(spec: DeploySpec): string {
     const ref = pinnedRef(spec);
-    const services = spec.services.map((service) => shellQuote(validateAppName("compose service", service))).join(" ");
+    const services = spec.services.map((service) => shellQuote(validateServiceName(service))).join(" ");
     const timeout = Math.trunc(spec.healthTimeoutSeconds);
     const compose = composeCommand(composeProject(spec));
     const up = `timeout ${timeout + 30} ${compose} up -d --wait --wait-timeout ${timeout} --remove-orphans >&2`;

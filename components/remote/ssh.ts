@@ -36,6 +36,14 @@ export class RemoteError extends Error {
     }
 }
 
+/** The host answered but would not be trusted or would not trust us: retrying cannot help. */
+export class HostAuthError extends RemoteError {
+    constructor(connection: SshConnection, cause: string) {
+        super(`${hostLabel(connection)} answered but ${cause}; check iac:sshUser, iac:sshPrivateKey and iac:sshHostKey. ` +
+            "Nothing was changed on the host");
+    }
+}
+
 export class HostUnreachableError extends RemoteError {
     constructor(connection: SshConnection, attempts: number, cause: string) {
         super(`cannot reach ${hostLabel(connection)} over SSH after ${attempts} attempt(s): ${cause}; ` +
@@ -65,10 +73,10 @@ const causes: Record<string, string> = {
 
 function explain(error: Error & { code?: string; level?: string }): string {
     if (error.level === "client-authentication") {
-        return "the host refused the key (authentication failed)";
+        return "it refused the key (authentication failed)";
     }
     if (error.message.includes("verification failed")) {
-        return "the host's key is not iac:sshHostKey (another host, or a man in the middle; if the host was rebuilt, update iac:sshHostKey)";
+        return "its host key is not iac:sshHostKey (another host, or a man in the middle; if the host was rebuilt, update iac:sshHostKey)";
     }
     if (error.message.includes("Timed out while waiting for handshake")) {
         return "no SSH handshake (timed out)";
@@ -108,7 +116,7 @@ async function connect(connection: SshConnection): Promise<Client> {
             last = error as Error;
             // A refused key or a wrong host key will not change on a retry.
             if ((error as { level?: string }).level === "client-authentication" || last.message.includes("verification failed")) {
-                throw new HostUnreachableError(connection, attempt, explain(last));
+                throw new HostAuthError(connection, explain(last));
             }
             if (attempt < attempts) {
                 await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** (attempt - 1)));

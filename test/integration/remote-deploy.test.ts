@@ -1,7 +1,7 @@
 // The host scripts of components/remote/scripts.ts, run over a real SSH host against real dockerd,
 // compose v2 and Registry v3: deploy, roll forward and back, a failed deploy, two at once, removal.
 import * as assert from "assert";
-import { execFileSync } from "child_process";
+import { execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
@@ -31,11 +31,12 @@ describe("host scripts over a real SSH host, dockerd, compose v2 and Registry v3
     after(async () => env?.stop());
 
     /** The script and stdin of a deploy of `image`, built as HostDeployment builds them. */
-    function deployRequest(image: BuiltImage, healthTimeoutSeconds = 30, target: AppLocation = location, port = env.port) {
+    function deployRequest(image: BuiltImage, healthTimeoutSeconds = 30, target: AppLocation = location, port = env.port, lockTimeoutSeconds?: number) {
         const ref = `${env.registry.address}/${repository}@${image.digest}`;
         const compose = renderCompose("apps/hello-world/compose.yml", template, ref);
         const spec: DeploySpec = {
             ...target, registry: env.registry.address, repository, digest: image.digest, services: compose.services, healthTimeoutSeconds,
+            lockTimeoutSeconds,
         };
         const record = renderRecordParts({
             app: "hello-world", workspace: target.workspace, image: `${env.registry.address}/${repository}`,
@@ -132,6 +133,21 @@ describe("host scripts over a real SSH host, dockerd, compose v2 and Registry v3
         assert.deepStrictEqual(running(), [recorded]);
         const digests = history().map((h) => h.digest);
         assert.strictEqual(digests[digests.length - 1], recorded);
+    });
+
+    it("waits for the app's lock and gives up, changing nothing, while another deploy holds it", async () => {
+        const before = deployInfoText();
+        const holder = spawn("flock", [path.join(appDir(location), ".deploy.lock"), "sleep", "60"], { stdio: "ignore" });
+        try {
+            await new Promise((resolve) => setTimeout(resolve, 300));
+            const request = deployRequest(notDeployed(), 30, location, env.port, 2);
+            const result = await runOverSsh(env.ssh, request.script, request.stdin);
+            assert.strictEqual(result.status, 1);
+            assert.match(result.stderr, /another deploy of this app dir has held the lock for 2 s/);
+        } finally {
+            holder.kill();
+        }
+        assert.strictEqual(deployInfoText(), before);
     });
 
     it("refuses to take over an app dir that another workspace deployed to", async () => {

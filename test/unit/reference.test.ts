@@ -41,18 +41,44 @@ describe("reference grammar", () => {
         assert.throws(() => validateRegistry("127.0.0.1:99999"), /port 99999 is out of range: expected 1-65535/);
     });
 
-    it("never lets a shell metacharacter through any validator", () => {
-        const validators = [validateRepository, validateTag, validateRegistry, validateDigest];
-        fc.assert(fc.property(fc.string({ maxLength: 80 }), (value) => {
-            for (const validate of validators) {
-                try {
-                    validate(value);
-                } catch {
-                    continue;
+    describe("by property, over valid values, near misses and noise", () => {
+        const metacharacters = ";&|$`'\"\\<>(){}*?!#~ \n\t";
+        const component = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+        const valid = {
+            digest: fc.oneof(fc.stringMatching(/^[a-f0-9]{64}$/).map((h) => `sha256:${h}`),
+                fc.stringMatching(/^[a-f0-9]{128}$/).map((h) => `sha512:${h}`)),
+            tag: fc.stringMatching(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/),
+            repository: fc.stringMatching(new RegExp(`^${component}(?:/${component}){0,3}$`)).filter((r) => r.length <= 255),
+            registry: fc.tuple(fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?(\.[a-z0-9]{1,10}){0,3}$/), fc.option(fc.integer({ min: 1, max: 65535 })))
+                .map(([host, port]) => port === null ? host : `${host}:${port}`),
+        };
+        const validators = { digest: validateDigest, tag: validateTag, repository: validateRepository, registry: validateRegistry };
+        /** A valid value with one shell metacharacter put in somewhere. */
+        const nearMiss = (arbitrary: fc.Arbitrary<string>) => fc.tuple(arbitrary, fc.nat(), fc.constantFrom(...metacharacters))
+            .map(([value, at, c]) => value.slice(0, at % (value.length + 1)) + c + value.slice(at % (value.length + 1)));
+
+        for (const kind of Object.keys(valid) as (keyof typeof valid)[]) {
+            it(`accepts every valid ${kind} and rejects it with a shell metacharacter in it`, () => {
+                fc.assert(fc.property(valid[kind], (value) => assert.strictEqual(validators[kind](value), value)), { numRuns: 500 });
+                fc.assert(fc.property(nearMiss(valid[kind]), (value) => {
+                    assert.throws(() => validators[kind](value), InvalidReferenceError);
+                }), { numRuns: 500 });
+            });
+        }
+
+        it("never lets a shell metacharacter through any validator, whatever it is given", () => {
+            const anything = fc.oneof(fc.string({ maxLength: 80 }), ...Object.values(valid), ...Object.values(valid).map(nearMiss));
+            fc.assert(fc.property(anything, (value) => {
+                for (const validate of Object.values(validators)) {
+                    try {
+                        validate(value);
+                    } catch {
+                        continue;
+                    }
+                    assert.doesNotMatch(value, /[\s;&|$`'"\\<>(){}*?!#~]/);
                 }
-                assert.doesNotMatch(value, /[\s;&|$`'"\\<>(){}*?!#~]/);
-            }
-        }), { numRuns: 5000 });
+            }), { numRuns: 5000 });
+        });
     });
 
     it("builds the pinned reference and parses platforms", () => {
