@@ -43,6 +43,7 @@ export interface PostgresServer {
 export async function startPostgres(options: { port?: number; dir?: string; keepRunning?: boolean } = {}): Promise<PostgresServer> {
     const ownDir = options.dir === undefined;
     const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), "iac-postgres-"));
+    fs.mkdirSync(dir, { recursive: true });
     const user = "iac";
     const database = "pulumi";
     const dataDir = path.join(dir, "data");
