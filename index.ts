@@ -1,7 +1,7 @@
 // The workspace (this stack): its config read and checked, then per app a pinned image and its deployment.
 import * as pulumi from "@pulumi/pulumi";
 import { AppDeployment } from "./components/app-deployment";
-import { formatImageTable } from "./components/overview";
+import { formatDeployment, formatImageTable } from "./components/overview";
 import { ImageDigest } from "./components/image-digest";
 import { loadWorkspaceConfig } from "./components/workspace";
 
@@ -73,6 +73,9 @@ export const images = Object.fromEntries(apps.map(({ app, image, deployment }) =
     tags: deployment.tags,
 }]));
 
-/** The seed's application:overview: one table per app, newest first, → on what this workspace runs. */
+/** The seed's application:overview: one table per app, newest first, → on what this workspace runs, then who deployed it and when. */
 export const overview = pulumi.all(apps.map(({ image, deployment }) => pulumi.all([image.repository, deployment.tags, deployment.deployed])))
-    .apply((tables) => tables.map(([repository, tags, record]) => formatImageTable(repository, tags, record?.digest)).join("\n\n"));
+    .apply((tables) => tables.map(([repository, tags, record]) => [
+        formatImageTable(repository, tags, record?.digest),
+        ...(record ? ["", formatDeployment(record)] : []),
+    ].join("\n")).join("\n\n"));

@@ -3,6 +3,7 @@
 import * as os from "os";
 import YAML = require("yaml");
 import { ImageName, parseImageName } from "./image-name";
+import { printable } from "./printable";
 import { validateDigest, validateTag } from "./registry/reference";
 
 export interface DeployInfo {
@@ -15,14 +16,44 @@ export interface DeployInfo {
     description: string | null;
     /** UTC ISO-8601, from the host's clock at the end of the deploy. */
     deployed_at: string;
-    /** The operator's user@host. */
+    /** Who ran the deploy: the operator's IAC_OPERATOR, else their user@host. */
     deployed_by: string;
 }
 
 export type DeployRecord = Omit<DeployInfo, "deployed_at">;
 
-export function operatorIdentity(): string {
-    return `${os.userInfo().username}@${os.hostname()}`;
+const maxOperatorLength = 128;
+
+export class OperatorIdentityError extends Error {
+    constructor(value: string, problem: string) {
+        // Shown escaped and cut: the value is exactly what could not be trusted on a terminal.
+        super(`IAC_OPERATOR "${printable([...value].slice(0, maxOperatorLength).join(""))}" ${problem}: set it to a name or e-mail address of at most ` +
+            `${maxOperatorLength} printable characters (e.g. export IAC_OPERATOR=wander@rednaw.nl), or unset it for user@host`);
+        this.name = "OperatorIdentityError";
+    }
+}
+
+/**
+ * Who is deploying, for deployed_by: IAC_OPERATOR when the operator set it (a shared stack's operators are told
+ * apart by it, whatever account they log in with), else user@host. It lands in a record on the host and in the
+ * shared state, so it must be one printable line of bounded length.
+ */
+export function operatorIdentity(env: NodeJS.ProcessEnv = process.env): string {
+    const configured = env.IAC_OPERATOR;
+    if (configured === undefined || configured === "") {
+        return `${os.userInfo().username}@${os.hostname()}`;
+    }
+    if (configured.trim() !== configured) {
+        throw new OperatorIdentityError(configured, "starts or ends with white space");
+    }
+    if ([...configured].length > maxOperatorLength) {
+        throw new OperatorIdentityError(configured, `is longer than ${maxOperatorLength} characters`);
+    }
+    // Letters of any script are fine; control and format characters (newlines, escapes, bidi overrides) are not.
+    if (/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(configured)) {
+        throw new OperatorIdentityError(configured, "holds a control character");
+    }
+    return configured;
 }
 
 /** The canonical text: the spec's fields in its order, blank lines between its groups. */

@@ -1,5 +1,6 @@
 // The seed's overview table: one block per image, newest first, → on what a workspace runs. Labels come
 // from whoever built the image, so nothing in them reaches a terminal raw.
+import { DeployInfo } from "./deploy-info";
 import { printable } from "./printable";
 import { TagRow } from "./registry/listing";
 
@@ -50,4 +51,13 @@ export function formatImageTable(repository: string, rows: TableRow[], deployedD
         row.digest === null ? "tag deleted while listing" : shownDescription(row),
     ));
     return [...header, ...body].join("\n");
+}
+
+/**
+ * Under a workspace's table: who deployed what runs, and when. On a shared stack this is how the next operator
+ * sees whose deploy they are looking at; the record is the host's deploy-info.yml.
+ */
+export function formatDeployment(record: DeployInfo): string {
+    const what = record.tag === null ? record.digest.slice(0, "sha256:".length + 12) : printable(record.tag);
+    return `DEPLOYED: ${what} at ${formatCreated(record.deployed_at)} by ${printable(record.deployed_by)}`;
 }

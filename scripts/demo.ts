@@ -1,6 +1,7 @@
 // The main job on the local default: Registry v3, an SSH test host and dockerd on loopback, two versions of
 // hello-world built and pushed, `pulumi up` of the dev workspace, then what runs and how to roll back.
-// The services keep running afterwards (stop them with `npm run demo -- --stop`).
+// The services keep running afterwards (stop them with `npm run demo -- --stop`). With `--team` the stack's
+// state lives in a PostgreSQL on loopback, as a team's shared store would (docs/team.md), instead of a file backend.
 import * as fs from "fs";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
@@ -8,6 +9,7 @@ import { readWorkspace } from "../components/workspace";
 import { AppRepository } from "./local/app-repository";
 import { startDockerd } from "./local/dockerd";
 import { stopPid } from "./local/process";
+import { startPostgres } from "./local/postgres";
 import { openWorkspace } from "./local/pulumi-workspace";
 import { startRegistry } from "./local/registry";
 import { startSshHost } from "./local/sshd";
@@ -62,6 +64,19 @@ async function main(): Promise<void> {
     const ssh = await startSshHost({ dockerHost: dockerd.host, port: sshPort, dir: path.join(demoDir, "ssh"), keepRunning: true });
     remember("sshd", ssh.pid);
 
+    const team = process.argv.includes("--team");
+    let backend: { backendUrl?: string; stateDir?: string; env: Record<string, string> } = { stateDir: path.join(demoDir, "state"), env: {} };
+    if (team) {
+        step("starting PostgreSQL on loopback, the team's state store");
+        const store = await startPostgres({ dir: path.join(demoDir, "postgres"), keepRunning: true });
+        remember("postgres", store.pid);
+        // The password in a pgpass file, as an operator keeps it: never in the URL, the shell history or the repo.
+        const passFile = path.join(store.dir, "pgpass");
+        fs.writeFileSync(passFile, `${store.host}:${store.port}:${store.database}:${store.user}:${store.password}\n`, { mode: 0o600 });
+        backend = { backendUrl: store.backendUrl, env: { PGPASSFILE: passFile } };
+        console.log(`demo: state store ${store.backendUrl} (password in ${path.relative(process.cwd(), passFile)})`);
+    }
+
     step("building and pushing two versions of hello-world (labels from git, one short-SHA tag each)");
     const repository = dev.apps.find((app) => app.name === "hello-world")!.repository;
     const app = new AppRepository(dockerd.host, path.join(demoDir, "hello-world-src"));
@@ -73,10 +88,9 @@ async function main(): Promise<void> {
 
     step(`pulumi up of the dev workspace with hello-world:tag ${second.tag}`);
     const workDir = path.join(demoDir, "workspace");
-    const stateDir = path.join(demoDir, "state");
     fs.mkdirSync(workDir);
     fs.copyFileSync(path.join(projectRoot, "Pulumi.dev.yaml"), path.join(workDir, "Pulumi.dev.yaml"));
-    const workspace = await openWorkspace({ workDir, stateDir, passphrase });
+    const workspace = await openWorkspace({ workDir, stateDir: backend.stateDir, backendUrl: backend.backendUrl, env: backend.env, passphrase });
     const stack = await Stack.create("dev", workspace);
     await stack.setConfig("iac:sshPrivateKey", { value: ssh.privateKey, secret: true });
     await stack.setConfig("iac:sshHostKey", { value: ssh.hostKey });
@@ -89,7 +103,8 @@ async function main(): Promise<void> {
     const env = path.join(demoDir, "env");
     fs.writeFileSync(env, [
         `source ${path.join(projectRoot, "scripts", "tools-env")}`,
-        `export PULUMI_BACKEND_URL=file://${stateDir}`,
+        `export PULUMI_BACKEND_URL=${backend.backendUrl ?? `file://${backend.stateDir}`}`,
+        ...Object.entries(backend.env).map(([name, value]) => `export ${name}=${value}`),
         `export PULUMI_CONFIG_PASSPHRASE=${passphrase}`,
         `export DOCKER_HOST=${dockerd.host}`,
         `cd ${workDir}`,
@@ -103,7 +118,7 @@ async function main(): Promise<void> {
         `  pulumi config set hello-world:tag ${first.tag}       # "initial deploy"`,
         "  pulumi up",
         "  pulumi stack output overview",
-        "  npm run demo -- --stop                       # stop the demo's dockerd, registry and sshd",
+        `  npm run demo -- --stop                       # stop the demo's dockerd, registry${team ? ", sshd and PostgreSQL" : " and sshd"}`,
     ].join("\n"));
 }
 

@@ -7,7 +7,7 @@ import * as path from "path";
 import { parseArgs } from "util";
 import { parseDeployInfo } from "../components/deploy-info";
 import { listOverview } from "../components/image-overview";
-import { formatImageTable } from "../components/overview";
+import { formatDeployment, formatImageTable } from "../components/overview";
 import { printableJson } from "../components/printable";
 import { appDir } from "../components/remote/layout";
 import { buildReadRecordsScript, splitRecords } from "../components/remote/scripts";
@@ -65,9 +65,7 @@ async function main(): Promise<void> {
         return;
     }
     console.log(formatImageTable(repository, listing.tags, record?.digest));
-    if (!record) {
-        console.log(`\n(${app} has never been deployed to ${workspace})`);
-    }
+    console.log(`\n${record ? formatDeployment(record) : `(${app} has never been deployed to ${workspace})`}`);
 }
 
 main().catch((error: Error) => {

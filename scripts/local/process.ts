@@ -28,12 +28,15 @@ export async function startProcess(service: string, command: string, args: strin
     env?: NodeJS.ProcessEnv;
     /** Outlive this process (the demo's services); stop later by pid with stopPid. */
     keepRunning?: boolean;
+    /** Run as this user (a service that refuses root, such as postgres); the log file must be writable by it. */
+    user?: { uid: number; gid: number };
 }): Promise<StartedProcess> {
     // A restarted service appends to its old log: only what this start writes counts as ready.
     const logStart = fs.existsSync(options.logFile) ? fs.statSync(options.logFile).size : 0;
     const log = fs.openSync(options.logFile, "a");
     const child = spawn(command, args, {
         stdio: ["ignore", log, log], env: options.env ?? process.env, detached: options.keepRunning ?? false,
+        uid: options.user?.uid, gid: options.user?.gid,
     });
     if (options.keepRunning) {
         child.unref();

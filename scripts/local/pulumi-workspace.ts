@@ -1,6 +1,7 @@
-// A Pulumi workspace for this project outside the checkout (the demo's, a test's): the CLI built by
-// scripts/install-tools at the locked version, a file:// backend and a passphrase secrets provider. The
-// stack settings file lives in `workDir`, whose Pulumi.yaml points `main` back at the program.
+// A Pulumi workspace for this project outside the checkout (the demo's, a test's, one operator's): the CLI
+// built by scripts/install-tools at the locked version, a file:// backend or a team's shared state store, and a
+// passphrase secrets provider. The stack settings file lives in `workDir`, whose Pulumi.yaml points `main` back
+// at the program.
 import * as fs from "fs";
 import * as path from "path";
 import { LocalWorkspace, PulumiCommand } from "@pulumi/pulumi/automation";
@@ -18,8 +19,15 @@ function lockedPulumiVersion(): string {
 
 export interface WorkspaceOptions {
     workDir: string;
-    stateDir: string;
+    /** The local default: a file backend in this dir. */
+    stateDir?: string;
+    /** A team's shared state store instead, e.g. `postgres://iac@127.0.0.1:5432/pulumi?sslmode=disable`. */
+    backendUrl?: string;
     passphrase: string;
+    /** This operator's own Pulumi home (credentials, workspace settings), as on their own machine. */
+    pulumiHome?: string;
+    /** More environment for every CLI run: the store's PGPASSWORD, the operator's IAC_OPERATOR. */
+    env?: Record<string, string>;
 }
 
 export async function openWorkspace(options: WorkspaceOptions): Promise<LocalWorkspace> {
@@ -32,14 +40,27 @@ export async function openWorkspace(options: WorkspaceOptions): Promise<LocalWor
         throw new Error(`${toolsDir}/bin/pulumi is ${pulumiCommand.version?.format()}, package-lock.json has ` +
             `@pulumi/pulumi ${lockedPulumiVersion()}: run scripts/install-tools`);
     }
+    if ((options.stateDir === undefined) === (options.backendUrl === undefined)) {
+        throw new Error("openWorkspace: give either stateDir (a file backend) or backendUrl (a shared store)");
+    }
     fs.mkdirSync(options.workDir, { recursive: true });
-    fs.mkdirSync(options.stateDir, { recursive: true });
+    if (options.stateDir !== undefined) {
+        fs.mkdirSync(options.stateDir, { recursive: true });
+    }
+    if (options.pulumiHome !== undefined) {
+        fs.mkdirSync(options.pulumiHome, { recursive: true });
+    }
     const project = YAML.parse(fs.readFileSync(path.join(projectRoot, "Pulumi.yaml"), "utf8")) as Record<string, unknown>;
     fs.writeFileSync(path.join(options.workDir, "Pulumi.yaml"),
         YAML.stringify({ ...project, main: path.relative(options.workDir, projectRoot) }));
     return LocalWorkspace.create({
         workDir: options.workDir,
         pulumiCommand,
-        envVars: { PULUMI_BACKEND_URL: `file://${options.stateDir}`, PULUMI_CONFIG_PASSPHRASE: options.passphrase },
+        envVars: {
+            ...options.env,
+            PULUMI_BACKEND_URL: options.backendUrl ?? `file://${options.stateDir}`,
+            PULUMI_CONFIG_PASSPHRASE: options.passphrase,
+            ...(options.pulumiHome !== undefined ? { PULUMI_HOME: options.pulumiHome } : {}),
+        },
     });
 }

@@ -1,4 +1,6 @@
-// A stack of this project under the real Pulumi engine, in temp dirs that go away with it.
+// A stack of this project under the real Pulumi engine, in temp dirs that go away with it. By default its state
+// is a temp file backend; given a shared store, several operators (each a TestStack with their own working copy
+// and Pulumi home) run the same stack.
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -14,17 +16,42 @@ export interface CliRun {
 
 export interface TestStack {
     stack: Stack;
+    /** This operator's working copy: Pulumi.yaml and the stack settings file. */
+    workDir: string;
     /** The pulumi CLI on this stack, as an operator runs it. */
     cli(args: string[]): CliRun;
-    /** Destroys what the stack still has, removes it and its temp dirs; once. */
+    /** Destroys what the stack still has, removes it and its temp dirs (an operator who joined: their dirs only); once. */
     remove(): Promise<void>;
 }
 
-export async function createTestStack(stackName: string, config: ConfigMap): Promise<TestStack> {
+export interface TestStackOptions {
+    /** A team's shared state store, e.g. a PostgreSQL's `postgres://…` URL. */
+    backendUrl?: string;
+    /** One operator of a shared stack: their own Pulumi home, and this environment (IAC_OPERATOR, PGPASSWORD). */
+    operatorEnv?: Record<string, string>;
+    /** Open the stack this operator created instead of creating it, with its settings file as a shared checkout holds it. */
+    joins?: TestStack;
+}
+
+export async function createTestStack(stackName: string, config: ConfigMap, options: TestStackOptions = {}): Promise<TestStack> {
     const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "iac-e2e-work-"));
-    const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "iac-e2e-state-"));
-    const workspace = await openWorkspace({ workDir, stateDir, passphrase: "e2e-test-passphrase" });
-    const stack = await Stack.create(stackName, workspace);
+    const temps = [workDir];
+    const tempDir = (prefix: string) => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+        temps.push(dir);
+        return dir;
+    };
+    const workspace = await openWorkspace({
+        workDir,
+        ...(options.backendUrl ? { backendUrl: options.backendUrl } : { stateDir: tempDir("iac-e2e-state-") }),
+        passphrase: "e2e-test-passphrase",
+        ...(options.operatorEnv ? { pulumiHome: tempDir("iac-e2e-home-"), env: options.operatorEnv } : {}),
+    });
+    const settingsFile = `Pulumi.${stackName}.yaml`;
+    if (options.joins) {
+        fs.copyFileSync(path.join(options.joins.workDir, settingsFile), path.join(workDir, settingsFile));
+    }
+    const stack = options.joins ? await Stack.select(stackName, workspace) : await Stack.create(stackName, workspace);
     await stack.setAllConfig(config, true);
     const cli = (args: string[]): CliRun => {
         const child = spawn("pulumi", [...args, "--stack", stackName, "--non-interactive", "--color", "never"], {
@@ -37,17 +64,21 @@ export async function createTestStack(stackName: string, config: ConfigMap): Pro
     };
     return {
         stack,
+        workDir,
         cli,
         remove: async () => {
             if (!fs.existsSync(workDir)) {
                 return;
             }
             try {
-                await stack.destroy();
-                await workspace.removeStack(stackName);
+                if (!options.joins) {
+                    await stack.destroy();
+                    await workspace.removeStack(stackName);
+                }
             } finally {
-                fs.rmSync(workDir, { recursive: true, force: true });
-                fs.rmSync(stateDir, { recursive: true, force: true });
+                for (const dir of temps) {
+                    fs.rmSync(dir, { recursive: true, force: true });
+                }
             }
         },
     };

@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { formatCreated, formatImageTable } from "../../components/overview";
+import { formatCreated, formatDeployment, formatImageTable } from "../../components/overview";
 import { printable } from "../../components/printable";
 import { TagRow } from "../../components/registry/listing";
 
@@ -46,6 +46,16 @@ describe("overview table", () => {
             "  eb53023              2026-01-25 01:20     (tag moved off the deployed image) someone else's image",
             "→ sha256:dddddddddddd  2026-01-25 01:10     (untagged) add healthcheck",
         ]);
+    });
+
+    it("says who deployed what runs and when, by tag or else by short digest, printable", () => {
+        const record = {
+            app: "hello-world", workspace: "dev", image: "127.0.0.1:5000/rednaw/hello-world", tag: "6350192" as string | null,
+            digest: `sha256:${"d".repeat(64)}`, description: "add healthcheck", deployed_at: "2026-01-25T01:10:07Z", deployed_by: "wander@casa",
+        };
+        assert.strictEqual(formatDeployment(record), "DEPLOYED: 6350192 at 2026-01-25 01:10 by wander@casa");
+        assert.strictEqual(formatDeployment({ ...record, tag: null, deployed_by: "eve\x1b[2J\u202e" }),
+            "DEPLOYED: sha256:dddddddddddd at 2026-01-25 01:10 by eve\\u202e");
     });
 
     it("formats created times in UTC and keeps odd values printable", () => {

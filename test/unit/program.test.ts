@@ -98,7 +98,7 @@ describe("AppDeployment under mocks", () => {
 });
 
 describe("overview outputs under mocks", () => {
-    it("renders the seed's table with → on the digest of the deploy record, and the structured images output", async () => {
+    it("renders the seed's table with → on the digest of the deploy record, who deployed it and when, and the structured images output", async () => {
         const { resources, exports } = await runProgram(stackConfig("dev"));
         const overview = await outputValue(exports.overview as pulumi.Output<string>);
         const listing = resources.find((r) => r.type === "pulumi-nodejs:dynamic/iac:ImageOverview");
@@ -110,6 +110,8 @@ describe("overview outputs under mocks", () => {
             "---        -------              -----------",
             "→ 6350192  2026-01-25 01:10     add healthcheck + fix nginx proxy header",
             "  eb53023  2026-01-25 01:01     initial deploy",
+            "",
+            "DEPLOYED: t at 2026-01-25 01:10 by wander@casa",
         ].join("\n"));
         const images = exports.images as Record<string, { repository: pulumi.Output<string>; tags: pulumi.Output<{ tag: string; deployed: boolean }[]> }>;
         assert.strictEqual(await outputValue(images["hello-world"].repository), "rednaw/hello-world");
