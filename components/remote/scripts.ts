@@ -154,7 +154,9 @@ export function buildDeployScript(spec: DeploySpec): string {
         `mkdir -p ${files.stagedDir}`,
         `job=$(mktemp -d ${files.stagedDir}/job.XXXXXXXX) || { say "could not stage the deploy in $app_dir (disk full or read-only?); nothing was changed"; exit 1; }`,
         receiveBundle(spec),
-        "setsid sh \"$job/phase\" \"$job\" > \"$job/log\" 2>&1 < /dev/null &",
+        // The log exists before the phase starts, so following it can never begin before there is a file.
+        ": > \"$job/log\"",
+        "setsid sh \"$job/phase\" \"$job\" >> \"$job/log\" 2>&1 < /dev/null &",
         "phase=$!",
         "tail -s 0.2 -n +1 -f --pid=\"$phase\" \"$job/log\" >&2 || true",
         "if wait \"$phase\"; then status=0; else status=$?; fi",
