@@ -133,6 +133,22 @@ export function receiveBundle(spec: Pick<DeploySpec, "registry" | "registryUsern
     ];
 }
 
+/**
+ * Runs "$job/phase" in a session of its own, its output in "$job/log", which this session follows until the
+ * phase exits; exits with the phase's status. Whatever ends this session cannot end the phase.
+ */
+export function runDetached(): string[] {
+    return [
+        // The log exists before the phase starts, so following it can never begin before there is a file.
+        ": > \"$job/log\"",
+        "setsid sh \"$job/phase\" \"$job\" >> \"$job/log\" 2>&1 < /dev/null &",
+        "phase=$!",
+        "tail -s 0.2 -n +1 -f --pid=\"$phase\" \"$job/log\" >&2 || true",
+        "if wait \"$phase\"; then status=0; else status=$?; fi",
+        "[ \"$status\" -eq 0 ] || exit \"$status\"",
+    ];
+}
+
 function pinnedRef(spec: DeploySpec): string {
     return `${validateRegistry(spec.registry)}/${validateRepository(spec.repository)}@${validateDigest(spec.digest)}`;
 }
@@ -154,13 +170,7 @@ export function buildDeployScript(spec: DeploySpec): string {
         `mkdir -p ${files.stagedDir}`,
         `job=$(mktemp -d ${files.stagedDir}/job.XXXXXXXX) || { say "could not stage the deploy in $app_dir (disk full or read-only?); nothing was changed"; exit 1; }`,
         receiveBundle(spec),
-        // The log exists before the phase starts, so following it can never begin before there is a file.
-        ": > \"$job/log\"",
-        "setsid sh \"$job/phase\" \"$job\" >> \"$job/log\" 2>&1 < /dev/null &",
-        "phase=$!",
-        "tail -s 0.2 -n +1 -f --pid=\"$phase\" \"$job/log\" >&2 || true",
-        "if wait \"$phase\"; then status=0; else status=$?; fi",
-        "[ \"$status\" -eq 0 ] || exit \"$status\"",
+        runDetached(),
         observeCommands(spec),
     );
 }

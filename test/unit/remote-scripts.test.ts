@@ -9,7 +9,7 @@ import * as fc from "fast-check";
 import { AppLocation, appDir, composeProject } from "../../components/remote/layout";
 import {
     DeploySpec, buildDeployPhase, buildDeployScript, buildObserveScript, buildReadRecordsScript,
-    buildRemoveScript, bundleParts, encodeBundle, preflight, receiveBundle, shellQuote, splitRecords,
+    buildRemoveScript, bundleParts, encodeBundle, preflight, receiveBundle, runDetached, shellQuote, splitRecords,
 } from "../../components/remote/scripts";
 
 const digest = "sha256:" + "e".repeat(64);
@@ -49,6 +49,21 @@ describe("host scripts", () => {
             execFileSync("sh", ["-c", `set -eu\nsay() { :; }\n${receiving}`],
                 { input: encodeBundle({ password: "", phase: "", compose: "", env: "", recordHead: big, recordTail: "" }) });
             assert.strictEqual(fs.readFileSync(path.join(dir, "recordHead"), "utf8"), big);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    it("runs the phase detached and reports all it said and its status, every time", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "iac-phase-"));
+        try {
+            fs.writeFileSync(path.join(dir, "phase"), "echo 'the deploy said this' >&2\nexit 3\n");
+            for (let i = 0; i < 20; i++) {
+                const run = spawnSync("sh", ["-c", ["set -eu", `job=${shellQuote(dir)}`, ...runDetached(), "echo not reached"].join("\n")],
+                    { encoding: "utf8" });
+                assert.strictEqual(run.status, 3);
+                assert.strictEqual(run.stderr, "the deploy said this\n");
+            }
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }
