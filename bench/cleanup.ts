@@ -12,9 +12,9 @@ import { DigestCache } from "../components/registry/cache";
 import { RegistryClient } from "../components/registry/client";
 import { mapWithLimit } from "../components/registry/listing";
 import { parseWorkspace } from "../components/workspace";
-import { startDockerd } from "../scripts/local/dockerd";
-import { startRegistry } from "../scripts/local/registry";
-import { startSshHost } from "../scripts/local/sshd";
+import { startDockerd } from "../local/dockerd";
+import { startRegistry } from "../local/registry";
+import { startSshHost } from "../local/sshd";
 import { TestPusher } from "../test/helpers/push";
 
 async function main(): Promise<void> {

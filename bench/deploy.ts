@@ -8,8 +8,8 @@ import { parseArgs } from "util";
 import { Stack } from "@pulumi/pulumi/automation";
 import { renderCompose } from "../components/compose";
 import { runRemote } from "../components/remote/ssh";
-import { openWorkspace } from "../scripts/local/pulumi-workspace";
-import { freePort } from "../scripts/local/sshd";
+import { openWorkspace } from "../local/pulumi-workspace";
+import { freePort } from "../local/sshd";
 import { repository, startDeployEnvironment } from "../test/helpers/deploy-environment";
 
 const projectRoot = path.resolve(__dirname, "..");

@@ -8,7 +8,7 @@ import * as path from "path";
 import { parseArgs } from "util";
 import { listOverview } from "../components/image-overview";
 import { mapWithLimit } from "../components/registry/listing";
-import { startRegistry } from "../scripts/local/registry";
+import { startRegistry } from "../local/registry";
 import { TestPusher } from "../test/helpers/push";
 
 async function main(): Promise<void> {

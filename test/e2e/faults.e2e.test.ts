@@ -8,9 +8,9 @@ import * as path from "path";
 import { ConfigMap } from "@pulumi/pulumi/automation";
 import { DeployInfo, parseDeployInfo } from "../../components/deploy-info";
 import { AppLocation, appDir, composeProject } from "../../components/remote/layout";
-import { BuiltImage } from "../../scripts/local/app-repository";
-import { startDockerd } from "../../scripts/local/dockerd";
-import { freePort } from "../../scripts/local/sshd";
+import { BuiltImage } from "../../local/app-repository";
+import { startDockerd } from "../../local/dockerd";
+import { freePort } from "../../local/sshd";
 import { DeployEnvironment, startDeployEnvironment } from "../helpers/deploy-environment";
 import { TestStack, createTestStack } from "../helpers/pulumi-stack";
 

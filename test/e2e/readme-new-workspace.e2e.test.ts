@@ -9,7 +9,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { parseDeployInfo } from "../../components/deploy-info";
 import { appDir, composeProject } from "../../components/remote/layout";
-import { SshHost, startSshHost } from "../../scripts/local/sshd";
+import { SshHost, startSshHost } from "../../local/sshd";
 import { DeployEnvironment, startDeployEnvironment } from "../helpers/deploy-environment";
 
 const projectRoot = path.resolve(__dirname, "..", "..");

@@ -7,8 +7,8 @@ import * as os from "os";
 import * as path from "path";
 import { DeployInfo, parseDeployHistory, parseDeployInfo } from "../../components/deploy-info";
 import { AppLocation, appDir, composeProject } from "../../components/remote/layout";
-import { BuiltImage } from "../../scripts/local/app-repository";
-import { PostgresServer, startPostgres } from "../../scripts/local/postgres";
+import { BuiltImage } from "../../local/app-repository";
+import { PostgresServer, startPostgres } from "../../local/postgres";
 import { DeployEnvironment, startDeployEnvironment } from "../helpers/deploy-environment";
 import { TestStack, createTestStack } from "../helpers/pulumi-stack";
 

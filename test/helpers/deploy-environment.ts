@@ -2,10 +2,10 @@
 // that dockerd, and hello-world built three times (A, B, and C whose healthcheck fails).
 import { execFileSync } from "child_process";
 import { ConfigMap } from "@pulumi/pulumi/automation";
-import { DockerEngine, startDockerd } from "../../scripts/local/dockerd";
-import { RegistryServer, startRegistry } from "../../scripts/local/registry";
-import { SshHost, freePort, startSshHost } from "../../scripts/local/sshd";
-import { AppRepository, BuiltImage } from "../../scripts/local/app-repository";
+import { DockerEngine, startDockerd } from "../../local/dockerd";
+import { RegistryServer, startRegistry } from "../../local/registry";
+import { SshHost, freePort, startSshHost } from "../../local/sshd";
+import { AppRepository, BuiltImage } from "../../local/app-repository";
 
 export const repository = "rednaw/hello-world";
 

@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ConfigMap, Stack } from "@pulumi/pulumi/automation";
-import { openWorkspace } from "../../scripts/local/pulumi-workspace";
+import { openWorkspace } from "../../local/pulumi-workspace";
 
 export interface CliRun {
     child: ChildProcess;

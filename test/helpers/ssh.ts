@@ -1,7 +1,7 @@
 // Runs a script on the SSH test host through the same SSH code the HostDeployment provider uses, reporting
 // a failing script as its exit status instead of an error.
 import { RemoteCommandError, runRemote } from "../../components/remote/ssh";
-import { SshHost } from "../../scripts/local/sshd";
+import { SshHost } from "../../local/sshd";
 
 export interface RemoteResult {
     status: number | null;

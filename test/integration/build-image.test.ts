@@ -8,9 +8,9 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { RegistryClient } from "../../components/registry/client";
 import { labelKeys } from "../../components/registry/types";
-import { AppRepository } from "../../scripts/local/app-repository";
-import { DockerEngine, startDockerd } from "../../scripts/local/dockerd";
-import { RegistryServer, startRegistry } from "../../scripts/local/registry";
+import { AppRepository } from "../../local/app-repository";
+import { DockerEngine, startDockerd } from "../../local/dockerd";
+import { RegistryServer, startRegistry } from "../../local/registry";
 
 const projectRoot = path.resolve(__dirname, "..", "..");
 

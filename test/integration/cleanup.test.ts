@@ -15,10 +15,10 @@ import { gatherReferences } from "../../components/cleanup/references";
 import { applyTagPrune, planTagPrune } from "../../components/cleanup/tag-prune";
 import { RegistryClient } from "../../components/registry/client";
 import { readWorkspace } from "../../components/workspace";
-import { AppRepository } from "../../scripts/local/app-repository";
-import { DockerEngine, startDockerd } from "../../scripts/local/dockerd";
-import { RegistryFlavour, RegistryServer, registryBinary, registryFlavours, startRegistry } from "../../scripts/local/registry";
-import { SshHost, startSshHost } from "../../scripts/local/sshd";
+import { AppRepository } from "../../local/app-repository";
+import { DockerEngine, startDockerd } from "../../local/dockerd";
+import { RegistryFlavour, RegistryServer, registryBinary, registryFlavours, startRegistry } from "../../local/registry";
+import { SshHost, startSshHost } from "../../local/sshd";
 import { pullCompletely } from "../helpers/pull";
 import { TestPusher } from "../helpers/push";
 

@@ -9,7 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { renderCompose, renderEnvFile } from "../../components/compose";
 import { HostDeploymentInputs, HostDeploymentOutputs, hostDeploymentProvider } from "../../components/host-deployment";
 import { AppLocation, appDir, composeProject } from "../../components/remote/layout";
-import { BuiltImage } from "../../scripts/local/app-repository";
+import { BuiltImage } from "../../local/app-repository";
 import { DeployEnvironment, repository, startDeployEnvironment } from "../helpers/deploy-environment";
 import { serializedProvider } from "../helpers/serialized-provider";
 

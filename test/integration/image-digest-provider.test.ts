@@ -2,7 +2,7 @@
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { ImageDigestInputs, ImageDigestOutputs, imageDigestProvider } from "../../components/image-digest";
-import { RegistryServer, registryFlavours, startRegistry } from "../../scripts/local/registry";
+import { RegistryServer, registryFlavours, startRegistry } from "../../local/registry";
 import { TestPusher } from "../helpers/push";
 import { serializedProvider } from "../helpers/serialized-provider";
 

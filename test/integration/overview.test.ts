@@ -10,8 +10,8 @@ import { listOverview } from "../../components/image-overview";
 import { RegistryClient } from "../../components/registry/client";
 import { listRepositoryTags } from "../../components/registry/listing";
 import { appDir } from "../../components/remote/layout";
-import { RegistryServer, startRegistry } from "../../scripts/local/registry";
-import { SshHost, freePort, startSshHost } from "../../scripts/local/sshd";
+import { RegistryServer, startRegistry } from "../../local/registry";
+import { SshHost, freePort, startSshHost } from "../../local/sshd";
 import { PushedImage, TestPusher } from "../helpers/push";
 
 const projectRoot = path.resolve(__dirname, "..", "..");

@@ -5,7 +5,7 @@ import {
     ManifestNotFoundError, RegistryAuthError, RegistryResponseError, RegistryUnreachableError, RepositoryNotFoundError,
     TagNotFoundError,
 } from "../../components/registry/errors";
-import { RegistryServer, registryFlavours, startRegistry } from "../../scripts/local/registry";
+import { RegistryServer, registryFlavours, startRegistry } from "../../local/registry";
 import { TestPusher } from "../helpers/push";
 
 const labels = {

@@ -2,7 +2,7 @@
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as path from "path";
-import { RegistryServer, registryFlavours, startRegistry } from "../../scripts/local/registry";
+import { RegistryServer, registryFlavours, startRegistry } from "../../local/registry";
 import { TestPusher } from "../helpers/push";
 
 const projectRoot = path.resolve(__dirname, "..", "..");

@@ -12,8 +12,8 @@ import { parseObservation } from "../../components/remote/observation";
 import {
     DeploySpec, buildDeployPhase, buildDeployScript, buildObserveScript, buildRemoveScript, encodeBundle,
 } from "../../components/remote/scripts";
-import { BuiltImage } from "../../scripts/local/app-repository";
-import { freePort } from "../../scripts/local/sshd";
+import { BuiltImage } from "../../local/app-repository";
+import { freePort } from "../../local/sshd";
 import { DeployEnvironment, repository, startDeployEnvironment } from "../helpers/deploy-environment";
 import { RemoteResult, runOverSsh } from "../helpers/ssh";
 

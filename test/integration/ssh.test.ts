@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { HostAuthError, HostUnreachableError, SshConnection, runRemote } from "../../components/remote/ssh";
-import { SshHost, freePort, startSshHost } from "../../scripts/local/sshd";
+import { SshHost, freePort, startSshHost } from "../../local/sshd";
 
 describe("SSH errors against a real sshd", function () {
     this.timeout(120_000);

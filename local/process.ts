@@ -1,5 +1,5 @@
 // Starting a local service as a child process and waiting until it answers: shared by every launcher in
-// scripts/local, so tests and the demo start services the same way.
+// local/, so tests and the demo start services the same way.
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 

@@ -7,7 +7,7 @@ import * as path from "path";
 import { LocalWorkspace, PulumiCommand } from "@pulumi/pulumi/automation";
 import * as YAML from "yaml";
 
-const projectRoot = path.resolve(__dirname, "..", "..");
+const projectRoot = path.resolve(__dirname, "..");
 const toolsDir = path.join(projectRoot, ".tools");
 
 function lockedPulumiVersion(): string {

@@ -12,7 +12,7 @@ export type RegistryFlavour = "v3" | "v2.8";
 
 export const registryFlavours: RegistryFlavour[] = ["v3", "v2.8"];
 
-const projectRoot = path.resolve(__dirname, "..", "..");
+const projectRoot = path.resolve(__dirname, "..");
 
 export function registryBinary(flavour: RegistryFlavour): string {
     return flavour === "v3"
