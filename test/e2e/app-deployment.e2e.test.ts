@@ -12,7 +12,8 @@ import { appDir, composeProject } from "../../components/remote/layout";
 import { DeployEnvironment, repository, startDeployEnvironment } from "../helpers/deploy-environment";
 import { createTestStack, TestStack } from "../helpers/pulumi-stack";
 
-describe("AppDeployment under the real Pulumi engine", function () {
+// One scenario: each test starts from the state the one before left (deployed A, then B, …).
+describe("AppDeployment under the real Pulumi engine (one scenario, in order)", function () {
     this.timeout(900_000);
     let env: DeployEnvironment;
     let testStack: TestStack;

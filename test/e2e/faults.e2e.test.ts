@@ -14,7 +14,8 @@ import { freePort } from "../../local/sshd";
 import { DeployEnvironment, startDeployEnvironment } from "../helpers/deploy-environment";
 import { TestStack, createTestStack } from "../helpers/pulumi-stack";
 
-describe("faults under the real Pulumi engine", function () {
+// One scenario: the dev stack carries from test to test; the dockerd test stops the engine and comes last.
+describe("faults under the real Pulumi engine (one scenario, in order)", function () {
     this.timeout(900_000);
     let env: DeployEnvironment;
     let dev: TestStack;

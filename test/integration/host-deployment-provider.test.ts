@@ -17,7 +17,8 @@ type Provider = Required<pulumi.dynamic.ResourceProvider<HostDeploymentInputs, H
 
 const template = fs.readFileSync(path.resolve(__dirname, "..", "..", "apps", "hello-world", "compose.yml"), "utf8");
 
-describe("HostDeployment provider (serialized) against a real host", function () {
+// One scenario: the provider state carries from test to test.
+describe("HostDeployment provider (serialized) against a real host (one scenario, in order)", function () {
     this.timeout(600_000);
     let env: DeployEnvironment;
     let provider: Provider;

@@ -19,7 +19,8 @@ import { RemoteResult, runOverSsh } from "../helpers/ssh";
 
 const template = fs.readFileSync(path.resolve(__dirname, "..", "..", "apps", "hello-world", "compose.yml"), "utf8");
 
-describe("host scripts over a real SSH host, dockerd, compose v2 and Registry v3", function () {
+// One scenario: each test starts from what the one before deployed.
+describe("host scripts over a real SSH host, dockerd, compose v2 and Registry v3 (one scenario, in order)", function () {
     this.timeout(600_000);
     let env: DeployEnvironment;
     let location: AppLocation;
