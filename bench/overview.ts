@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parseArgs } from "util";
-import { listOverview } from "../components/image-overview";
+import { listOverview } from "../components/overview-listing";
 import { mapWithLimit } from "../components/registry/listing";
 import { startRegistry } from "../scripts/local/registry";
 import { TestPusher } from "../test/helpers/push";

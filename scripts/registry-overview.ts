@@ -1,11 +1,11 @@
 // npm run registry:overview -- [--registry HOST[:PORT]] [--insecure] [--json] [--stack NAME]
 // Every repository and tag of a registry with created and description: no deploy state, no server access.
 import { parseArgs } from "util";
-import * as path from "path";
 import { DigestCache } from "../components/registry/cache";
 import { listRepositoryTags, newestFirst, TagRow } from "../components/registry/listing";
 import { formatImageTable } from "../components/overview";
 import { printableJson } from "../components/printable";
+import { projectRoot } from "../components/project-root";
 import { RegistryAccess, readWorkspace } from "../components/workspace";
 
 const usage = `usage: npm run registry:overview -- [--registry HOST[:PORT]] [--insecure] [--json] [--stack NAME]
@@ -28,7 +28,7 @@ async function main(): Promise<void> {
         return;
     }
     const workspace = values.registry === undefined || values.insecure === undefined
-        ? readWorkspace(values.stack!, path.resolve(__dirname, ".."))
+        ? readWorkspace(values.stack!, projectRoot())
         : undefined;
     const access = RegistryAccess.forCommand(workspace, values);
     const registry = access.address;
