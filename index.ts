@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { AppDeployment } from "./components/app-deployment";
 import { formatDeployment, formatImageTable } from "./components/overview";
 import { ImageDigest } from "./components/image-digest";
-import { loadWorkspaceConfig } from "./components/workspace";
+import { loadWorkspaceConfig } from "./components/program-workspace";
 
 const workspace = loadWorkspaceConfig();
 

@@ -1,68 +1,139 @@
-// Benchmark (not a test): the overview of one repository of 1,000 tags over 100 digests on Registry v3,
-// cold (empty digest cache) and warm, against skopeo (list-tags, then inspect per tag) in the same run.
-//   npm run bench:overview [-- --tags 1000 --digests 100 --skopeo-tags 1000]
-import { execFileSync, spawnSync } from "child_process";
+// Benchmark (not a test) of registry:overview as an operator runs it (`npm run registry:overview`, compiled), all in
+// one run on Registry v3:
+//   - launch to the first request, of the compiled command alone and through npm run;
+//   - 1,000 tags over 100 digests in one repository, cold (empty digest cache) and warm, against skopeo
+//     (list-tags, then inspect per tag);
+//   - 500 repositories of 20 tags each, cold;
+//   - 100,000 tags in one repository, cold: time and the process's peak memory.
+//   npm run bench:overview [-- --tags 1000 --digests 100 --skopeo-tags 1000 --repositories 500 --big-tags 100000]
+import { execFileSync, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
+import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { parseArgs } from "util";
-import { listOverview } from "../components/image-overview";
 import { mapWithLimit } from "../components/registry/listing";
-import { startRegistry } from "../local/registry";
+import { RegistryServer, startRegistry } from "../local/registry";
 import { TestPusher } from "../test/helpers/push";
+
+const projectRoot = path.resolve(__dirname, "..");
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+/** Milliseconds from spawning `argv` to its first connection to a port that answers nothing (then it is killed). */
+async function launchToFirstRequest(argv: string[]): Promise<number> {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    try {
+        const start = process.hrtime.bigint();
+        const child = spawn(argv[0], [...argv.slice(1), "--registry", `127.0.0.1:${port}`, "--insecure"],
+            { cwd: projectRoot, stdio: "ignore", detached: true });
+        const connected = await new Promise<bigint>((resolve) => server.once("connection", (socket) => {
+            resolve(process.hrtime.bigint());
+            socket.destroy();
+        }));
+        process.kill(-child.pid!, "SIGKILL");
+        return Number(connected - start) / 1e6;
+    } finally {
+        server.close();
+    }
+}
+
+/** The whole command as an operator runs it, with its own digest cache; seconds and peak memory (MiB). */
+function overviewRun(registry: RegistryServer, cacheHome: string): { seconds: number; peakMiB: number; rows: number } {
+    const start = process.hrtime.bigint();
+    const result = spawnSync("/usr/bin/time", ["-f", "%M", "npm", "run", "-s", "registry:overview", "--",
+        "--registry", registry.address, "--insecure", "--json"],
+    { cwd: projectRoot, encoding: "utf8", maxBuffer: 1 << 30, env: { ...process.env, XDG_CACHE_HOME: cacheHome } });
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    if (result.status !== 0) {
+        throw new Error(`registry:overview failed: ${result.stderr}`);
+    }
+    // /usr/bin/time's last line: the largest resident set of the processes it waited for (node, under npm), KiB.
+    const peakKiB = Number(result.stderr.trim().split("\n").pop());
+    return { seconds, peakMiB: peakKiB / 1024, rows: (JSON.parse(result.stdout) as unknown[]).length };
+}
+
+async function pushTags(registry: RegistryServer, repository: string, tagCount: number, digestCount: number): Promise<void> {
+    const pusher = new TestPusher(registry.address);
+    const perDigest = Math.ceil(tagCount / digestCount);
+    await mapWithLimit(Array.from({ length: digestCount }, (_, i) => i), 8, (i) =>
+        pusher.pushImage(repository, Array.from({ length: perDigest }, (_, j) => `v${i}.${j}`).slice(0, Math.max(0, tagCount - i * perDigest)), {
+            labels: {
+                "org.opencontainers.image.description": `build ${i}`,
+                "org.opencontainers.image.created": new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString(),
+            },
+        }));
+}
+
+async function withRegistry(task: (registry: RegistryServer) => Promise<void>): Promise<void> {
+    const registry = await startRegistry({ flavour: "v3" });
+    try {
+        await task(registry);
+    } finally {
+        await registry.stop();
+    }
+}
 
 async function main(): Promise<void> {
     const { values } = parseArgs({ options: {
         tags: { type: "string", default: "1000" }, digests: { type: "string", default: "100" },
-        "skopeo-tags": { type: "string", default: "1000" },
+        "skopeo-tags": { type: "string", default: "1000" }, repositories: { type: "string", default: "500" },
+        "big-tags": { type: "string", default: "100000" },
     } });
     const tagCount = Number(values.tags);
-    const digestCount = Number(values.digests);
     const skopeoTags = Math.min(Number(values["skopeo-tags"]), tagCount);
-    const repository = "bench/app";
-    const registry = await startRegistry({ flavour: "v3" });
-    const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), "iac-bench-cache-"));
+    if (spawnSync("skopeo", ["--version"]).status !== 0) {
+        throw new Error("skopeo is missing: run scripts/install-tools");
+    }
+    execFileSync("npm", ["run", "-s", "build:cli"], { cwd: projectRoot, stdio: "inherit" });
+    const temp = fs.mkdtempSync(path.join(os.tmpdir(), "iac-bench-overview-"));
+    const cacheHome = (name: string) => fs.mkdtempSync(path.join(temp, `${name}-`));
     try {
-        console.log(`bench: pushing ${tagCount} tags over ${digestCount} digests to Registry v3 at ${registry.address}`);
-        const pusher = new TestPusher(registry.address);
-        const perDigest = Math.ceil(tagCount / digestCount);
-        await mapWithLimit(Array.from({ length: digestCount }, (_, i) => i), 8, (i) =>
-            pusher.pushImage(repository, Array.from({ length: perDigest }, (_, j) => `v${i}.${j}`).slice(0, tagCount - i * perDigest), {
-                labels: {
-                    "org.opencontainers.image.description": `build ${i}`,
-                    "org.opencontainers.image.created": new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString(),
-                },
-            }));
-
-        const measure = async (label: string) => {
-            const before = registry.requestCount();
-            const start = process.hrtime.bigint();
-            const listing = await listOverview({ registry: registry.address, repository, insecure: true, deployedDigest: null, cacheDir });
-            const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-            const requests = registry.requestCount() - before;
-            console.log(`bench: ${label}: ${listing.tags.length} tags in ${seconds.toFixed(2)} s, ${requests} requests (${(requests / listing.tags.length).toFixed(2)} per tag)`);
-            return { seconds, requestsPerTag: requests / listing.tags.length };
-        };
-        const cold = await measure("overview, cold cache");
-        const warm = await measure("overview, warm cache");
-
-        if (spawnSync("skopeo", ["--version"]).status !== 0) {
-            throw new Error("skopeo is missing: run scripts/install-tools");
+        const compiled: number[] = [];
+        const viaNpm: number[] = [];
+        for (let round = 0; round < 5; round++) {
+            compiled.push(await launchToFirstRequest(["node", "bin/cli/registry-overview.js"]));
+            viaNpm.push(await launchToFirstRequest(["npm", "run", "-s", "registry:overview", "--"]));
         }
-        const skopeoStart = process.hrtime.bigint();
-        const tags = (JSON.parse(execFileSync("skopeo", ["list-tags", "--tls-verify=false", `docker://${registry.address}/${repository}`],
-            { encoding: "utf8" })) as { Tags: string[] }).Tags;
-        for (const tag of tags.slice(0, skopeoTags)) {
-            execFileSync("skopeo", ["inspect", "--tls-verify=false", `docker://${registry.address}/${repository}:${tag}`], { stdio: "ignore" });
-        }
-        const skopeoSeconds = Number(process.hrtime.bigint() - skopeoStart) / 1e9 * (tags.length / skopeoTags);
-        console.log(`bench: skopeo list-tags + inspect per tag: ${skopeoSeconds.toFixed(2)} s for ${tags.length} tags` +
-            (skopeoTags < tags.length ? ` (measured on ${skopeoTags}, scaled)` : ""));
-        console.log(`bench: cold overview is ${(skopeoSeconds / cold.seconds).toFixed(1)}× faster than skopeo (target ≥ 10×); ` +
-            `warm costs ${warm.requestsPerTag.toFixed(2)} requests per tag (target ≤ 1)`);
+        console.log(`bench: registry:overview, launch to first request: median ${median(compiled).toFixed(0)} ms compiled ` +
+            `(node bin/cli/registry-overview.js), ${median(viaNpm).toFixed(0)} ms through npm run (target ≤ 300 ms)`);
+
+        await withRegistry(async (registry) => {
+            const repository = "bench/app";
+            await pushTags(registry, repository, tagCount, Number(values.digests));
+            const cache = cacheHome("one");
+            const cold = overviewRun(registry, cache);
+            const warm = overviewRun(registry, cache);
+            const skopeoStart = process.hrtime.bigint();
+            const tags = (JSON.parse(execFileSync("skopeo", ["list-tags", "--tls-verify=false", `docker://${registry.address}/${repository}`],
+                { encoding: "utf8" })) as { Tags: string[] }).Tags;
+            for (const tag of tags.slice(0, skopeoTags)) {
+                execFileSync("skopeo", ["inspect", "--tls-verify=false", `docker://${registry.address}/${repository}:${tag}`], { stdio: "ignore" });
+            }
+            const skopeo = Number(process.hrtime.bigint() - skopeoStart) / 1e9 * (tags.length / skopeoTags);
+            console.log(`bench: npm run registry:overview, ${cold.rows} tags: cold ${cold.seconds.toFixed(2)} s, warm ${warm.seconds.toFixed(2)} s; ` +
+                `skopeo list-tags + inspect per tag ${skopeo.toFixed(2)} s${skopeoTags < tags.length ? ` (measured on ${skopeoTags}, scaled)` : ""}: ` +
+                `cold is ${(skopeo / cold.seconds).toFixed(1)}× faster (target ≥ 15×)`);
+        });
+
+        await withRegistry(async (registry) => {
+            const repositories = Number(values.repositories);
+            await mapWithLimit(Array.from({ length: repositories }, (_, i) => i), 4, (i) => pushTags(registry, `bench/app${i}`, 20, 2));
+            const run = overviewRun(registry, cacheHome("many"));
+            console.log(`bench: npm run registry:overview, ${repositories} repositories × 20 tags (${run.rows} rows), cold: ` +
+                `${run.seconds.toFixed(2)} s, peak ${run.peakMiB.toFixed(0)} MiB (target ≤ 5 s)`);
+        });
+
+        await withRegistry(async (registry) => {
+            const bigTags = Number(values["big-tags"]);
+            await pushTags(registry, "bench/big", bigTags, 100);
+            const run = overviewRun(registry, cacheHome("big"));
+            console.log(`bench: npm run registry:overview, ${run.rows} tags in one repository, cold: ${run.seconds.toFixed(2)} s, ` +
+                `peak ${run.peakMiB.toFixed(0)} MiB`);
+        });
     } finally {
-        await registry.stop();
-        fs.rmSync(cacheDir, { recursive: true, force: true });
+        fs.rmSync(temp, { recursive: true, force: true });
     }
 }
 

@@ -6,9 +6,10 @@ import * as os from "os";
 import * as path from "path";
 import { parseArgs } from "util";
 import { parseDeployInfo } from "../components/deploy-info";
-import { listOverview } from "../components/image-overview";
+import { listOverview } from "../components/overview-listing";
 import { formatDeployment, formatImageTable } from "../components/overview";
 import { printableJson } from "../components/printable";
+import { projectRoot } from "../components/project-root";
 import { appDir } from "../components/remote/layout";
 import { buildReadRecordsScript, splitRecords } from "../components/remote/scripts";
 import { runRemote } from "../components/remote/ssh";
@@ -35,7 +36,7 @@ async function main(): Promise<void> {
         return;
     }
     const [workspace, repository] = positionals;
-    const model = readWorkspace(workspace, values["project-dir"] ?? path.resolve(__dirname, ".."));
+    const model = readWorkspace(workspace, values["project-dir"] ?? projectRoot());
     const app = model.apps.find((candidate) => candidate.repository === repository)?.name;
     if (!app) {
         throw new WorkspaceConfigError(workspace, [`no app of workspace ${workspace} deploys ${repository} ` +

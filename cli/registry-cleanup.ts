@@ -14,6 +14,7 @@ import { applyTagPrune, planTagPrune } from "../components/cleanup/tag-prune";
 import { DeployInfo } from "../components/deploy-info";
 import { formatCreated } from "../components/overview";
 import { printable } from "../components/printable";
+import { projectRoot } from "../components/project-root";
 import { DigestCache } from "../components/registry/cache";
 import { shortDigest } from "../components/registry/reference";
 import { RegistryAccess, Workspace, listWorkspaces, readWorkspace } from "../components/workspace";
@@ -45,7 +46,7 @@ async function main(): Promise<void> {
         "stack-outputs": { type: "boolean" }, json: { type: "boolean" }, "project-dir": { type: "string" },
         registry: { type: "string" }, insecure: { type: "boolean" },
     } });
-    const projectDir = values["project-dir"] ?? path.resolve(__dirname, "..");
+    const projectDir = values["project-dir"] ?? projectRoot();
     const workspaces = values.workspaces?.split(",") ?? listWorkspaces(projectDir);
     if (workspaces.length === 0) {
         throw new CleanupError(`no workspaces: no Pulumi.<stack>.yaml in ${projectDir} and no --workspaces`);

@@ -1,11 +1,12 @@
 // npm run registry:overview -- [--registry HOST[:PORT]] [--insecure] [--json] [--stack NAME]
 // Every repository and tag of a registry with created and description: no deploy state, no server access.
 import { parseArgs } from "util";
-import * as path from "path";
 import { DigestCache } from "../components/registry/cache";
-import { listRepositoryTags, newestFirst, TagRow } from "../components/registry/listing";
+import { RegistryClient } from "../components/registry/client";
+import { ConcurrencyLimit, defaultConcurrency, listRepositoryTags, newestFirst, TagRow } from "../components/registry/listing";
 import { formatImageTable } from "../components/overview";
 import { printableJson } from "../components/printable";
+import { projectRoot } from "../components/project-root";
 import { RegistryAccess, readWorkspace } from "../components/workspace";
 
 const usage = `usage: npm run registry:overview -- [--registry HOST[:PORT]] [--insecure] [--json] [--stack NAME]
@@ -28,24 +29,55 @@ async function main(): Promise<void> {
         return;
     }
     const workspace = values.registry === undefined || values.insecure === undefined
-        ? readWorkspace(values.stack!, path.resolve(__dirname, ".."))
+        ? readWorkspace(values.stack!, projectRoot())
         : undefined;
     const access = RegistryAccess.forCommand(workspace, values);
     const registry = access.address;
     const client = access.client(new DigestCache());
     const repositories = (await client.catalog()).sort();
-    const all: TagRow[] = [];
-    for (const [i, repository] of repositories.entries()) {
+    // Printed only when every repository is listed (a failure prints nothing partial), as formatted text: far
+    // smaller than the rows it comes from, which are held for at most `listingWindow` repositories at a time.
+    const output: string[] = [];
+    await listInOrder(client, repositories, (repository, rows, i) => {
         process.stderr.write(`registry:overview: ${registry}: ${repository} (${i + 1}/${repositories.length})\n`);
-        all.push(...newestFirst(await listRepositoryTags(client, repository)));
-    }
+        output.push(values.json ? rows.map((row) => printableJson(row).replace(/^/gm, "  ")).join(",\n")
+            : formatImageTable(repository, rows));
+    });
     if (values.json) {
-        console.log(printableJson(all));
+        const elements = output.filter((chunk) => chunk !== "");
+        console.log(elements.length > 0 ? `[\n${elements.join(",\n")}\n]` : "[]");
         return;
     }
-    const blocks = repositories.map((repository) =>
-        formatImageTable(repository, all.filter((row) => row.repository === repository)));
-    console.log(blocks.length > 0 ? blocks.join("\n\n") : `registry ${registry} has no repositories`);
+    console.log(output.length > 0 ? output.join("\n\n") : `registry ${registry} has no repositories`);
+}
+
+/** Repositories listed at once: enough to keep the request bound busy when each has only a few tags. */
+const listingWindow = 16;
+
+/**
+ * Lists `listingWindow` repositories at a time, all their requests within one bound (defaultConcurrency in
+ * flight), and hands each one's rows, newest first, to `emit` in catalog order.
+ */
+async function listInOrder(client: RegistryClient, repositories: string[],
+    emit: (repository: string, rows: TagRow[], index: number) => void): Promise<void> {
+    const limit = new ConcurrencyLimit(defaultConcurrency);
+    const listings: Promise<TagRow[]>[] = [];
+    const start = (i: number) => {
+        if (i < repositories.length) {
+            listings[i] = listRepositoryTags(client, repositories[i], { limit });
+            // Awaited in turn below; until then a failure must not count as unhandled.
+            listings[i].catch(() => undefined);
+        }
+    };
+    for (let i = 0; i < listingWindow; i++) {
+        start(i);
+    }
+    for (let i = 0; i < repositories.length; i++) {
+        const rows = newestFirst(await listings[i]);
+        delete listings[i];
+        start(i + listingWindow);
+        emit(repositories[i], rows, i);
+    }
 }
 
 main().catch((error: Error) => {

@@ -6,7 +6,8 @@ import { renderCompose, renderEnvFile } from "./compose";
 import { DeployInfo, operatorIdentity } from "./deploy-info";
 import { HostDeployment } from "./host-deployment";
 import { ImageDigest } from "./image-digest";
-import { ImageOverview, OverviewRow } from "./image-overview";
+import { ImageOverview } from "./image-overview";
+import { OverviewRow } from "./overview-listing";
 import { AppLocation } from "./remote/layout";
 
 export interface HostConnection {

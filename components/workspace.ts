@@ -3,9 +3,9 @@
 // as a whole — every problem in one message, the same one `pulumi preview` prints — and handed out parsed.
 import * as fs from "fs";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
 import { envEntryProblem } from "./compose";
+import { projectRoot } from "./project-root";
 import { Credentials, credentialsFromDockerConfig } from "./registry/auth";
 import { DigestCache } from "./registry/cache";
 import { RegistryClient } from "./registry/client";
@@ -15,11 +15,10 @@ import { SshConnection, hostKeyPattern } from "./remote/ssh";
 
 export const projectNamespace = "iac";
 
-const projectRoot = path.resolve(__dirname, "..");
 
 /** Pulumi.yaml's `config:` block: every project key with its type, and the defaults, declared there only. */
 function declaredConfig(): Record<string, { default?: unknown }> {
-    const project = YAML.parse(fs.readFileSync(path.join(projectRoot, "Pulumi.yaml"), "utf8")) as { config: Record<string, { default?: unknown }> };
+    const project = YAML.parse(fs.readFileSync(path.join(projectRoot(), "Pulumi.yaml"), "utf8")) as { config: Record<string, { default?: unknown }> };
     return project.config;
 }
 
@@ -76,8 +75,14 @@ export interface Workspace {
     apps: WorkspaceApp[];
 }
 
-/** A RunError, so Pulumi shows the problems without a stack trace: they are the operator's to fix. */
-export class WorkspaceConfigError extends pulumi.RunError {
+/**
+ * Pulumi shows it without a stack trace (they are the operator's problems to fix): the engine recognises a RunError
+ * by its __pulumiRunError mark (RunError.isInstance, which works across copies of the SDK). Marked rather than
+ * extended, so the operator commands that share this module do not load @pulumi/pulumi (over a second to start).
+ */
+export class WorkspaceConfigError extends Error {
+    readonly __pulumiRunError = true;
+
     constructor(workspace: string, readonly problems: string[]) {
         super(`the configuration of workspace ${workspace} has ${problems.length} problem(s):\n  - ${problems.join("\n  - ")}`);
         this.name = "WorkspaceConfigError";
@@ -368,58 +373,4 @@ export class RegistryAccess {
         return new RegistryAccess(address, insecure,
             username !== undefined && password !== undefined ? { username, password } : credentialsFromDockerConfig(address));
     }
-}
-
-export interface ProgramApp extends WorkspaceApp {
-    /** apps/<app>/compose.yml, relative to the project. */
-    composeTemplateName: string;
-    composeTemplate: string;
-    /** The containers' environment, always treated as secret. */
-    secretEnvironment: pulumi.Output<Record<string, string>>;
-}
-
-/** The workspace as the program deploys it: the model, plus the secrets only the engine can read. */
-export interface ProgramWorkspace extends Workspace {
-    apps: ProgramApp[];
-    registryPassword?: pulumi.Output<string>;
-    privateKey: pulumi.Output<string>;
-}
-
-/** Reads and checks the config of the stack being run; a problem stops `pulumi preview` before any resource. */
-export function loadWorkspaceConfig(): ProgramWorkspace {
-    const templates = new Map<string, string>();
-    const workspace = parseWorkspace(pulumi.getStack(), pulumi.runtime.allConfig(), (parsed) => [
-        ...(pulumi.runtime.getConfig(`${projectNamespace}:sshPrivateKey`) ? [] : [`${projectNamespace}:sshPrivateKey: not set: ` +
-            `\`pulumi config set --secret ${projectNamespace}:sshPrivateKey < key\``]),
-        ...parsed.apps.flatMap((app) => {
-            const name = path.join("apps", app.name, "compose.yml");
-            try {
-                templates.set(app.name, fs.readFileSync(path.join(projectRoot, name), "utf8"));
-                return [];
-            } catch {
-                return [`${app.name}: no compose template ${name}: every app of iac:apps needs one`];
-            }
-        }),
-    ]);
-    const config = new pulumi.Config(projectNamespace);
-    let username = workspace.registry.username;
-    let registryPassword = workspace.registry.hasPassword ? config.requireSecret("registryPassword") : undefined;
-    if (!username) {
-        // The operator's `docker login` is the other place registry credentials live.
-        const fromDocker = credentialsFromDockerConfig(workspace.registry.address);
-        username = fromDocker?.username;
-        registryPassword = fromDocker ? pulumi.secret(fromDocker.password) : undefined;
-    }
-    return {
-        ...workspace,
-        registry: { ...workspace.registry, username },
-        registryPassword,
-        privateKey: config.requireSecret("sshPrivateKey"),
-        apps: workspace.apps.map((app) => ({
-            ...app,
-            composeTemplateName: path.join("apps", app.name, "compose.yml"),
-            composeTemplate: templates.get(app.name)!,
-            secretEnvironment: pulumi.secret(Object.fromEntries(Object.entries(app.environment).map(([key, value]) => [key, String(value)]))),
-        })),
-    };
 }

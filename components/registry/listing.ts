@@ -17,6 +17,35 @@ export interface TagRow {
 
 export const defaultConcurrency = 8;
 
+/**
+ * A bound on tasks running at once, shared by every caller that holds it: one bound on the requests in flight
+ * while many repositories are listed together. A finished task hands its slot to the longest waiting one.
+ */
+export class ConcurrencyLimit {
+    private running = 0;
+    private readonly waiting: (() => void)[] = [];
+
+    constructor(readonly limit: number) {}
+
+    async run<T>(task: () => Promise<T>): Promise<T> {
+        if (this.running < this.limit) {
+            this.running++;
+        } else {
+            await new Promise<void>((resolve) => this.waiting.push(resolve));
+        }
+        try {
+            return await task();
+        } finally {
+            const next = this.waiting.shift();
+            if (next) {
+                next();
+            } else {
+                this.running--;
+            }
+        }
+    }
+}
+
 /** Runs `task` over `items`, at most `limit` at a time, keeping the order of `items`. */
 export async function mapWithLimit<T, R>(items: T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
     const results: R[] = new Array(items.length);
@@ -35,13 +64,17 @@ function isGone(error: unknown): boolean {
     return error instanceof TagNotFoundError || error instanceof ManifestNotFoundError;
 }
 
+/**
+ * Every tag of `repository`. Its requests run within `options.limit` (default: a bound of its own), which callers
+ * listing many repositories at once share; no more tasks are queued than the bound lets run, whatever the tag count.
+ */
 export async function listRepositoryTags(client: RegistryClient, repository: string,
-    options: { platform?: string; concurrency?: number } = {}): Promise<TagRow[]> {
-    const concurrency = options.concurrency ?? defaultConcurrency;
-    const tags = await client.listTags(repository);
-    const digests = await mapWithLimit(tags, concurrency, async (tag) => {
+    options: { platform?: string; limit?: ConcurrencyLimit } = {}): Promise<TagRow[]> {
+    const limit = options.limit ?? new ConcurrencyLimit(defaultConcurrency);
+    const tags = await limit.run(() => client.listTags(repository));
+    const digests = await mapWithLimit(tags, limit.limit, async (tag) => {
         try {
-            return await client.resolveTag(repository, tag);
+            return await limit.run(() => client.resolveTag(repository, tag));
         } catch (error) {
             if (isGone(error)) {
                 return null;
@@ -51,9 +84,9 @@ export async function listRepositoryTags(client: RegistryClient, repository: str
     });
     const distinct = [...new Set(digests.filter((d): d is string => d !== null))];
     const metadata = new Map<string, ImageMetadata | null>();
-    await mapWithLimit(distinct, concurrency, async (digest) => {
+    await mapWithLimit(distinct, limit.limit, async (digest) => {
         try {
-            metadata.set(digest, await client.imageMetadata(repository, digest, options.platform ?? defaultPlatform));
+            metadata.set(digest, await limit.run(() => client.imageMetadata(repository, digest, options.platform ?? defaultPlatform)));
         } catch (error) {
             if (!isGone(error)) {
                 throw error;

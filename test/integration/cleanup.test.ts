@@ -3,7 +3,7 @@
 // survive; unusable records and configs stop everything; the documented garbage collection keeps every kept
 // image pullable; tag pruning never undoes retention.
 import * as assert from "assert";
-import { execFileSync, spawnSync } from "child_process";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -21,8 +21,8 @@ import { RegistryFlavour, RegistryServer, registryBinary, registryFlavours, star
 import { SshHost, startSshHost } from "../../local/sshd";
 import { pullCompletely } from "../helpers/pull";
 import { TestPusher } from "../helpers/push";
+import { runOperatorCommand } from "../helpers/operator-command";
 
-const projectRoot = path.resolve(__dirname, "..", "..");
 const repository = "rednaw/hello-world";
 const manifestType = "application/vnd.oci.image.manifest.v1+json";
 
@@ -76,9 +76,9 @@ describe("registry:cleanup against real registries and hosts", function () {
         const exists = async (name: string) =>
             (await fetch(`http://${registry.address}/v2/${repository}/manifests/${digests[name]}`,
                 { method: "HEAD", headers: { accept: manifestType } })).status === 200;
-        const cleanup = (args: string[]) => spawnSync("npm", ["run", "-s", "registry:cleanup", "--",
-            "--project-dir", projectDir, "--identity", `dev=${hosts.dev.privateKeyFile}`, "--identity", `prod=${hosts.prod.privateKeyFile}`, ...args],
-        { cwd: projectRoot, encoding: "utf8", timeout: 120_000 });
+        const cleanup = (args: string[]) => runOperatorCommand("registry:cleanup",
+            ["--project-dir", projectDir, "--identity", `dev=${hosts.dev.privateKeyFile}`, "--identity", `prod=${hosts.prod.privateKeyFile}`, ...args],
+            { timeout: 120_000 });
         const sources = () => (["dev", "prod"] as const).map((workspace) => ({
             workspace: readWorkspace(workspace, projectDir), privateKey: hosts[workspace].privateKey,
         }));

@@ -1,20 +1,18 @@
 // The overview against real parts: Registry v3 for the listing (two tags on one digest, a tag deleted
 // mid-listing, the digest cache), and `npm run images:overview` reading deploy-info.yml over real SSH.
 import * as assert from "assert";
-import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { listOverview } from "../../components/image-overview";
+import { listOverview } from "../../components/overview-listing";
 import { RegistryClient } from "../../components/registry/client";
 import { listRepositoryTags } from "../../components/registry/listing";
 import { appDir } from "../../components/remote/layout";
 import { RegistryServer, startRegistry } from "../../local/registry";
 import { SshHost, freePort, startSshHost } from "../../local/sshd";
 import { PushedImage, TestPusher } from "../helpers/push";
-
-const projectRoot = path.resolve(__dirname, "..", "..");
+import { runOperatorCommand } from "../helpers/operator-command";
 
 describe("overview against Registry v3 and a real SSH host", function () {
     this.timeout(180_000);
@@ -90,8 +88,7 @@ describe("overview against Registry v3 and a real SSH host", function () {
             fs.rmSync(projectDir, { recursive: true, force: true });
         });
 
-        const run = (args: string[]) => spawnSync("npm", ["run", "-s", "images:overview", "--", ...args],
-            { cwd: projectRoot, encoding: "utf8", timeout: 60_000 });
+        const run = (args: string[]) => runOperatorCommand("images:overview", args);
 
         it("reads the deployed digest from the host and marks it", () => {
             const result = run(["staging", repository, "--identity", ssh.privateKeyFile, "--project-dir", projectDir]);

@@ -1,15 +1,11 @@
 // `npm run registry:overview` as an operator runs it, against real registries.
 import * as assert from "assert";
-import { spawnSync } from "child_process";
-import * as path from "path";
 import { RegistryServer, registryFlavours, startRegistry } from "../../local/registry";
 import { TestPusher } from "../helpers/push";
-
-const projectRoot = path.resolve(__dirname, "..", "..");
+import { runOperatorCommand } from "../helpers/operator-command";
 
 function overview(args: string[], env: NodeJS.ProcessEnv = {}) {
-    const result = spawnSync("npm", ["run", "-s", "registry:overview", "--", ...args],
-        { cwd: projectRoot, encoding: "utf8", env: { ...process.env, ...env }, timeout: 60_000 });
+    const result = runOperatorCommand("registry:overview", args, { env: { ...process.env, ...env } });
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 

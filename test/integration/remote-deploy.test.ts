@@ -192,8 +192,9 @@ describe("host scripts over a real SSH host, dockerd, compose v2 and Registry v3
         const session = runOverSsh(env.ssh, request.script, request.stdin, (line) => {
             if (!killed && /waiting up to/.test(line)) {
                 killed = true;
-                // The session's shell, as when the operator's machine goes away: the deploy phase is not its child.
-                execFileSync("pkill", ["-KILL", "-f", "receive\\(\\)"]);
+                // The session's shell (its command line names this test's app dir), as when the operator's machine
+                // goes away: the deploy phase is not its child.
+                execFileSync("pkill", ["-KILL", "-f", `app_dir='${appDir(location).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}'`]);
             }
         });
         const result = await session;

@@ -7,7 +7,7 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ImageDigestInputs, ImageDigestOutputs, imageDigestProvider } from "../../components/image-digest";
-import { listOverview } from "../../components/image-overview";
+import { listOverview } from "../../components/overview-listing";
 import { RegistryClient } from "../../components/registry/client";
 import {
     MalformedResponseError, RegistryError, RegistryTimeoutError, TagNotFoundError,

@@ -1,0 +1,66 @@
+// The listing behind images:overview — every tag of a repository, newest first, the deployed digest marked — shared
+// by the ImageOverview resource (./image-overview) and the images:overview command, which must start without
+// loading @pulumi/pulumi.
+import { printableLabels } from "./printable";
+import { credentialsOf } from "./registry/auth";
+import { DigestCache } from "./registry/cache";
+import { RegistryClient, defaultPlatform } from "./registry/client";
+import { TagRow, listRepositoryTags, newestFirst } from "./registry/listing";
+
+export interface OverviewRow extends TagRow {
+    /** The row's digest is the one in the workspace's deploy-info.yml. */
+    deployed: boolean;
+    /** No tag names the deployed digest any more: the row stands for it, so the arrow still marks what runs. */
+    untagged?: boolean;
+    /** The tag deploy-info.yml names, now pointing at another image. */
+    moved?: boolean;
+}
+
+export interface ImageOverviewInputs {
+    registry: string;
+    repository: string;
+    /** From the record the deploy wrote; null before the first deploy. */
+    deployedDigest: string | null;
+    /** The tag the record names, to say when it moved off the deployed digest. */
+    deployedTag?: string | null;
+    platform?: string;
+    insecure?: boolean;
+    username?: string;
+    password?: string;
+    /** Where immutable manifests and config blobs are kept between runs; default ~/.cache/iac/registry. */
+    cacheDir?: string;
+}
+
+export interface ImageOverviewOutputs extends ImageOverviewInputs {
+    tags: OverviewRow[];
+    listedAt: string;
+}
+
+/** Lists the repository, newest first (by the exact created label), marking the deployed digest. */
+export async function listOverview(inputs: ImageOverviewInputs): Promise<ImageOverviewOutputs> {
+    const client = new RegistryClient({
+        registry: inputs.registry,
+        insecure: inputs.insecure ?? false,
+        credentials: credentialsOf(inputs.username, inputs.password),
+        cache: new DigestCache(inputs.cacheDir),
+    });
+    const platform = inputs.platform ?? defaultPlatform;
+    const rows: OverviewRow[] = (await listRepositoryTags(client, inputs.repository, { platform })).map((row) => ({
+        ...row,
+        deployed: row.digest !== null && row.digest === inputs.deployedDigest,
+        ...(inputs.deployedTag && row.tag === inputs.deployedTag && row.digest !== inputs.deployedDigest ? { moved: true } : {}),
+    }));
+    const deployed = inputs.deployedDigest;
+    if (deployed && !rows.some((row) => row.deployed)) {
+        // Deleted from the registry is possible too (it keeps running); then its labels are unknown.
+        const labels = await client.imageMetadata(inputs.repository, deployed, platform)
+            .catch(() => ({ description: null, created: null, revision: null, source: null }));
+        rows.push({ repository: inputs.repository, tag: "", digest: deployed, ...labels, deployed: true, untagged: true });
+    }
+    return {
+        ...inputs,
+        tags: newestFirst(rows).map((row) => ({ ...row, ...printableLabels(row) })),
+        listedAt: new Date().toISOString(),
+    };
+}
+
