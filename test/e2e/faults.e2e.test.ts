@@ -11,8 +11,9 @@ import { AppLocation, appDir, composeProject } from "../../components/remote/lay
 import { BuiltImage } from "../../local/app-repository";
 import { startDockerd } from "../../local/dockerd";
 import { freePort } from "../../local/sshd";
-import { DeployEnvironment, startDeployEnvironment } from "../helpers/deploy-environment";
+import { DeployEnvironment, repository, startDeployEnvironment } from "../helpers/deploy-environment";
 import { TestStack, createTestStack } from "../helpers/pulumi-stack";
+import { TestPusher } from "../helpers/push";
 
 // One scenario: the dev stack carries from test to test; the dockerd test stops the engine and comes last.
 describe("faults under the real Pulumi engine (one scenario, in order)", function () {
@@ -166,6 +167,37 @@ describe("faults under the real Pulumi engine (one scenario, in order)", functio
                 fs.rmdirSync(mountPoint);
             }
         }
+    });
+
+    it("deploys a 120 KB label full of shell, quotes, escapes and NUL, and records it exactly", async () => {
+        const hostile = "$(id) `id` 'single' \"double\" __IAC_DEPLOYED_AT__ \u0000 \u001b[2J\u001b]0;pwned\u0007 ".repeat(2_000);
+        assert.ok(hostile.length > 120_000);
+        const accept = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json";
+        const base = `http://${env.registry.address}/v2/${repository}`;
+        const manifestResponse = await fetch(`${base}/manifests/${env.images.a.digest}`, { headers: { accept } });
+        const mediaType = manifestResponse.headers.get("content-type")!;
+        const manifest = await manifestResponse.json() as { config: { digest: string; size: number } };
+        const config = await (await fetch(`${base}/blobs/${manifest.config.digest}`)).json() as { config: { Labels: Record<string, string> } };
+        config.config.Labels["org.opencontainers.image.description"] = hostile;
+        const pusher = new TestPusher(env.registry.address);
+        const configBytes = Buffer.from(JSON.stringify(config));
+        manifest.config = { ...manifest.config, digest: await pusher.pushBlob(repository, configBytes), size: configBytes.length };
+        const digest = await pusher.putManifest(repository, "hostile", mediaType, Buffer.from(JSON.stringify(manifest)));
+
+        await dev.stack.setConfig("hello-world:tag", { value: "hostile" });
+        const up = await dev.cli(["up", "--yes", "--skip-preview"]).result;
+        assert.strictEqual(up.status, 0, up.output.slice(0, 5_000));
+        assert.doesNotMatch(up.output, /[\u0000\u001b\u0007]/, "no raw control character reaches the terminal");
+        const record = deployInfoAt(location);
+        assert.strictEqual(record.digest, digest);
+        assert.strictEqual(record.description, hostile, "deploy-info.yml holds the label exactly");
+        assert.deepStrictEqual(env.runningDigests(composeProject(location)), [digest]);
+        const outputs = await dev.stack.outputs();
+        assert.doesNotMatch(JSON.stringify(outputs.deployed.value) + outputs.overview.value, /[\u0000\u001b\u0007]/);
+
+        await dev.stack.setConfig("hello-world:tag", { value: env.images.a.tag });
+        assert.strictEqual((await dev.cli(["up", "--yes", "--skip-preview"]).result).status, 0);
+        await assertAgree(dev, location, env.images.a);
     });
 
     // Last: it stops the engine every other test uses.
