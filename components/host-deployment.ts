@@ -104,12 +104,15 @@ async function noticeProblem(olds: Partial<HostDeploymentInputs>, news: HostDepl
     }
 }
 
-async function observe(inputs: HostDeploymentInputs, output: string, written: DeployInfo | null):
-    Promise<Pick<HostDeploymentOutputs, "observed" | "written" | "drift">> {
-    const observed = parseObservation(output, imageName(inputs), inputs.image.digest, where(inputs));
+/** What the outputs say of the host: what it holds, and how that differs from the record the last deploy left. */
+function observedState(inputs: HostDeploymentInputs, observed: HostObservation, written: DeployInfo | null):
+    Pick<HostDeploymentOutputs, "observed" | "written" | "drift"> {
     const drift = written === null ? ["the stack holds no record of a deploy"] : driftOf(observed, { record: written, services: inputs.services });
     return { observed, written, drift };
 }
+
+const parseAnswer = (inputs: HostDeploymentInputs, stdout: string) =>
+    parseObservation(stdout, imageName(inputs), inputs.image.digest, where(inputs));
 
 async function deploy(inputs: HostDeploymentInputs): Promise<HostDeploymentOutputs> {
     const spec = {
@@ -125,8 +128,9 @@ async function deploy(inputs: HostDeploymentInputs): Promise<HostDeploymentOutpu
         password: spec.registryUsername ? inputs.password! : "",
         phase: buildDeployPhase(spec), compose: inputs.compose, env: inputs.env, recordHead: record.head, recordTail: record.tail,
     }), (line) => void say(inputs, "info", line, true));
-    const observedNow = parseObservation(stdout, imageName(inputs), inputs.image.digest, where(inputs));
-    const outs = { ...inputs, ...await observe(inputs, stdout, observedNow.record) };
+    // What the deploy just wrote is, by definition, the record it left.
+    const observed = parseAnswer(inputs, stdout);
+    const outs = { ...inputs, ...observedState(inputs, observed, observed.record) };
     if (outs.drift.length > 0) {
         await say(inputs, "warning", `the deploy finished but ${where(inputs)} shows: ${outs.drift.join("; ")}; ` +
             "run pulumi up --refresh once it has settled");
@@ -165,7 +169,7 @@ export const hostDeploymentProvider: pulumi.dynamic.ResourceProvider<HostDeploym
             throw new Error(`HostDeployment ${id} cannot be imported: declare the app in iac:apps and run pulumi up`);
         }
         const { stdout } = await runRemote(props.connection, buildObserveScript(props.location));
-        return { id, props: { ...props, ...await observe(props, stdout, props.written) } };
+        return { id, props: { ...props, ...observedState(props, parseAnswer(props, stdout), props.written) } };
     },
 
     async delete(_id, props) {

@@ -70,11 +70,16 @@ function composeCommand(project: string): string {
     return `docker compose -p ${shellQuote(project)} -f ${files.compose} --env-file /dev/null`;
 }
 
+/** Sets $legacy to the containers of this dir that a deploy before dir-derived project names started. */
+function findLegacyContainers(location: AppLocation): string {
+    return `legacy=$(docker ps -aq --filter ${shellQuote(`label=${composeLabels.project}=${legacyComposeProject(location)}`)} ` +
+        `--filter ${shellQuote(`label=${composeLabels.workingDir}=${appDir(location)}`)})`;
+}
+
 /** Removes the containers of this dir that a deploy before dir-derived project names started. */
 function removeLegacyContainers(location: AppLocation): string[] {
     return [
-        `legacy=$(docker ps -aq --filter ${shellQuote(`label=${composeLabels.project}=${legacyComposeProject(location)}`)} ` +
-            `--filter ${shellQuote(`label=${composeLabels.workingDir}=${appDir(location)}`)})`,
+        findLegacyContainers(location),
         "if [ -n \"$legacy\" ]; then",
         "  say 'adopting the containers started under the former project name'",
         "  docker rm -f $legacy >/dev/null",
@@ -287,8 +292,7 @@ function observeCommands(location: AppLocation): string[] {
         `if [ -f ${shellQuote(`${dir}/${files.deployInfo}`)} ]; then cat ${shellQuote(`${dir}/${files.deployInfo}`)}; fi`,
         `echo ${shellQuote(observationMarkers.containers)}`,
         `ids=$(docker ps -aq --filter ${shellQuote(`label=${composeLabels.project}=${composeProject(location)}`)})`,
-        `legacy=$(docker ps -aq --filter ${shellQuote(`label=${composeLabels.project}=${legacyComposeProject(location)}`)} ` +
-            `--filter ${shellQuote(`label=${composeLabels.workingDir}=${dir}`)})`,
+        findLegacyContainers(location),
         "images=''",
         "if [ -n \"$ids$legacy\" ]; then",
         `  docker inspect --format '{{index .Config.Labels "${composeLabels.service}"}} {{.State.Status}} {{.Image}}' $ids $legacy`,
