@@ -5,7 +5,10 @@
 //     (list-tags, then inspect per tag);
 //   - 500 repositories of 20 tags each, cold;
 //   - 100,000 tags in one repository, cold: time and the process's peak memory.
-//   npm run bench:overview [-- --tags 1000 --digests 100 --skopeo-tags 1000 --repositories 500 --big-tags 100000]
+// With --baseline DIR (another checkout, set up and built: e.g. main before a change), its registry:overview runs
+// on the same registries right before ours, each row then comparing the two from one run.
+//   npm run bench:overview [-- --tags 1000 --digests 100 --skopeo-tags 1000 --repositories 500 --big-tags 100000
+//                              --baseline DIR]
 import { execFileSync, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
@@ -39,12 +42,18 @@ async function launchToFirstRequest(argv: string[]): Promise<number> {
     }
 }
 
-/** The whole command as an operator runs it, with its own digest cache; seconds and peak memory (MiB). */
-function overviewRun(registry: RegistryServer, cacheHome: string): { seconds: number; peakMiB: number; rows: number } {
+interface OverviewRun {
+    seconds: number;
+    peakMiB: number;
+    rows: number;
+}
+
+/** The whole command as an operator runs it (in `root`, this checkout by default), with its own digest cache. */
+function overviewRun(registry: RegistryServer, cacheHome: string, root = projectRoot): OverviewRun {
     const start = process.hrtime.bigint();
     const result = spawnSync("/usr/bin/time", ["-f", "%M", "npm", "run", "-s", "registry:overview", "--",
         "--registry", registry.address, "--insecure", "--json"],
-    { cwd: projectRoot, encoding: "utf8", maxBuffer: 1 << 30, env: { ...process.env, XDG_CACHE_HOME: cacheHome } });
+    { cwd: root, encoding: "utf8", maxBuffer: 1 << 30, env: { ...process.env, XDG_CACHE_HOME: cacheHome } });
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
     if (result.status !== 0) {
         throw new Error(`registry:overview failed: ${result.stderr}`);
@@ -52,6 +61,28 @@ function overviewRun(registry: RegistryServer, cacheHome: string): { seconds: nu
     // /usr/bin/time's last line: the largest resident set of the processes it waited for (node, under npm), KiB.
     const peakKiB = Number(result.stderr.trim().split("\n").pop());
     return { seconds, peakMiB: peakKiB / 1024, rows: (JSON.parse(result.stdout) as unknown[]).length };
+}
+
+/**
+ * Ours, then the baseline checkout's run on the same registry, described for the row: its time and memory, and ours as a
+ * ratio of it. A baseline that fails (say, out of connections) is reported, not fatal: the row still has ours.
+ */
+function versusBaseline(baseline: string | undefined, registry: RegistryServer, cacheHome: string, ours: () => OverviewRun): [OverviewRun, string] {
+    if (!baseline) {
+        return [ours(), ""];
+    }
+    // Ours first: a baseline that opens a connection per request must not leave ours short of ports.
+    const run = ours();
+    let before: OverviewRun | undefined;
+    let failure = "";
+    try {
+        before = overviewRun(registry, cacheHome, baseline);
+    } catch (error) {
+        failure = (error as Error).message.split("\n").find((line) => line.includes("registry:overview:")) ?? (error as Error).message;
+    }
+    return [run, before
+        ? `; baseline ${before.seconds.toFixed(2)} s, peak ${before.peakMiB.toFixed(0)} MiB (${(before.seconds / run.seconds).toFixed(1)}× ours)`
+        : `; baseline failed: ${failure.slice(0, 200)}`];
 }
 
 async function pushTags(registry: RegistryServer, repository: string, tagCount: number, digestCount: number): Promise<void> {
@@ -79,14 +110,17 @@ async function main(): Promise<void> {
     const { values } = parseArgs({ options: {
         tags: { type: "string", default: "1000" }, digests: { type: "string", default: "100" },
         "skopeo-tags": { type: "string", default: "1000" }, repositories: { type: "string", default: "500" },
-        "big-tags": { type: "string", default: "100000" },
+        "big-tags": { type: "string", default: "100000" }, baseline: { type: "string" },
     } });
+    const baseline = values.baseline === undefined ? undefined : path.resolve(values.baseline);
     const tagCount = Number(values.tags);
     const skopeoTags = Math.min(Number(values["skopeo-tags"]), tagCount);
     if (spawnSync("skopeo", ["--version"]).status !== 0) {
         throw new Error("skopeo is missing: run scripts/install-tools");
     }
-    execFileSync("npm", ["run", "-s", "build:cli"], { cwd: projectRoot, stdio: "inherit" });
+    for (const root of [projectRoot, ...(baseline ? [baseline] : [])]) {
+        execFileSync("npm", ["run", "-s", "build:cli"], { cwd: root, stdio: "inherit" });
+    }
     const temp = fs.mkdtempSync(path.join(os.tmpdir(), "iac-bench-overview-"));
     const cacheHome = (name: string) => fs.mkdtempSync(path.join(temp, `${name}-`));
     try {
@@ -103,7 +137,7 @@ async function main(): Promise<void> {
             const repository = "bench/app";
             await pushTags(registry, repository, tagCount, Number(values.digests));
             const cache = cacheHome("one");
-            const cold = overviewRun(registry, cache);
+            const [cold, versus] = versusBaseline(baseline, registry, cacheHome("one-baseline"), () => overviewRun(registry, cache));
             const warm = overviewRun(registry, cache);
             const skopeoStart = process.hrtime.bigint();
             const tags = (JSON.parse(execFileSync("skopeo", ["list-tags", "--tls-verify=false", `docker://${registry.address}/${repository}`],
@@ -114,23 +148,23 @@ async function main(): Promise<void> {
             const skopeo = Number(process.hrtime.bigint() - skopeoStart) / 1e9 * (tags.length / skopeoTags);
             console.log(`bench: npm run registry:overview, ${cold.rows} tags: cold ${cold.seconds.toFixed(2)} s, warm ${warm.seconds.toFixed(2)} s; ` +
                 `skopeo list-tags + inspect per tag ${skopeo.toFixed(2)} s${skopeoTags < tags.length ? ` (measured on ${skopeoTags}, scaled)` : ""}: ` +
-                `cold is ${(skopeo / cold.seconds).toFixed(1)}× faster (target ≥ 15×)`);
+                `cold is ${(skopeo / cold.seconds).toFixed(1)}× faster (target ≥ 15×)${versus}`);
         });
 
         await withRegistry(async (registry) => {
             const repositories = Number(values.repositories);
             await mapWithLimit(Array.from({ length: repositories }, (_, i) => i), 4, (i) => pushTags(registry, `bench/app${i}`, 20, 2));
-            const run = overviewRun(registry, cacheHome("many"));
+            const [run, versus] = versusBaseline(baseline, registry, cacheHome("many-baseline"), () => overviewRun(registry, cacheHome("many")));
             console.log(`bench: npm run registry:overview, ${repositories} repositories × 20 tags (${run.rows} rows), cold: ` +
-                `${run.seconds.toFixed(2)} s, peak ${run.peakMiB.toFixed(0)} MiB (target ≤ 5 s)`);
+                `${run.seconds.toFixed(2)} s, peak ${run.peakMiB.toFixed(0)} MiB (target ≤ 5 s)${versus}`);
         });
 
         await withRegistry(async (registry) => {
             const bigTags = Number(values["big-tags"]);
             await pushTags(registry, "bench/big", bigTags, 100);
-            const run = overviewRun(registry, cacheHome("big"));
+            const [run, versus] = versusBaseline(baseline, registry, cacheHome("big-baseline"), () => overviewRun(registry, cacheHome("big")));
             console.log(`bench: npm run registry:overview, ${run.rows} tags in one repository, cold: ${run.seconds.toFixed(2)} s, ` +
-                `peak ${run.peakMiB.toFixed(0)} MiB`);
+                `peak ${run.peakMiB.toFixed(0)} MiB${versus}`);
         });
     } finally {
         fs.rmSync(temp, { recursive: true, force: true });

@@ -87,6 +87,11 @@ export class RegistryClient {
     private scheme: "basic" | "bearer" | undefined;
     private bearerRealm: BearerRealm | undefined;
     private readonly tokens = new Map<string, CachedToken>();
+    /**
+     * Digests this client has already put in (or read from) the cache: a listing fetches the same manifest once
+     * per tag on it, and writing the same file again each time cost more than the request.
+     */
+    private readonly cached = new Set<string>();
 
     constructor(options: RegistryClientOptions) {
         this.registry = validateRegistry(options.registry);
@@ -149,7 +154,7 @@ export class RegistryClient {
             : announced ? sentValue(validateDigest, announced, request, "its Docker-Content-Digest header") : undefined;
         const digest = expected ? verifyDigest(bytes, expected, location, "manifest") : hashOf(bytes, "sha256");
         const manifest = parseManifest(bytes, digest, response.headers.get("content-type"), request);
-        this.cache?.put(digest, bytes);
+        this.keep(digest, bytes);
         return manifest;
     }
 
@@ -171,16 +176,30 @@ export class RegistryClient {
         await this.expectOk(exchange);
         const bytes = await readBody(exchange.response, exchange.request, blobCap);
         verifyDigest(bytes, digest, location, "blob");
-        this.cache?.put(digest, bytes);
+        this.keep(digest, bytes);
         return bytes;
+    }
+
+    private keep(digest: string, bytes: Buffer): void {
+        if (this.cache && !this.cached.has(digest)) {
+            this.cache.put(digest, bytes);
+            this.cached.add(digest);
+        }
     }
 
     /**
      * The OCI labels of the image a digest names; for an index, of the image for `platform`.
      */
     async imageMetadata(repository: string, digest: string, platform = defaultPlatform): Promise<ImageMetadata> {
+        parsePlatform(platform);
+        return this.imageMetadataOf(repository, await this.getManifest(repository, validateDigest(digest)), platform);
+    }
+
+    /** imageMetadata of a manifest already fetched (and verified), e.g. by tag: its own GET is not repeated. */
+    async imageMetadataOf(repository: string, top: Manifest, platform = defaultPlatform): Promise<ImageMetadata> {
+        validateRepository(repository);
         const wanted = parsePlatform(platform);
-        const top = await this.getManifest(repository, validateDigest(digest));
+        const digest = top.digest;
         let image = top;
         if (isIndex(top)) {
             const entry = selectPlatform(top.body.manifests ?? [], wanted);

@@ -1,8 +1,8 @@
-// Every tag of a repository with its digest and labels: a HEAD per tag, and the manifest and config blob once
-// per distinct digest, a few requests at a time.
+// Every tag of a repository with its digest and labels: its manifest per tag, and the config blob once per
+// distinct digest, a few requests at a time.
 import { RegistryClient, defaultPlatform } from "./client";
 import { ManifestNotFoundError, TagNotFoundError } from "./errors";
-import { ImageMetadata } from "./types";
+import { ImageMetadata, Manifest } from "./types";
 
 export interface TagRow {
     repository: string;
@@ -67,44 +67,55 @@ function isGone(error: unknown): boolean {
 /**
  * Every tag of `repository`. Its requests run within `options.limit` (default: a bound of its own), which callers
  * listing many repositories at once share; no more tasks are queued than the bound lets run, whatever the tag count.
+ *
+ * A tag is read with a GET of its manifest, not a HEAD: fetch (undici) closes the connection after every HEAD (a
+ * server might send a body after all), so a HEAD per tag cost a new connection per tag, most of a listing's time.
+ * The GET keeps the connection, verifies the manifest against its digest, and hands it to the labels lookup, which
+ * then needs only the config blob, once per distinct digest.
  */
 export async function listRepositoryTags(client: RegistryClient, repository: string,
     options: { platform?: string; limit?: ConcurrencyLimit } = {}): Promise<TagRow[]> {
     const limit = options.limit ?? new ConcurrencyLimit(defaultConcurrency);
+    const platform = options.platform ?? defaultPlatform;
     const tags = await limit.run(() => client.listTags(repository));
-    const digests = await mapWithLimit(tags, limit.limit, async (tag) => {
+    // One lookup per distinct digest, shared by the tags on it, whichever of them gets there first. It holds only
+    // the labels, so memory follows the distinct digests, not the tags.
+    const metadata = new Map<string, Promise<ImageMetadata | null>>();
+    const labelsOf = (manifest: Manifest): Promise<ImageMetadata | null> => {
+        let found = metadata.get(manifest.digest);
+        if (!found) {
+            found = limit.run(() => client.imageMetadataOf(repository, manifest, platform))
+                .catch((error) => (isGone(error) ? null : Promise.reject(error)));
+            metadata.set(manifest.digest, found);
+        }
+        return found;
+    };
+    const rows = await mapWithLimit(tags, limit.limit, async (tag): Promise<TagRow> => {
+        let manifest: Manifest;
         try {
-            return await limit.run(() => client.resolveTag(repository, tag));
+            manifest = await limit.run(() => client.getManifest(repository, tag));
         } catch (error) {
             if (isGone(error)) {
-                return null;
+                return gone(repository, tag);
             }
             throw error;
         }
-    });
-    const distinct = [...new Set(digests.filter((d): d is string => d !== null))];
-    const metadata = new Map<string, ImageMetadata | null>();
-    await mapWithLimit(distinct, limit.limit, async (digest) => {
-        try {
-            metadata.set(digest, await limit.run(() => client.imageMetadata(repository, digest, options.platform ?? defaultPlatform)));
-        } catch (error) {
-            if (!isGone(error)) {
-                throw error;
-            }
-            metadata.set(digest, null);
-        }
-    });
-    return tags.map((tag, i) => {
-        const found = digests[i] === null ? null : metadata.get(digests[i]!) ?? null;
-        return {
+        const found = await labelsOf(manifest);
+        return found === null ? gone(repository, tag) : {
             repository, tag,
-            digest: found ? digests[i] : null,
-            created: found?.created ?? null,
-            description: found?.description ?? null,
-            revision: found?.revision ?? null,
-            source: found?.source ?? null,
+            digest: manifest.digest,
+            created: found.created ?? null,
+            description: found.description ?? null,
+            revision: found.revision ?? null,
+            source: found.source ?? null,
         };
     });
+    return rows;
+}
+
+/** A tag deleted (or its image) between listing and reading it. */
+function gone(repository: string, tag: string): TagRow {
+    return { repository, tag, digest: null, created: null, description: null, revision: null, source: null };
 }
 
 /** Newest first by a created label, as a time (labels may carry offsets or fractions); none or unparseable last. */

@@ -16,6 +16,8 @@ export type Script = (req: http.IncomingMessage, res: http.ServerResponse) => vo
 
 export class ScriptedRegistry {
     readonly requests: ReceivedRequest[] = [];
+    /** TCP connections accepted so far: a client that keeps its connections opens few. */
+    connections = 0;
 
     private constructor(private readonly server: http.Server, public script: Script) {}
 
@@ -23,6 +25,7 @@ export class ScriptedRegistry {
     static async start(script: Script, host = "127.0.0.1"): Promise<ScriptedRegistry> {
         const server = http.createServer();
         const registry = new ScriptedRegistry(server, script);
+        server.on("connection", () => registry.connections++);
         server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
             registry.requests.push({ method: req.method!, url: req.url!, authorization: req.headers.authorization });
             registry.script(req, res);

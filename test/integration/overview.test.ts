@@ -45,7 +45,7 @@ describe("overview against Registry v3 and a real SSH host", function () {
     it("costs one request per tag (plus the tag list) when the cache is warm", async () => {
         const before = registry.requestCount();
         await listOverview({ registry: registry.address, repository, insecure: true, deployedDigest: null, cacheDir });
-        assert.strictEqual(registry.requestCount() - before, 3 + 1, "a HEAD per tag and the tag list, no manifest or blob");
+        assert.strictEqual(registry.requestCount() - before, 3 + 1, "a manifest per tag and the tag list, no config blob");
     });
 
     it("shows a tag deleted between listing and resolving as gone, not as a crash", async () => {

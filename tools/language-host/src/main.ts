@@ -2,8 +2,9 @@
 // pulumirpc.LanguageRuntime with @pulumi/pulumi's own generated stubs. The upstream host is a Go program
 // (github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs) that the Go module proxy here does not
 // serve; this one does what it does for the methods the CLI calls to run a Node.js program. scripts/install-tools
-// compiles this directory into .tools/language-host/ and installs .tools/bin/pulumi-language-nodejs, a wrapper
-// that runs the compiled main.js with node: the engine starts a host 2-3 times per command, so it must start fast.
+// bundles this directory with what it requires into .tools/language-host/main.js, writes V8's code cache for it,
+// and installs .tools/bin/pulumi-language-nodejs, a wrapper that runs it through launch.js: the engine starts a
+// host 2-3 times per command, so it must start fast.
 //
 //   pulumi-language-nodejs [-flag[=value]]... [<engine address>]
 //

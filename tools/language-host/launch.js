@@ -1,0 +1,29 @@
+// Starts the language host that scripts/install-tools bundles into main.js beside this file, compiled from
+// V8's code cache for it (main.js.cache, also written there). Node 20 has no compile cache of its own
+// (module.enableCompileCache came with Node 22), and compiling what the host loads (@grpc/grpc-js,
+// google-protobuf, Pulumi's generated messages) was the larger part of its start. The cache only saves work:
+// V8 checks it against the source, its own version and its flags, and compiles from source when it does not
+// match (after a Node upgrade, until install-tools runs again), so the host behaves the same either way.
+"use strict";
+const fs = require("fs");
+const path = require("path");
+const vm = require("vm");
+const Module = require("module");
+
+const file = path.join(__dirname, "main.js");
+const cacheFile = `${file}.cache`;
+let cachedData;
+try {
+    cachedData = fs.readFileSync(cacheFile);
+} catch {
+    cachedData = undefined; // not built: compile from source
+}
+const script = new vm.Script(Module.wrap(fs.readFileSync(file, "utf8")), { filename: file, cachedData });
+const host = { exports: {}, filename: file };
+// The bundle's own require: what it leaves out (package.json files, the program's modules) resolves from here.
+script.runInThisContext()(host.exports, Module.createRequire(file), host, file, __dirname);
+// install-tools runs `-version` once with this set: by then every bundled module has loaded, so the cache
+// holds their compiled top-level code as well as the source's.
+if (process.env.IAC_LANGUAGE_HOST_WRITE_CODE_CACHE === "1") {
+    fs.writeFileSync(cacheFile, script.createCachedData());
+}
