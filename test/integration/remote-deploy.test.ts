@@ -37,7 +37,7 @@ describe("host scripts over a real SSH host, dockerd, compose v2 and Registry v3
         const compose = renderCompose("apps/hello-world/compose.yml", template, ref);
         const spec: DeploySpec = {
             ...target, registry: env.registry.address, repository, digest: image.digest, services: compose.services, healthTimeoutSeconds,
-            lockTimeoutSeconds,
+            lockTimeoutSeconds, target: "compose",
         };
         const record = renderRecordParts({
             app: "hello-world", workspace: target.workspace, image: `${env.registry.address}/${repository}`,
@@ -59,7 +59,7 @@ describe("host scripts over a real SSH host, dockerd, compose v2 and Registry v3
 
     const running = (target: AppLocation = location) => env.runningDigests(composeProject(target));
     const observe = async (target: AppLocation = location) => {
-        const result = await runOverSsh(env.ssh, buildObserveScript(target));
+        const result = await runOverSsh(env.ssh, buildObserveScript(target, "compose"));
         assert.strictEqual(result.status, 0, result.stderr);
         return parseObservation(result.stdout, `${env.registry.address}/${repository}`, "", appDir(target));
     };
