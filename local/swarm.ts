@@ -3,6 +3,18 @@
 // join over veth links. Swarm listens on more than dockerd does (the cluster API, 2377 by default; gossip,
 // 7946 TCP and UDP, which cannot be moved) and leaves things behind when dockerd stops (the docker_gwbridge
 // interface, a netns/default mount), so starting and stopping it is kept in one place.
+//
+// Two nodes on one machine work (test/integration/swarm-harness.test.ts) on these terms:
+// - the worker's dockerd enters its namespace with nsenter (see startDockerd's netns option);
+// - the manager cannot advertise 127.0.0.1, which inside the worker's namespace is the worker's own loopback:
+//   it advertises 10.213.0.1, an address on this machine's lo that workers reach over their veth links, so its
+//   cluster API and gossip listen there, not on loopback. Linux accepts a packet for any local address on any
+//   interface, so a neighbour on eth0 that routed 10.213.0.0/16 here could reach them, where 127.0.0.1 is
+//   refused from outside by the kernel: the single-node swarm stays on 127.0.0.1 and multiNode is for tests;
+// - every node pulls for itself, so each must reach the registry by the same name: for 127.0.0.1:PORT that is a
+//   second registry process in the worker's namespace serving the same storage (as a team's nodes reach one
+//   registry host; with credentials the deploy must pass --with-registry-auth);
+// - both nodes have this machine's hostname: tell them apart by node ID, as placement does.
 import { execFileSync } from "child_process";
 import * as dgram from "dgram";
 import * as fs from "fs";
@@ -217,7 +229,15 @@ export async function startSwarm(options: SwarmOptions & { dir?: string; keepRun
     // Check before starting an engine at all: a busy port is the likely failure and costs nothing to see.
     await waitForGossipPort(options.gossipPortWaitMs ?? 0);
     const engine = await startDockerd({ dir: options.dir, keepRunning: options.keepRunning });
-    return initSwarm(engine, options);
+    try {
+        return await initSwarm(engine, options);
+    } catch (error) {
+        // initSwarm stops the engine itself once init has run; a swarm that took 7946 meanwhile fails before.
+        if (error instanceof SwarmPortBusyError) {
+            await engine.stop();
+        }
+        throw error;
+    }
 }
 
 async function removeIngress(docker: (args: string[], input?: string) => string): Promise<void> {
@@ -237,8 +257,8 @@ async function stopManager(engine: DockerEngine, workers: SwarmWorker[], multiNo
         await worker.stop();
     }
     try {
-        // Leaving first closes the swarm's listeners and removes its tasks; a dockerd killed in a swarm would
-        // come back as a manager of a lost cluster if its data root were reused.
+        // Leaving while dockerd runs takes the tasks down and closes the swarm's ports in order; a dockerd only
+        // killed keeps its swarm state, which a demo dir reused by the next run would bring back.
         dockerCli(engine, ["swarm", "leave", "--force"]);
     } catch (error) {
         if (!/not part of a swarm/.test((error as Error).message)) {
@@ -258,7 +278,10 @@ async function stopManager(engine: DockerEngine, workers: SwarmWorker[], multiNo
  */
 export async function cleanAfterSwarm(engineDir: string): Promise<void> {
     unmountUnder(engineDir);
-    removeGatewayBridge();
+    // The bridge has one name per namespace: while another swarm holds 7946 here, the bridge is that swarm's.
+    if (listenersOn(gossipPort).length === 0) {
+        removeGatewayBridge();
+    }
 }
 
 /** Leaves the swarm of a running engine by its socket, for `npm run demo -- --stop` before it stops dockerd by pid. */
