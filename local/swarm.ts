@@ -122,10 +122,25 @@ function linkExists(name: string): boolean {
 }
 
 /** Removes the root namespace's docker_gwbridge: dockerd leaves it behind, and the next swarm would reuse a stale one. */
-export function removeGatewayBridge(): void {
-    if (linkExists(gatewayBridge)) {
-        ip("link", "del", gatewayBridge);
+/**
+ * Deletes a network interface of ours if it exists. Deleting a namespace takes its veth pair along a moment
+ * later, and another run's teardown may delete a bridge first: gone by the time we get there is done.
+ */
+function deleteLink(name: string): void {
+    if (linkExists(name)) {
+        try {
+            ip("link", "del", name);
+        } catch (error) {
+            if (!/Cannot find device/.test((error as Error).message)) {
+                throw error;
+            }
+        }
     }
+}
+
+/** Removes the root namespace's docker_gwbridge: dockerd leaves it behind, and the next swarm would reuse a stale one. */
+export function removeGatewayBridge(): void {
+    deleteLink(gatewayBridge);
 }
 
 export interface SwarmWorker {
@@ -253,22 +268,29 @@ function removeManagerAddress(): void {
 }
 
 async function stopManager(engine: DockerEngine, workers: SwarmWorker[], multiNode: boolean): Promise<void> {
-    for (const worker of workers.splice(0).reverse()) {
-        await worker.stop();
-    }
-    try {
-        // Leaving while dockerd runs takes the tasks down and closes the swarm's ports in order; a dockerd only
-        // killed keeps its swarm state, which a demo dir reused by the next run would bring back.
-        dockerCli(engine, ["swarm", "leave", "--force"]);
-    } catch (error) {
-        if (!/not part of a swarm/.test((error as Error).message)) {
-            throw error;
+    // Every step is tried whatever the one before did: a worker that fails to stop must not leave the manager's
+    // dockerd running, holding 7946 for every later swarm on this machine.
+    const failures: string[] = [];
+    const attempt = async (step: () => unknown) => {
+        try {
+            await step();
+        } catch (error) {
+            failures.push((error as Error).message);
         }
+    };
+    for (const worker of workers.splice(0).reverse()) {
+        await attempt(() => worker.stop());
     }
-    await engine.stop();
-    await cleanAfterSwarm(engine.dir);
+    // Leaving while dockerd runs takes the tasks down and closes the swarm's ports in order; a dockerd only
+    // killed keeps its swarm state, which a demo dir reused by the next run would bring back.
+    await attempt(() => leaveSwarm(engine.host));
+    await attempt(() => engine.stop());
+    await attempt(() => cleanAfterSwarm(engine.dir));
     if (multiNode) {
-        removeManagerAddress();
+        await attempt(removeManagerAddress);
+    }
+    if (failures.length > 0) {
+        throw new Error(`stopping the swarm of ${engine.host}: ${failures.join("; ")}`);
     }
 }
 
@@ -305,9 +327,7 @@ async function startWorker(
     if (fs.existsSync(path.join("/run/netns", netns))) {
         ip("netns", "del", netns);
     }
-    if (linkExists(link.rootSide)) {
-        ip("link", "del", link.rootSide);
-    }
+    deleteLink(link.rootSide);
     const processes: StartedProcess[] = [];
     let engine: DockerEngine | undefined;
     const teardown = async () => {
@@ -319,9 +339,7 @@ async function startWorker(
             // Deleting the namespace takes its end of the link, the root end and its own docker_gwbridge with it.
             ip("netns", "del", netns);
         }
-        if (linkExists(link.rootSide)) {
-            ip("link", "del", link.rootSide);
-        }
+        deleteLink(link.rootSide);
     };
     try {
         ip("netns", "add", netns);
