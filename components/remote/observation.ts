@@ -20,8 +20,11 @@ export interface HostObservation {
     record: DeployInfo | null;
     recordProblem: string | null;
     containers: ContainerState[];
-    /** On a swarm: each service's spec — what Swarm converges its tasks to — with the digest it names. */
-    specs?: { service: string; digest: string | null }[];
+    /**
+     * On a swarm: each service's spec — what Swarm converges its tasks to — with the digest it names and, for a
+     * replicated service, how many tasks it wants.
+     */
+    specs?: { service: string; digest: string | null; replicas: number | null }[];
 }
 
 function section(output: string, from: string, to?: string): string {
@@ -69,8 +72,11 @@ export function parseObservation(output: string, image: string, targetDigest: st
         return { record, recordProblem, containers };
     }
     const specs = section(output, observationMarkers.services).split("\n").filter(Boolean).map((line) => {
-        const [service, spec] = line.split(" ");
-        return { service, digest: spec?.startsWith(`${image}@`) ? spec.slice(image.length + 1) : null };
+        const [service, spec, replicas] = line.split(" ");
+        return {
+            service, digest: spec?.startsWith(`${image}@`) ? spec.slice(image.length + 1) : null,
+            replicas: /^\d+$/.test(replicas ?? "") ? Number(replicas) : null,
+        };
     }).sort((a, b) => a.service.localeCompare(b.service));
     return { record, recordProblem, containers, specs };
 }
@@ -105,6 +111,8 @@ export function driftOf(observed: HostObservation, expected: DeployedState): str
         const ours = observed.containers.filter((container) => container.service === service);
         if (ours.length === 0) {
             differences.push(`service ${service} has no container`);
+        } else if (spec?.replicas && ours.length < spec.replicas) {
+            differences.push(`service ${service} has ${ours.length} of its ${spec.replicas} tasks`);
         }
         for (const container of ours) {
             if (container.state !== "running") {

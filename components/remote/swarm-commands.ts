@@ -55,6 +55,10 @@ export function swarmFunctions(spec: SwarmSpec): string[] {
         "      if [ \"$state\" != Running ] || { [ -n \"$1\" ] && [ \"$image\" != \"$1\" ]; }; then printf '%s %s %s' \"$image\" \"$state\" \"$rest\"; break; fi",
         "    done)",
         "    [ -z \"$behind\" ] || { echo \"waiting: a task of $name is $behind\"; return 0; }",
+        // Between an old task's end and its successor's creation a replicated service has fewer tasks than replicas.
+        "    want=$(docker service inspect --format '{{if .Spec.Mode.Replicated}}{{.Spec.Mode.Replicated.Replicas}}{{end}}' \"$name\") || return 1",
+        "    have=$(printf '%s\\n' \"$tasks\" | grep -c .)",
+        "    [ -z \"$want\" ] || [ \"$have\" -eq \"$want\" ] || { echo \"waiting: $name runs $have of $want tasks\"; return 0; }",
         "  done",
         "  echo converged",
         "}",
@@ -109,7 +113,7 @@ export function swarmFunctions(spec: SwarmSpec): string[] {
 /**
  * Prints every task Swarm wants running for the stack's services as `service state image`, then the images
  * marker and `image digest-ref` per image (a task's image is its spec's reference: its digest is in it), then
- * the services marker and `service spec-image` per service.
+ * the services marker and `service spec-image replicas` per service (replicas empty for a global service).
  */
 export function swarmObservation(location: AppLocation, imagesMarker: string, servicesMarker: string): string[] {
     const stack = swarmStack(location);
@@ -127,7 +131,8 @@ export function swarmObservation(location: AppLocation, imagesMarker: string, se
         `printf '%s\\n' "$tasks" | cut -d ' ' -f 3 | grep -v '^$' | sort -u | while read -r image; do printf '%s %s\\n' "$image" "$(printf '%s' "$image" | ${untag})"; done`,
         `echo ${shellQuote(servicesMarker)}`,
         "for name in $names; do",
-        `  printf '%s %s\\n' "\${name#"\${stack}_"}" "$(docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "$name" | ${untag})"`,
+        `  printf '%s %s %s\\n' "\${name#"\${stack}_"}" "$(docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "$name" | ${untag})" \\`,
+        "    \"$(docker service inspect --format '{{if .Spec.Mode.Replicated}}{{.Spec.Mode.Replicated.Replicas}}{{end}}' \"$name\")\"",
         "done",
     ];
 }
