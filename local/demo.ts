@@ -2,7 +2,8 @@
 // hello-world built and pushed, `pulumi up` of the dev workspace, then what runs and how to roll back.
 // The services keep running afterwards (stop them with `npm run demo -- --stop`). With `--team` the stack's
 // state lives in a PostgreSQL on loopback, as a team's shared store would (docs/team.md), instead of a file backend.
-// With `--swarm` the demo's dockerd is also a single-node swarm manager on loopback (local/swarm.ts); `--stop`
+// With `--swarm` the demo's dockerd is also a single-node swarm manager on loopback (local/swarm.ts) and the dev
+// workspace targets it (iac:target swarm: hello-world runs as a stack); `--stop`
 // leaves the swarm before stopping dockerd and removes what a swarm engine leaves behind.
 import * as fs from "fs";
 import * as path from "path";
@@ -117,7 +118,7 @@ async function main(): Promise<void> {
         console.log(`demo: ${registry.address}/${repository}:${image.tag} → ${image.digest} "${image.description}"`);
     }
 
-    step(`pulumi up of the dev workspace with hello-world:tag ${second.tag}`);
+    step(`pulumi up of the dev workspace with hello-world:tag ${second.tag}${swarm ? " (iac:target swarm)" : ""}`);
     const workDir = path.join(demoDir, "workspace");
     fs.mkdirSync(workDir);
     fs.copyFileSync(path.join(projectRoot, "Pulumi.dev.yaml"), path.join(workDir, "Pulumi.dev.yaml"));
@@ -126,6 +127,9 @@ async function main(): Promise<void> {
     await stack.setConfig("iac:sshPrivateKey", { value: ssh.privateKey, secret: true });
     await stack.setConfig("iac:sshHostKey", { value: ssh.hostKey });
     await stack.setConfig("hello-world:tag", { value: second.tag });
+    if (swarm) {
+        await stack.setConfig("iac:target", { value: "swarm" });
+    }
     await stack.up({ color: "always", onOutput: (out) => process.stdout.write(out) });
 
     step("pulumi stack output overview");
