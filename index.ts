@@ -30,6 +30,7 @@ const apps = workspace.apps.map((app) => {
         workspace: workspace.name,
         org: workspace.host.org,
         deployRoot: workspace.host.deployRoot,
+        target: workspace.host.target,
         image,
         requested: { tag: app.tag, digest: app.digest },
         connection: { ...workspace.host, privateKey: workspace.privateKey },

@@ -8,7 +8,7 @@ import { HostDeployment } from "./host-deployment";
 import { ImageDigest } from "./image-digest";
 import { ImageOverview } from "./image-overview";
 import { OverviewRow } from "./overview-listing";
-import { AppLocation } from "./remote/layout";
+import { AppLocation, DeployTarget } from "./remote/layout";
 
 export interface HostConnection {
     host: pulumi.Input<string>;
@@ -28,6 +28,8 @@ export interface AppDeploymentArgs {
     org: string;
     /** Default /opt. */
     deployRoot?: string;
+    /** compose (the default): docker compose on the host; swarm: a stack on the swarm the host manages. */
+    target?: DeployTarget;
     image: ImageDigest;
     /** What the config asks for, said in the change notice before the image is pinned. */
     requested: { tag?: string; digest?: string };
@@ -73,12 +75,14 @@ export class AppDeployment extends pulumi.ComponentResource {
             dialErrorLimit: 3,
             perDialTimeout: 10,
         });
-        const rendered = args.image.ref.apply((ref) => renderCompose(args.composeTemplateName, args.composeTemplate, ref));
+        const target = args.target ?? "compose";
+        const rendered = args.image.ref.apply((ref) => renderCompose(args.composeTemplateName, args.composeTemplate, ref, target));
         const image = args.image;
 
         const deployment = new HostDeployment(`${name}-deploy`, {
             connection,
             location,
+            target,
             registry: args.registry.address,
             repository: args.registry.repository,
             platform: args.registry.platform,
@@ -90,7 +94,7 @@ export class AppDeployment extends pulumi.ComponentResource {
                 .apply(([digest, tag, description, descriptionBase64, created]) => ({ digest, tag, description, descriptionBase64, created })),
             compose: rendered.content,
             services: rendered.services,
-            env: pulumi.output(args.environment ?? {}).apply((environment) => renderEnvFile(environment)),
+            env: pulumi.output(args.environment ?? {}).apply((environment) => renderEnvFile(environment, target)),
             deployedBy: operatorIdentity(),
             healthTimeoutSeconds: args.healthTimeoutSeconds ?? 120,
             // The URN's value without the dependency on this component, which would make the child wait for itself.

@@ -2,8 +2,8 @@
 // `${IMAGE}` runs the pinned `registry/repository@sha256:…` — never a tag — and reads the app's env file.
 import * as YAML from "yaml";
 import { InvalidValueError } from "./invalid-value";
-import { validateServiceName } from "./remote/layout";
-import { files } from "./remote/layout";
+import { DeployTarget, files, validateServiceName } from "./remote/layout";
+import { translateForSwarm } from "./swarm-compose";
 
 export const imagePlaceholder = "${IMAGE}";
 const envKeyPattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -21,7 +21,8 @@ export class ComposeTemplateError extends Error {
     }
 }
 
-export function renderCompose(templateName: string, template: string, ref: string): RenderedCompose {
+/** For a swarm target, the template translated to what `docker stack deploy` takes (components/swarm-compose.ts). */
+export function renderCompose(templateName: string, template: string, ref: string, target: DeployTarget = "compose"): RenderedCompose {
     if (!/@sha(256|512):[a-f0-9]+$/.test(ref)) {
         throw new ComposeTemplateError(templateName, `refusing to render a reference that is not pinned by digest: ${ref}`);
     }
@@ -51,6 +52,10 @@ export function renderCompose(templateName: string, template: string, ref: strin
     if (pinned.length === 0) {
         throw new ComposeTemplateError(templateName, `no service has image: ${imagePlaceholder}, so nothing would run the pinned image`);
     }
+    const problem = target === "swarm" ? translateForSwarm(doc, pinned) : undefined;
+    if (problem) {
+        throw new ComposeTemplateError(templateName, `${problem} (iac:target is swarm)`);
+    }
     return { content: doc.toString(), services: pinned };
 }
 
@@ -75,16 +80,17 @@ export function envEntryProblem(key: string, value: unknown): string | undefined
 }
 
 /**
- * KEY='value' lines for docker compose's env_file; values may be secrets. Single quotes keep `#`, `"`, `$`
- * and spaces as they are (bare, compose would cut ` #…` and strip quotes); a quote inside is `\'`.
+ * The env_file for the target; values may be secrets. For compose, KEY='value' lines: single quotes keep `#`,
+ * `"`, `$` and spaces as they are (bare, compose would cut ` #…` and strip quotes); a quote inside is `\'`.
+ * `docker stack deploy` reads env files literally (quotes would reach the container), so for swarm: KEY=value.
  */
-export function renderEnvFile(environment: Record<string, unknown>): string {
+export function renderEnvFile(environment: Record<string, unknown>, target: DeployTarget = "compose"): string {
     return Object.entries(environment).sort(([a], [b]) => a.localeCompare(b)).map(([key, raw]) => {
         const problem = envEntryProblem(key, raw);
         if (problem) {
             throw new InvalidValueError("environment entry", key, problem);
         }
         // Structured config turns `PORT: 8080` into a number; the container sees text either way.
-        return `${key}='${String(raw).replace(/'/g, "\\'")}'\n`;
+        return target === "swarm" ? `${key}=${String(raw)}\n` : `${key}='${String(raw).replace(/'/g, "\\'")}'\n`;
     }).join("");
 }

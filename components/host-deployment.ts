@@ -9,7 +9,7 @@ import { DeployInfo, renderRecordParts } from "./deploy-info";
 import { Severity, engineLog } from "./engine-log";
 import { credentialsOf } from "./registry/auth";
 import { RegistryClient } from "./registry/client";
-import { AppLocation, appDir } from "./remote/layout";
+import { AppLocation, DeployTarget, appDir } from "./remote/layout";
 import { HostObservation, driftOf, parseObservation } from "./remote/observation";
 import { buildDeployPhase, buildDeployScript, buildObserveScript, buildRemoveScript, encodeBundle } from "./remote/scripts";
 import { SshConnection, runRemote } from "./remote/ssh";
@@ -29,6 +29,8 @@ function exactDescription(image: PinnedImage): string | null {
 export interface HostDeploymentInputs {
     connection: SshConnection;
     location: AppLocation;
+    /** Absent in states written before targets existed: compose. */
+    target?: DeployTarget;
     registry: string;
     repository: string;
     platform: string;
@@ -69,10 +71,16 @@ function say(inputs: HostDeploymentInputs, severity: Severity, message: string, 
     return engineLog(severity, message, { urn: inputs.logUrn, ephemeral });
 }
 
-/** What decides whether the host must be deployed to again; credentials and who deploys are not among it. */
+const targetKind = (inputs: HostDeploymentInputs): DeployTarget => inputs.target ?? "compose";
+
+/**
+ * What decides whether the host must be deployed to again; credentials and who deploys are not among it. The
+ * target kind counts only when it is swarm, so states from before targets existed compare as they did.
+ */
 function targetOf(inputs: HostDeploymentInputs): string {
     const { host, port, user } = inputs.connection;
-    return JSON.stringify([host, port, user, appDir(inputs.location), inputs.image.digest, inputs.compose, inputs.env, inputs.services]);
+    return JSON.stringify([host, port, user, appDir(inputs.location), inputs.image.digest, inputs.compose, inputs.env, inputs.services,
+        ...(targetKind(inputs) === "swarm" ? ["swarm"] : [])]);
 }
 
 const isKnown = (inputs: HostDeploymentInputs) => typeof inputs.image?.digest === "string" && inputs.image.digest !== unknownValue;
@@ -116,7 +124,7 @@ const parseAnswer = (inputs: HostDeploymentInputs, stdout: string) =>
 
 async function deploy(inputs: HostDeploymentInputs): Promise<HostDeploymentOutputs> {
     const spec = {
-        ...inputs.location, registry: inputs.registry, repository: inputs.repository, digest: inputs.image.digest,
+        ...inputs.location, target: targetKind(inputs), registry: inputs.registry, repository: inputs.repository, digest: inputs.image.digest,
         services: inputs.services, healthTimeoutSeconds: inputs.healthTimeoutSeconds,
         registryUsername: inputs.username && inputs.password ? inputs.username : undefined,
     };
@@ -168,7 +176,7 @@ export const hostDeploymentProvider: pulumi.dynamic.ResourceProvider<HostDeploym
         if (!props) {
             throw new Error(`HostDeployment ${id} cannot be imported: declare the app in iac:apps and run pulumi up`);
         }
-        const { stdout } = await runRemote(props.connection, buildObserveScript(props.location));
+        const { stdout } = await runRemote(props.connection, buildObserveScript(props.location, targetKind(props)));
         return { id, props: { ...props, ...observedState(props, parseAnswer(props, stdout), props.written) } };
     },
 
@@ -180,6 +188,7 @@ export const hostDeploymentProvider: pulumi.dynamic.ResourceProvider<HostDeploym
 export interface HostDeploymentArgs {
     connection: pulumi.Input<SshConnection>;
     location: AppLocation;
+    target: DeployTarget;
     registry: pulumi.Input<string>;
     repository: pulumi.Input<string>;
     platform: pulumi.Input<string>;

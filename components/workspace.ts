@@ -10,7 +10,7 @@ import { Credentials, credentialsFromDockerConfig } from "./registry/auth";
 import { DigestCache } from "./registry/cache";
 import { RegistryClient } from "./registry/client";
 import { parsePlatform, validateDigest, validateHost, validateRegistry, validateRepository, validateTag } from "./registry/reference";
-import { AppLocation, appNamePattern, validateAbsolutePath, validateName } from "./remote/layout";
+import { AppLocation, DeployTarget, appNamePattern, deployTargets, validateAbsolutePath, validateName } from "./remote/layout";
 import { SshConnection, hostKeyPattern } from "./remote/ssh";
 
 export const projectNamespace = "iac";
@@ -54,6 +54,8 @@ export interface WorkspaceHost {
     hostKey?: string;
     org: string;
     deployRoot: string;
+    /** compose: the host runs the apps with docker compose; swarm: the host is a manager of the swarm that runs them. */
+    target: DeployTarget;
 }
 
 export interface WorkspaceApp {
@@ -255,7 +257,11 @@ export function parseWorkspace(name: string, entries: ConfigEntries, extraChecks
         hostKey: reader.text("iac:sshHostKey"),
         org: reader.required("iac:org", "rednaw"),
         deployRoot: reader.text("iac:deployRoot")!,
+        target: reader.text("iac:target") as DeployTarget,
     };
+    if (!deployTargets.includes(host.target)) {
+        reader.problem("iac:target", `expected ${deployTargets.join(" or ")}, not ${JSON.stringify(host.target)}`);
+    }
     if (host.host) {
         reader.check("iac:sshHost", () => validateHost(host.host));
     }

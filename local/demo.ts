@@ -2,6 +2,9 @@
 // hello-world built and pushed, `pulumi up` of the dev workspace, then what runs and how to roll back.
 // The services keep running afterwards (stop them with `npm run demo -- --stop`). With `--team` the stack's
 // state lives in a PostgreSQL on loopback, as a team's shared store would (docs/team.md), instead of a file backend.
+// With `--swarm` the demo's dockerd is also a single-node swarm manager on loopback (local/swarm.ts) and the dev
+// workspace targets it (iac:target swarm: hello-world runs as a stack); `--stop`
+// leaves the swarm before stopping dockerd and removes what a swarm engine leaves behind.
 import * as fs from "fs";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
@@ -13,18 +16,36 @@ import { startPostgres } from "./postgres";
 import { openWorkspace } from "./pulumi-workspace";
 import { startRegistry } from "./registry";
 import { startSshHost } from "./sshd";
+import { cleanAfterSwarm, initSwarm, leaveSwarm, waitForGossipPort } from "./swarm";
 
 const projectRoot = path.resolve(__dirname, "..");
 const demoDir = path.join(projectRoot, ".demo");
 const servicesFile = path.join(demoDir, "services.json");
+/** The swarm's engine, for --stop: it must leave the swarm while dockerd still runs, and be cleaned after. */
+const swarmFile = path.join(demoDir, "swarm.json");
 const passphrase = "demo";
 
 const step = (text: string) => console.log(`\n==> ${text}`);
 
 async function stopServices(): Promise<void> {
-    if (!fs.existsSync(servicesFile)) {
-        return;
+    const swarm = fs.existsSync(swarmFile)
+        ? JSON.parse(fs.readFileSync(swarmFile, "utf8")) as { dockerHost: string; dockerDir: string }
+        : undefined;
+    if (swarm) {
+        console.log(`demo: leaving the swarm of ${swarm.dockerHost}`);
+        leaveSwarm(swarm.dockerHost);
     }
+    if (fs.existsSync(servicesFile)) {
+        await stopProcesses();
+    }
+    if (swarm) {
+        // dockerd leaves its docker_gwbridge and the netns/default mount under its exec-root behind.
+        await cleanAfterSwarm(swarm.dockerDir);
+        fs.rmSync(swarmFile);
+    }
+}
+
+async function stopProcesses(): Promise<void> {
     const services = JSON.parse(fs.readFileSync(servicesFile, "utf8")) as Record<string, number>;
     for (const [name, pid] of Object.entries(services)) {
         console.log(`demo: stopping ${name} (pid ${pid})`);
@@ -37,6 +58,11 @@ async function main(): Promise<void> {
     await stopServices();
     if (process.argv.includes("--stop")) {
         return;
+    }
+    const swarm = process.argv.includes("--swarm");
+    if (swarm) {
+        // Before anything starts: another swarm on this machine holds port 7946, which cannot be moved.
+        await waitForGossipPort(0);
     }
     fs.rmSync(demoDir, { recursive: true, force: true });
     fs.mkdirSync(demoDir, { recursive: true });
@@ -55,6 +81,12 @@ async function main(): Promise<void> {
     const dockerd = await startDockerd({ dir: dockerDir, keepRunning: true });
     remember("dockerd", dockerd.pid);
     console.log(`demo: dockerd on ${dockerd.host}`);
+    if (swarm) {
+        step("making dockerd a single-node swarm manager on loopback");
+        fs.writeFileSync(swarmFile, JSON.stringify({ dockerHost: dockerd.host, dockerDir }, null, 2));
+        const manager = await initSwarm(dockerd);
+        console.log(`demo: swarm manager ${manager.nodeId}, cluster API on 127.0.0.1:${manager.listenPort}, gossip on 127.0.0.1:7946`);
+    }
 
     step(`starting Registry v3 on 127.0.0.1:${registryPort}`);
     const registry = await startRegistry({ flavour: "v3", port: registryPort, dir: path.join(demoDir, "registry"), keepRunning: true });
@@ -86,7 +118,7 @@ async function main(): Promise<void> {
         console.log(`demo: ${registry.address}/${repository}:${image.tag} → ${image.digest} "${image.description}"`);
     }
 
-    step(`pulumi up of the dev workspace with hello-world:tag ${second.tag}`);
+    step(`pulumi up of the dev workspace with hello-world:tag ${second.tag}${swarm ? " (iac:target swarm)" : ""}`);
     const workDir = path.join(demoDir, "workspace");
     fs.mkdirSync(workDir);
     fs.copyFileSync(path.join(projectRoot, "Pulumi.dev.yaml"), path.join(workDir, "Pulumi.dev.yaml"));
@@ -95,6 +127,9 @@ async function main(): Promise<void> {
     await stack.setConfig("iac:sshPrivateKey", { value: ssh.privateKey, secret: true });
     await stack.setConfig("iac:sshHostKey", { value: ssh.hostKey });
     await stack.setConfig("hello-world:tag", { value: second.tag });
+    if (swarm) {
+        await stack.setConfig("iac:target", { value: "swarm" });
+    }
     await stack.up({ color: "always", onOutput: (out) => process.stdout.write(out) });
 
     step("pulumi stack output overview");
@@ -118,7 +153,7 @@ async function main(): Promise<void> {
         `  pulumi config set hello-world:tag ${first.tag}       # "initial deploy"`,
         "  pulumi up",
         "  pulumi stack output overview",
-        `  npm run demo -- --stop                       # stop the demo's dockerd, registry${team ? ", sshd and PostgreSQL" : " and sshd"}`,
+        `  npm run demo -- --stop                       # ${swarm ? "leave the swarm, " : ""}stop the demo's dockerd, registry${team ? ", sshd and PostgreSQL" : " and sshd"}`,
     ].join("\n"));
 }
 

@@ -3,7 +3,7 @@
 // listed, not only the configured apps — and the image of every container, running or stopped.
 // File contents and names travel base64-encoded, so nothing in them can be mistaken for the framing.
 import { files, validateAbsolutePath, validateName } from "../remote/layout";
-import { shellQuote } from "../remote/scripts";
+import { shellQuote } from "../remote/shell";
 
 export interface AppDirRecords {
     /** The directory's name under <deployRoot>/<org>/. */
@@ -47,13 +47,24 @@ export function parseAppRecords(output: string): AppDirRecords[] {
 /**
  * Prints, for every container (`docker ps -a`: stopped ones restart too), the reference it was created from,
  * and for every image they use the digests it was pulled by (RepoDigests). A container whose image is gone
- * still names its reference.
+ * still names its reference. On a Swarm manager, also every service's image (its spec and the spec a rollback
+ * would return to) and every task's, on whichever node it runs: other nodes' containers are not visible here.
  */
 export function buildContainerImagesScript(): string {
     return [
         "set -eu",
         `command -v docker >/dev/null || { echo ${shellQuote("docker is not on PATH for the SSH user on this host; " +
             "cleanup needs it to see which images containers use")} >&2; exit 1; }`,
+        "if [ \"$(docker info --format '{{.Swarm.ControlAvailable}}')\" = true ]; then",
+        "  services=$(docker service ls -q)",
+        "  if [ -n \"$services\" ]; then",
+        "    # shellcheck disable=SC2086 # one word per service id",
+        "    docker service inspect --format 'service {{.Spec.TaskTemplate.ContainerSpec.Image}}{{if .PreviousSpec}} " +
+            "{{.PreviousSpec.TaskTemplate.ContainerSpec.Image}}{{end}}' $services",
+        "    # shellcheck disable=SC2086 # one word per service id",
+        "    docker service ps --no-trunc --format 'task {{.Image}}' $services",
+        "  fi",
+        "fi",
         "ids=$(docker ps -aq --no-trunc)",
         "[ -n \"$ids\" ] || exit 0",
         "# shellcheck disable=SC2086 # one word per container id",
@@ -65,13 +76,18 @@ export function buildContainerImagesScript(): string {
     ].join("\n") + "\n";
 }
 
-/** Every `name@digest` reference the containers and their images carry. */
+/**
+ * Every `name@digest` reference the containers, their images and the swarm's services and tasks carry; a
+ * `name:tag@digest` (an image set by hand) counts as `name@digest`.
+ */
 export function parseContainerImages(output: string): string[] {
     const references = new Set<string>();
     for (const line of output.split("\n")) {
         const [kind, ...fields] = line.trim().split(/\s+/);
-        const candidates = kind === "container" ? fields.slice(0, 1) : kind === "image" ? fields.slice(1) : [];
-        candidates.filter((reference) => reference.includes("@")).forEach((reference) => references.add(reference));
+        const candidates = kind === "container" ? fields.slice(0, 1) : kind === "image" ? fields.slice(1)
+            : kind === "service" || kind === "task" ? fields : [];
+        candidates.filter((reference) => reference.includes("@"))
+            .forEach((reference) => references.add(reference.replace(/:[^/@]*@/, "@")));
     }
     return [...references];
 }

@@ -30,6 +30,10 @@ export function validateAbsolutePath(kind: string, value: string): string {
     return value;
 }
 
+/** What runs an app on its host: docker compose on one Docker host, or a stack on a Docker Swarm (the host is a manager). */
+export type DeployTarget = "compose" | "swarm";
+export const deployTargets: readonly DeployTarget[] = ["compose", "swarm"];
+
 /** Where an app lives on its host: `<deployRoot>/<org>/<app>`. */
 export interface AppLocation {
     app: string;
@@ -67,9 +71,15 @@ export const files = {
     deployInfo: "deploy-info.yml",
     previousDeployInfo: "deploy-info.previous.yml",
     history: "deploy-history.yml",
+    /** Which target the files were deployed with (`compose` when absent: deploys before targets existed). */
+    target: "deploy-target",
+    previousTarget: "deploy-target.previous",
     lock: ".deploy.lock",
     stagedDir: "staged",
 } as const;
+
+/** The Swarm stack of the app dir: the compose project's name, so each dir has its own stack on a swarm too. */
+export const swarmStack = composeProject;
 
 /** The compose labels by which the engine tells whose a container is. */
 export const composeLabels = {
@@ -77,3 +87,6 @@ export const composeLabels = {
     workingDir: "com.docker.compose.project.working_dir",
     service: "com.docker.compose.service",
 } as const;
+
+/** The label by which Swarm tells which stack a service belongs to. */
+export const stackNamespaceLabel = "com.docker.stack.namespace";

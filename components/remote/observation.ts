@@ -20,6 +20,11 @@ export interface HostObservation {
     record: DeployInfo | null;
     recordProblem: string | null;
     containers: ContainerState[];
+    /**
+     * On a swarm: each service's spec — what Swarm converges its tasks to — with the digest it names and, for a
+     * replicated service, how many tasks it wants.
+     */
+    specs?: { service: string; digest: string | null; replicas: number | null }[];
 }
 
 function section(output: string, from: string, to?: string): string {
@@ -28,7 +33,8 @@ function section(output: string, from: string, to?: string): string {
         throw new Error(`the host's answer lacks ${from}`);
     }
     const body = output.slice(start + from.length + 1);
-    return to === undefined ? body : body.slice(0, Math.max(0, body.indexOf(`${to}\n`)));
+    const end = to === undefined ? -1 : body.indexOf(`${to}\n`);
+    return end < 0 ? body : body.slice(0, end);
 }
 
 /**
@@ -51,7 +57,7 @@ export function parseObservation(output: string, image: string, targetDigest: st
         }
     }
     const digestsOf = new Map<string, string[]>();
-    for (const line of section(output, observationMarkers.images).split("\n").filter(Boolean)) {
+    for (const line of section(output, observationMarkers.images, observationMarkers.services).split("\n").filter(Boolean)) {
         const [id, ...refs] = line.split(" ");
         digestsOf.set(id, refs.filter((ref) => ref.startsWith(`${image}@`)).map((ref) => ref.slice(image.length + 1)).sort());
     }
@@ -62,7 +68,17 @@ export function parseObservation(output: string, image: string, targetDigest: st
             return { service, state, digest: digests.includes(targetDigest) ? targetDigest : digests[0] ?? null };
         })
         .sort((a, b) => `${a.service} ${a.state} ${a.digest}`.localeCompare(`${b.service} ${b.state} ${b.digest}`));
-    return { record, recordProblem, containers };
+    if (!output.includes(`${observationMarkers.services}\n`)) {
+        return { record, recordProblem, containers };
+    }
+    const specs = section(output, observationMarkers.services).split("\n").filter(Boolean).map((line) => {
+        const [service, spec, replicas] = line.split(" ");
+        return {
+            service, digest: spec?.startsWith(`${image}@`) ? spec.slice(image.length + 1) : null,
+            replicas: /^\d+$/.test(replicas ?? "") ? Number(replicas) : null,
+        };
+    }).sort((a, b) => a.service.localeCompare(b.service));
+    return { record, recordProblem, containers, specs };
 }
 
 /** What a deploy left: its record and the services that must run the digest. */
@@ -88,9 +104,15 @@ export function driftOf(observed: HostObservation, expected: DeployedState): str
         }
     }
     for (const service of expected.services) {
+        const spec = observed.specs?.find((candidate) => candidate.service === service);
+        if (spec && spec.digest !== want) {
+            differences.push(`service ${service}'s spec names ${spec.digest ?? "an image not from this repository"}, the stack deployed ${want}`);
+        }
         const ours = observed.containers.filter((container) => container.service === service);
         if (ours.length === 0) {
             differences.push(`service ${service} has no container`);
+        } else if (spec?.replicas && ours.length < spec.replicas) {
+            differences.push(`service ${service} has ${ours.length} of its ${spec.replicas} tasks`);
         }
         for (const container of ours) {
             if (container.state !== "running") {

@@ -3,39 +3,28 @@
 // integration tests run the very same text over a real SSH host. Every interpolated value is validated here
 // and single-quoted; everything large or user-written (labels, compose file, environment) travels on stdin.
 import { validateDigest, validateRegistry, validateRepository } from "../registry/reference";
-import {
-    AppLocation, appDir, composeLabels, composeProject, files, legacyComposeProject, validateServiceName,
-} from "./layout";
-
-/** Single-quotes a value for POSIX sh; the only character needing care inside is the quote itself. */
-export function shellQuote(value: string): string {
-    return `'${value.replace(/'/g, "'\\''")}'`;
-}
-
-const lines = (...parts: (string | string[])[]): string[] => parts.flat();
-const script = (...parts: (string | string[])[]): string => lines(...parts).join("\n") + "\n";
-
-/** `say …`: progress and reasons on stderr, prefixed with what is being deployed; never fails the script. */
-function sayFunction(what: string): string[] {
-    return [`say() { printf '%s\\n' ${shellQuote(`${what}:`)}" $*" >&2 || true; }`];
-}
+import { composeCommand, composeFunctions, composeObservation, removeLegacyContainers } from "./compose-commands";
+import { AppLocation, DeployTarget, appDir, composeProject, files } from "./layout";
+import { lines, sayFunction, script, shellQuote } from "./shell";
+import { swarmFunctions, swarmObservation, swarmPreflight } from "./swarm-commands";
 
 /** What a deploy needs on the host, every missing piece named in one message before anything changes. */
-export function preflight(host: string): string[] {
-    return [
+export function preflight(host: string, target: DeployTarget): string[] {
+    return lines(
         "missing=''",
         "for tool in docker flock timeout setsid base64 mktemp tail sync; do",
         "  command -v \"$tool\" >/dev/null 2>&1 || missing=\"$missing\n  - the $tool command\"",
         "done",
         "if command -v docker >/dev/null 2>&1; then",
         "  docker info >/dev/null 2>&1 || missing=\"$missing\n  - access to the Docker engine for $(id -un) (add the user to the docker group, or start dockerd)\"",
-        "  docker compose version >/dev/null 2>&1 || missing=\"$missing\n  - docker compose v2 (the compose CLI plugin)\"",
+        ...(target === "compose" ? ["  docker compose version >/dev/null 2>&1 || missing=\"$missing\n  - docker compose v2 (the compose CLI plugin)\""] : []),
         "fi",
+        target === "swarm" ? swarmPreflight() : [],
         "if [ -n \"$missing\" ]; then",
         `  printf '%s\\n' ${shellQuote(`${host} lacks what a deploy needs (nothing was changed):`)}"$missing" >&2`,
         "  exit 1",
         "fi",
-    ];
+    );
 }
 
 function enterAppDir(location: AppLocation): string[] {
@@ -66,33 +55,14 @@ function refuseOtherWorkspace(location: AppLocation): string[] {
     ];
 }
 
-function composeCommand(project: string): string {
-    return `docker compose -p ${shellQuote(project)} -f ${files.compose} --env-file /dev/null`;
-}
-
-/** Sets $legacy to the containers of this dir that a deploy before dir-derived project names started. */
-function findLegacyContainers(location: AppLocation): string {
-    return `legacy=$(docker ps -aq --filter ${shellQuote(`label=${composeLabels.project}=${legacyComposeProject(location)}`)} ` +
-        `--filter ${shellQuote(`label=${composeLabels.workingDir}=${appDir(location)}`)})`;
-}
-
-/** Removes the containers of this dir that a deploy before dir-derived project names started. */
-function removeLegacyContainers(location: AppLocation): string[] {
-    return [
-        findLegacyContainers(location),
-        "if [ -n \"$legacy\" ]; then",
-        "  say 'adopting the containers started under the former project name'",
-        "  docker rm -f $legacy >/dev/null",
-        "fi",
-    ];
-}
-
 /** Writes `target` from `source` commands through a synced temp file, so a reader sees all or nothing. */
 function writeSynced(target: string, produce: string, failure: string): string[] {
     return [`{ ${produce}; } > ${target}.tmp && sync ${target}.tmp || fail ${shellQuote(failure)}`];
 }
 
 export interface DeploySpec extends AppLocation {
+    /** compose on one host, or a stack on the swarm whose manager the host is. */
+    target: DeployTarget;
     registry: string;
     repository: string;
     digest: string;
@@ -171,29 +141,37 @@ export function buildDeployScript(spec: DeploySpec): string {
     return script(
         "set -eu",
         sayFunction(`${spec.app}@${spec.workspace}`),
-        preflight(`${spec.app}@${spec.workspace}'s host`),
+        preflight(`${spec.app}@${spec.workspace}'s host`, spec.target),
         enterAppDir(spec),
         "umask 077",
         `mkdir -p ${files.stagedDir}`,
         `job=$(mktemp -d ${files.stagedDir}/job.XXXXXXXX) || { say "could not stage the deploy in $app_dir (disk full or read-only?); nothing was changed"; exit 1; }`,
         receiveBundle(spec),
         runDetached(),
-        observeCommands(spec),
+        observeCommands(spec, spec.target),
+    );
+}
+
+/** Both targets' shell functions: a deploy that switches target takes the app down from the one it leaves. */
+function targetFunctions(spec: DeploySpec): string[] {
+    return lines(
+        composeFunctions(spec),
+        swarmFunctions({ ...spec, withRegistryAuth: spec.registryUsername !== undefined }),
     );
 }
 
 /**
- * The deploy phase, under the app's lock: install the staged files → pull → up --wait → verify the running
- * digest → record. Every step after the first change is inside the restore path: a failure anywhere, the record
- * and history writes included, brings the previous compose file back up and leaves deploy-info.yml as it was.
- * A target that already runs and is recorded exactly so is left alone.
+ * The deploy phase, under the app's lock: install the staged files → pull → up → verify the running digest →
+ * record. Every step after the first change is inside the restore path: a failure anywhere, the record and
+ * history writes included, brings the previous deployment back up (with the target it had) and leaves
+ * deploy-info.yml as it was. A target that already runs and is recorded exactly so is left alone.
  */
 export function buildDeployPhase(spec: DeploySpec): string {
     const ref = pinnedRef(spec);
-    const services = spec.services.map((service) => shellQuote(validateServiceName(service))).join(" ");
     const timeout = Math.trunc(spec.healthTimeoutSeconds);
-    const compose = composeCommand(composeProject(spec));
-    const up = `timeout ${timeout + 30} ${compose} up -d --wait --wait-timeout ${timeout} --remove-orphans >&2`;
+    const waitWhat = spec.target === "swarm"
+        ? `waiting up to ${timeout} s for Swarm to run it healthy on every task and finish the update`
+        : `waiting up to ${timeout} s for it to be healthy`;
     return script(
         "set -eu",
         "job=$1",
@@ -202,41 +180,40 @@ export function buildDeployPhase(spec: DeploySpec): string {
         acquireLock(spec, spec.lockTimeoutSeconds ?? 600),
         refuseOtherWorkspace(spec),
         `ref=${shellQuote(ref)}`,
-        // Every service of ours runs an image whose RepoDigests hold the target ref.
-        "running_target() {",
-        `  for service in ${services}; do`,
-        `    ids=$(${compose} ps -q "$service" 2>/dev/null) || return 1`,
-        "    [ -n \"$ids\" ] || return 1",
-        "    for id in $ids; do",
-        "      image=$(docker inspect --format '{{.Image}}' \"$id\") || return 1",
-        "      docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' \"$image\" | grep -qxF \"$ref\" || return 1",
-        "    done",
-        "  done",
-        "}",
+        `target=${spec.target}`,
+        targetFunctions(spec),
+        // Deploys from before targets existed left no marker: they were compose.
+        `previous_target=$(cat ${files.target} 2>/dev/null || echo compose)`,
         // The record as this deploy would write it, with the deployed_at it already has.
         "recorded_as_target() {",
         `  [ -f ${files.deployInfo} ] || return 1`,
         `  { cat "$job/recordHead"; printf '\\n'; grep '^deployed_at: ' ${files.deployInfo}; cat "$job/recordTail"; } | cmp -s - ${files.deployInfo}`,
         "}",
-        `if recorded_as_target && cmp -s "$job/compose" ${files.compose} && cmp -s "$job/env" ${files.env} && running_target; then`,
+        `if [ "$previous_target" = "$target" ] && recorded_as_target && cmp -s "$job/compose" ${files.compose} && cmp -s "$job/env" ${files.env} &&`,
+        "  \"${target}_running\" \"$ref\"; then",
         "  say \"$ref is already running and recorded; nothing to do\"",
         "  exit 0",
         "fi",
+        // What the previous deploy runs, for a restore to wait on; empty when there is no record of it.
+        `previous_ref=$(sed -n 's/^image: //p' ${files.deployInfo} 2>/dev/null)@$(sed -n 's/^digest: //p' ${files.deployInfo} 2>/dev/null) || true`,
+        "case \"$previous_ref\" in @*|*@) previous_ref='' ;; esac",
         "recorded=0",
         "restore() {",
         "  trap '' HUP INT TERM",
-        `  rm -f ${files.compose}.tmp ${files.env}.tmp ${files.deployInfo}.tmp ${files.history}.tmp`,
+        `  rm -f ${files.compose}.tmp ${files.env}.tmp ${files.target}.tmp ${files.deployInfo}.tmp ${files.history}.tmp`,
         "  if [ \"$recorded\" = 1 ]; then",
         `    if [ -f ${files.previousDeployInfo} ]; then mv -f ${files.previousDeployInfo} ${files.deployInfo}; else rm -f ${files.deployInfo}; fi`,
         "  fi",
         `  if [ -f ${files.previousCompose} ]; then`,
-        `    rm -f ${files.compose} ${files.env} && ln ${files.previousCompose} ${files.compose} && ln ${files.previousEnv} ${files.env} &&`,
-        `      ${up} && say 'the previous deployment is running again' && return 0`,
-        "    say \"the previous deployment did not come back up either: see docker compose ps and logs in $app_dir\"",
+        "    [ \"$previous_target\" = \"$target\" ] || \"${target}_down\" || true",
+        `    rm -f ${files.compose} ${files.env} ${files.target} && ln ${files.previousCompose} ${files.compose} && ln ${files.previousEnv} ${files.env} &&`,
+        `      { [ ! -f ${files.previousTarget} ] || ln ${files.previousTarget} ${files.target}; } &&`,
+        "      \"${previous_target}_up\" \"$previous_ref\" && say 'the previous deployment is running again' && return 0",
+        "    say \"the previous deployment did not come back up either: see the app's containers and logs on this host ($app_dir)\"",
         "    return 1",
         "  fi",
-        `  ${compose} down --remove-orphans >&2 || true`,
-        `  rm -f ${files.compose} ${files.env}`,
+        "  \"${target}_down\" || true",
+        `  rm -f ${files.compose} ${files.env} ${files.target}`,
         "}",
         "fail() {",
         "  say \"deploy of $ref failed: $1\"",
@@ -244,17 +221,28 @@ export function buildDeployPhase(spec: DeploySpec): string {
         "  exit 1",
         "}",
         // Links, not copies: after a restore both names may already be one file, and linking needs no free space.
-        `rm -f ${files.previousCompose} ${files.previousEnv}`,
+        `rm -f ${files.previousCompose} ${files.previousEnv} ${files.previousTarget}`,
         `if [ -f ${files.compose} ]; then ln ${files.compose} ${files.previousCompose} && ln ${files.env} ${files.previousEnv}; fi`,
+        `if [ -f ${files.target} ]; then ln ${files.target} ${files.previousTarget}; fi`,
         "trap 'fail \"interrupted by a signal\"' HUP INT TERM",
         `cp "$job/compose" ${files.compose}.tmp && mv ${files.compose}.tmp ${files.compose} || fail 'could not install the compose file (disk full?)'`,
         `cp "$job/env" ${files.env}.tmp && mv ${files.env}.tmp ${files.env} || fail 'could not install the env file (disk full?)'`,
-        "say \"pulling $ref\"",
-        `${compose} pull --quiet >&2 || fail 'docker compose pull failed (is the registry reachable from this host?)'`,
-        removeLegacyContainers(spec),
-        `say 'starting, waiting up to ${timeout} s for it to be healthy'`,
-        `${up} || fail 'the containers did not become healthy within ${timeout} s (see docker compose logs in '"$app_dir"')'`,
-        "running_target || fail \"the running containers are not on $ref\"",
+        `echo "$target" > ${files.target}.tmp && mv ${files.target}.tmp ${files.target} || fail 'could not install the target marker (disk full?)'`,
+        spec.target === "compose" ? [
+            "say \"pulling $ref\"",
+            `${composeCommand(composeProject(spec))} pull --quiet >&2 || fail 'docker compose pull failed (is the registry reachable from this host?)'`,
+            ...removeLegacyContainers(spec),
+        ] : [],
+        // The app moves between targets: one restart, the old copy down before the new one takes its ports.
+        "if [ \"$previous_target\" != \"$target\" ] && [ -f " + files.previousCompose + " ]; then",
+        "  say \"moving from $previous_target to $target: stopping the $previous_target deployment\"",
+        "  \"${previous_target}_down\" || fail \"could not stop the $previous_target deployment\"",
+        "fi",
+        `say ${shellQuote(`starting, ${waitWhat}`)}`,
+        spec.target === "compose"
+            ? `compose_up || fail 'the containers did not become healthy within ${timeout} s (see docker compose logs in '"$app_dir"')'`
+            : "swarm_up \"$ref\" || fail 'Swarm did not run it healthy (the services are back on the previous image if Swarm rolled back)'",
+        "\"${target}_running\" \"$ref\" || fail \"the running containers are not on $ref\"",
         "deployed_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)",
         writeSynced(files.deployInfo, `cat "$job/recordHead"; printf '\\ndeployed_at: "%s"\\n' "$deployed_at"; cat "$job/recordTail"`,
             "could not write deploy-info.yml (disk full or read-only?)"),
@@ -278,37 +266,36 @@ export const observationMarkers = {
     deployInfo: "#--- deploy-info.yml ---",
     containers: "#--- containers ---",
     images: "#--- images ---",
+    services: "#--- services ---",
 } as const;
 
 /**
- * Prints what the host holds for the app: deploy-info.yml, every container of its compose project (and of the
- * former project name in this dir), running or not, and the repo digests of their images. Fails when docker
- * cannot answer: a refresh must not mistake an unreachable engine for an app that is gone.
+ * Prints what the host holds for the app: deploy-info.yml, what runs it — every container of its compose
+ * project (and of the former project name in this dir), running or not, or every task Swarm wants running for
+ * its stack, and each service's spec — and the digests of their images. Fails when docker cannot answer: a
+ * refresh must not mistake an unreachable engine for an app that is gone.
  */
-function observeCommands(location: AppLocation): string[] {
+function observeCommands(location: AppLocation, target: DeployTarget): string[] {
     const dir = appDir(location);
-    return [
+    return lines(
         `echo ${shellQuote(observationMarkers.deployInfo)}`,
         `if [ -f ${shellQuote(`${dir}/${files.deployInfo}`)} ]; then cat ${shellQuote(`${dir}/${files.deployInfo}`)}; fi`,
         `echo ${shellQuote(observationMarkers.containers)}`,
-        `ids=$(docker ps -aq --filter ${shellQuote(`label=${composeLabels.project}=${composeProject(location)}`)})`,
-        findLegacyContainers(location),
-        "images=''",
-        "if [ -n \"$ids$legacy\" ]; then",
-        `  docker inspect --format '{{index .Config.Labels "${composeLabels.service}"}} {{.State.Status}} {{.Image}}' $ids $legacy`,
-        "  images=$(docker inspect --format '{{.Image}}' $ids $legacy | sort -u)",
-        "fi",
-        `echo ${shellQuote(observationMarkers.images)}`,
-        "if [ -n \"$images\" ]; then docker image inspect --format '{{.Id}}{{range .RepoDigests}} {{.}}{{end}}' $images; fi",
-    ];
+        target === "swarm"
+            ? swarmObservation(location, observationMarkers.images, observationMarkers.services)
+            : composeObservation(location, observationMarkers.images),
+    );
 }
 
 /** Reads the host's state of the app without changing anything: what `pulumi refresh` compares with the stack. */
-export function buildObserveScript(location: AppLocation): string {
-    return script("set -eu", observeCommands(location));
+export function buildObserveScript(location: AppLocation, target: DeployTarget): string {
+    return script("set -eu", observeCommands(location, target));
 }
 
-/** Takes the app down and moves deploy-info.yml into the history with removed_at. Nothing is deleted from the registry. */
+/**
+ * Takes the app down — the compose project or the swarm stack, whichever the dir was last deployed with — and
+ * moves deploy-info.yml into the history with removed_at. Nothing is deleted from the registry.
+ */
 export function buildRemoveScript(location: AppLocation, lockTimeoutSeconds = 600): string {
     const compose = composeCommand(composeProject(location));
     return script(
@@ -317,7 +304,12 @@ export function buildRemoveScript(location: AppLocation, lockTimeoutSeconds = 60
         enterAppDir(location),
         acquireLock(location, lockTimeoutSeconds),
         refuseOtherWorkspace(location),
-        `if [ -f ${files.compose} ]; then ${compose} down --remove-orphans >&2; fi`,
+        swarmFunctions({ ...location, services: [], healthTimeoutSeconds: 120, withRegistryAuth: false }),
+        `if [ "$(cat ${files.target} 2>/dev/null || echo compose)" = swarm ]; then`,
+        "  swarm_down",
+        `elif [ -f ${files.compose} ]; then`,
+        `  ${compose} down --remove-orphans >&2`,
+        "fi",
         removeLegacyContainers(location),
         "fail() { say \"$1\"; exit 1; }",
         `if [ -f ${files.deployInfo} ]; then`,
@@ -327,7 +319,7 @@ export function buildRemoveScript(location: AppLocation, lockTimeoutSeconds = 60
         `  mv ${files.history}.tmp ${files.history}`,
         `  rm -f ${files.deployInfo}`,
         "fi",
-        `rm -rf ${files.compose} ${files.previousCompose} ${files.env} ${files.previousEnv} ${files.stagedDir}`,
+        `rm -rf ${files.compose} ${files.previousCompose} ${files.env} ${files.previousEnv} ${files.target} ${files.previousTarget} ${files.stagedDir}`,
         `echo ${shellQuote(`removed ${location.app} from ${location.workspace}`)}`,
     );
 }

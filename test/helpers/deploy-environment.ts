@@ -1,10 +1,12 @@
-// Everything a deploy needs, real and on loopback: dockerd, Registry v3, an SSH test host whose docker is
-// that dockerd, and hello-world built three times (A, B, and C whose healthcheck fails).
+// Everything a deploy needs, real and on loopback: dockerd (with `swarm`, a single-node Swarm manager), Registry
+// v3, an SSH test host whose docker is that dockerd, and hello-world built three times (A, B, and C whose
+// healthcheck fails).
 import { execFileSync } from "child_process";
 import { ConfigMap } from "@pulumi/pulumi/automation";
 import { DockerEngine, startDockerd } from "../../local/dockerd";
 import { RegistryServer, startRegistry } from "../../local/registry";
 import { SshHost, freePort, startSshHost } from "../../local/sshd";
+import { SwarmWorker, startSwarm } from "../../local/swarm";
 import { AppRepository, BuiltImage } from "../../local/app-repository";
 
 export const repository = "rednaw/hello-world";
@@ -16,16 +18,22 @@ export interface DeployEnvironment {
     /** Where hello-world listens (host networking). */
     port: number;
     images: { a: BuiltImage; b: BuiltImage; c: BuiltImage };
-    /** The digest of the image the running hello-world container was started from, per the engine. */
-    runningDigests(app: string): string[];
+    /** Per running container of the compose project or swarm stack `name`, the digest its image was pulled by. */
+    runningDigests(name: string): string[];
     /** The dev workspace's config for deploying hello-world `tag` here. */
     stackConfig(tag: string): ConfigMap;
     /** The page hello-world serves, or the error. */
     page(): Promise<string>;
+    /** With `swarm: "two-node"`: the worker, in a network namespace of its own. */
+    worker?: SwarmWorker;
     stop(): Promise<void>;
 }
 
-export async function startDeployEnvironment(): Promise<DeployEnvironment> {
+/**
+ * `swarm`: the engine is a Swarm manager, and the stack config targets it: alone on loopback (true), or with a
+ * worker in a network namespace ("two-node"; the manager then advertises a private address, see local/swarm.ts).
+ */
+export async function startDeployEnvironment(options: { swarm?: boolean | "two-node" } = {}): Promise<DeployEnvironment> {
     const stops: (() => Promise<void>)[] = [];
     const stopAll = async () => {
         for (const stop of stops.reverse()) {
@@ -33,10 +41,22 @@ export async function startDeployEnvironment(): Promise<DeployEnvironment> {
         }
     };
     try {
-        const dockerd = await startDockerd();
-        stops.push(dockerd.stop);
+        let dockerd: DockerEngine;
         const registry = await startRegistry({ flavour: "v3" });
         stops.push(registry.stop);
+        let worker: SwarmWorker | undefined;
+        if (options.swarm) {
+            // Only one swarm per machine (port 7946): wait for another run's to finish rather than fail at once.
+            const swarm = await startSwarm({ gossipPortWaitMs: 180_000, multiNode: options.swarm === "two-node" });
+            stops.push(swarm.stop);
+            dockerd = swarm.engine;
+            if (options.swarm === "two-node") {
+                worker = await swarm.addWorker({ registries: [registry] });
+            }
+        } else {
+            dockerd = await startDockerd();
+            stops.push(dockerd.stop);
+        }
         const ssh = await startSshHost({ dockerHost: dockerd.host });
         stops.push(ssh.stop);
         const app = new AppRepository(dockerd.host);
@@ -50,9 +70,10 @@ export async function startDeployEnvironment(): Promise<DeployEnvironment> {
         const port = await freePort();
         const docker = (...args: string[]) => execFileSync("docker", args, { encoding: "utf8", env: { ...process.env, DOCKER_HOST: dockerd.host } }).trim();
         return {
-            dockerd, registry, ssh, port, images,
-            runningDigests: (project: string) => {
-                const ids = docker("ps", "-q", "--filter", `label=com.docker.compose.project=${project}`).split("\n").filter(Boolean);
+            dockerd, registry, ssh, port, images, worker,
+            runningDigests: (name: string) => {
+                const ids = ["com.docker.compose.project", "com.docker.stack.namespace"]
+                    .flatMap((label) => docker("ps", "-q", "--filter", `label=${label}=${name}`).split("\n").filter(Boolean));
                 return ids.map((id) => {
                     const imageId = docker("inspect", "--format", "{{.Image}}", id);
                     return docker("image", "inspect", "--format", "{{range .RepoDigests}}{{println .}}{{end}}", imageId)
@@ -70,6 +91,7 @@ export async function startDeployEnvironment(): Promise<DeployEnvironment> {
                 "iac:sshPrivateKey": { value: ssh.privateKey, secret: true },
                 "iac:org": { value: "rednaw" },
                 "iac:deployRoot": { value: ssh.deployRoot },
+                ...(options.swarm ? { "iac:target": { value: "swarm" } } : {}),
                 "hello-world:image": { value: repository },
                 "hello-world:tag": { value: tag },
                 "hello-world:environment.PORT": { value: String(port) },

@@ -5,19 +5,15 @@ import { execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { renderCompose, renderEnvFile } from "../../components/compose";
-import { parseDeployInfo, renderRecordParts } from "../../components/deploy-info";
+import { parseDeployInfo } from "../../components/deploy-info";
 import { AppLocation, appDir, composeProject } from "../../components/remote/layout";
 import { parseObservation } from "../../components/remote/observation";
-import {
-    DeploySpec, buildDeployPhase, buildDeployScript, buildObserveScript, buildRemoveScript, encodeBundle,
-} from "../../components/remote/scripts";
+import { buildObserveScript, buildRemoveScript } from "../../components/remote/scripts";
 import { BuiltImage } from "../../local/app-repository";
 import { freePort } from "../../local/sshd";
 import { DeployEnvironment, repository, startDeployEnvironment } from "../helpers/deploy-environment";
+import { deployRequest as buildDeployRequest } from "../helpers/deploy-request";
 import { RemoteResult, runOverSsh } from "../helpers/ssh";
-
-const template = fs.readFileSync(path.resolve(__dirname, "..", "..", "apps", "hello-world", "compose.yml"), "utf8");
 
 // One scenario: each test starts from what the one before deployed.
 describe("host scripts over a real SSH host, dockerd, compose v2 and Registry v3 (one scenario, in order)", function () {
@@ -33,23 +29,7 @@ describe("host scripts over a real SSH host, dockerd, compose v2 and Registry v3
 
     /** The script and stdin of a deploy of `image`, built as HostDeployment builds them. */
     function deployRequest(image: BuiltImage, healthTimeoutSeconds = 30, target: AppLocation = location, port = env.port, lockTimeoutSeconds?: number) {
-        const ref = `${env.registry.address}/${repository}@${image.digest}`;
-        const compose = renderCompose("apps/hello-world/compose.yml", template, ref);
-        const spec: DeploySpec = {
-            ...target, registry: env.registry.address, repository, digest: image.digest, services: compose.services, healthTimeoutSeconds,
-            lockTimeoutSeconds,
-        };
-        const record = renderRecordParts({
-            app: "hello-world", workspace: target.workspace, image: `${env.registry.address}/${repository}`,
-            tag: image.tag, digest: image.digest, description: image.description, deployed_by: "wander@casa",
-        });
-        return {
-            script: buildDeployScript(spec),
-            stdin: encodeBundle({
-                password: "", phase: buildDeployPhase(spec), compose: compose.content, env: renderEnvFile({ PORT: String(port) }),
-                recordHead: record.head, recordTail: record.tail,
-            }),
-        };
+        return buildDeployRequest(image, { registry: env.registry.address, location: target, port, healthTimeoutSeconds, lockTimeoutSeconds });
     }
 
     async function deploy(image: BuiltImage, healthTimeoutSeconds = 30, target: AppLocation = location, port = env.port): Promise<RemoteResult> {
@@ -59,7 +39,7 @@ describe("host scripts over a real SSH host, dockerd, compose v2 and Registry v3
 
     const running = (target: AppLocation = location) => env.runningDigests(composeProject(target));
     const observe = async (target: AppLocation = location) => {
-        const result = await runOverSsh(env.ssh, buildObserveScript(target));
+        const result = await runOverSsh(env.ssh, buildObserveScript(target, "compose"));
         assert.strictEqual(result.status, 0, result.stderr);
         return parseObservation(result.stdout, `${env.registry.address}/${repository}`, "", appDir(target));
     };

@@ -152,4 +152,12 @@ describe("host reference scripts", () => {
         assert.deepStrictEqual(parseContainerImages(output).sort(),
             [`${registry}/rednaw/api@${b}`, `${registry}/rednaw/hello-world@${a}`, `docker.io/library/busybox@${a}`].sort());
     });
+
+    it("takes a swarm's service specs, the specs a rollback returns to, and every task's image, a hand-set tag dropped", () => {
+        const [a, b, c] = ["a", "b", "c"].map((hex) => `sha256:${hex.repeat(64)}`);
+        const output = [`service ${registry}/rednaw/hello-world@${a} ${registry}/rednaw/hello-world:eb53023@${b}`,
+            `service ${registry}/rednaw/api:latest`, `task ${registry}/rednaw/api@${c}`, ""].join("\n");
+        assert.deepStrictEqual(parseContainerImages(output).sort(),
+            [`${registry}/rednaw/api@${c}`, `${registry}/rednaw/hello-world@${a}`, `${registry}/rednaw/hello-world@${b}`].sort());
+    });
 });

@@ -1,6 +1,9 @@
 import * as assert from "assert";
+import * as fs from "fs";
+import * as path from "path";
 import * as YAML from "yaml";
 import { renderCompose, renderEnvFile } from "../../components/compose";
+import { defaultMonitorSeconds, durationSeconds, healthWindowSeconds } from "../../components/swarm-compose";
 
 const ref = "127.0.0.1:5000/rednaw/hello-world@sha256:" + "f".repeat(64);
 const template = "services:\n  web:\n    image: ${IMAGE}\n    network_mode: host\n  cache:\n    image: redis@sha256:" + "1".repeat(64) + "\n";
@@ -29,5 +32,59 @@ describe("compose rendering", () => {
         assert.throws(() => renderEnvFile({ "BAD-NAME": "x" }), /environment variable name/);
         assert.throws(() => renderEnvFile({ OK: "line\nbreak" }), /line break/);
         assert.throws(() => renderEnvFile({ OK: "a\\'b" }), /backslash right before a quote/);
+    });
+});
+
+describe("compose rendering for a swarm target", () => {
+    const helloWorld = fs.readFileSync(path.join(__dirname, "..", "..", "apps", "hello-world", "compose.yml"), "utf8");
+
+    it("puts host-network services on the external network host, restart in deploy, and a rollback policy watched for the health window", () => {
+        const parsed = YAML.parse(renderCompose("apps/hello-world/compose.yml", helloWorld, ref, "swarm").content);
+        const web = parsed.services.web;
+        assert.strictEqual(web.image, ref);
+        assert.strictEqual(web.network_mode, undefined);
+        assert.strictEqual(web.restart, undefined);
+        assert.deepStrictEqual(web.networks, ["host"]);
+        assert.deepStrictEqual(parsed.networks, { host: { external: true, name: "host" } });
+        assert.deepStrictEqual(web.deploy.restart_policy, { condition: "any" });
+        // The template's healthcheck: start_period 2s + 3 retries × (interval 2s + timeout 2s).
+        assert.deepStrictEqual(web.deploy.update_config, { failure_action: "rollback", monitor: "14s", order: "stop-first" });
+        assert.deepStrictEqual(web.healthcheck, YAML.parse(helloWorld).services.web.healthcheck);
+        assert.strictEqual(web.init, true);
+    });
+
+    it("keeps what the template's deploy: says and fills in only what it leaves out", () => {
+        const own = "services:\n  web:\n    image: ${IMAGE}\n    deploy:\n      replicas: 3\n      restart_policy: {condition: on-failure}\n" +
+            "      update_config: {monitor: 1m, parallelism: 2, order: start-first}\n";
+        const web = YAML.parse(renderCompose("t.yml", own, ref, "swarm").content).services.web;
+        assert.strictEqual(web.deploy.replicas, 3);
+        assert.deepStrictEqual(web.deploy.restart_policy, { condition: "on-failure" });
+        assert.deepStrictEqual(web.deploy.update_config, { monitor: "1m", parallelism: 2, order: "start-first", failure_action: "rollback" });
+        // No healthcheck in the template: the default window.
+        const bare = YAML.parse(renderCompose("t.yml", "services:\n  web:\n    image: ${IMAGE}\n", ref, "swarm").content).services.web;
+        assert.strictEqual(bare.deploy.update_config.monitor, `${defaultMonitorSeconds}s`);
+        assert.strictEqual(YAML.parse(renderCompose("t.yml", "services:\n  web:\n    image: ${IMAGE}\n", ref, "swarm").content).networks, undefined);
+    });
+
+    it("refuses what Swarm cannot take, naming the service", () => {
+        assert.throws(() => renderCompose("t.yml", "services:\n  web:\n    image: ${IMAGE}\n    network_mode: bridge\n", ref, "swarm"),
+            /compose template t.yml: service web: Swarm has no network_mode "bridge".*\(iac:target is swarm\)/);
+        assert.throws(() => renderCompose("t.yml", "services:\n  web:\n    image: ${IMAGE}\n    network_mode: host\n    networks: [a]\n", ref, "swarm"),
+            /service web: network_mode host with networks/);
+        assert.throws(() => renderCompose("t.yml", "services:\n  web:\n    image: ${IMAGE}\n    restart: sometimes\n", ref, "swarm"),
+            /service web: restart "sometimes" has no Swarm restart condition/);
+    });
+
+    it("reads compose durations", () => {
+        assert.strictEqual(durationSeconds("1m30s"), 90);
+        assert.strictEqual(durationSeconds("500ms"), 0.5);
+        assert.strictEqual(durationSeconds("1h"), 3600);
+        assert.strictEqual(durationSeconds("soon"), undefined);
+        assert.strictEqual(healthWindowSeconds(YAML.parseDocument("retries: 5\ninterval: 10s\ntimeout: 5s\nstart_period: 1m\n").contents), 135);
+    });
+
+    it("writes the env file literally, as docker stack deploy reads it", () => {
+        assert.strictEqual(renderEnvFile({ PORT: "8080", A_B: "x y #1 'q' $HOME" }, "swarm"), "A_B=x y #1 'q' $HOME\nPORT=8080\n");
+        assert.throws(() => renderEnvFile({ OK: "line\nbreak" }, "swarm"), /line break/);
     });
 });

@@ -1,5 +1,6 @@
 // index.ts under Pulumi mocks: the resource graph a workspace's config produces.
 import * as assert from "assert";
+import * as YAML from "yaml";
 import * as pulumi from "@pulumi/pulumi";
 import { digestOf, mockHostRecord, outputValue, runProgram, stackConfig } from "../helpers/mock-program";
 
@@ -75,6 +76,19 @@ describe("AppDeployment under mocks", () => {
             app: "hello-world", workspace: "dev", org: config["iac:org"], deployRoot: config["iac:deployRoot"] ?? "/opt",
         });
         assert.deepStrictEqual(deploy.inputs.requested, { tag: config["hello-world:tag"] });
+    });
+
+    it("deploys to a swarm when iac:target says so: the template in Swarm's form", async () => {
+        const config = { ...stackConfig("dev"), "iac:target": "swarm" };
+        const compose = byName(await settle(await runProgram(config)))["hello-world-deploy"];
+        assert.strictEqual(compose.inputs.target, "swarm");
+        const rendered = YAML.parse(String(compose.inputs.compose));
+        assert.deepStrictEqual(rendered.networks, { host: { external: true, name: "host" } });
+        assert.strictEqual(rendered.services.web.deploy.update_config.failure_action, "rollback");
+        const defaults = byName(await settle(await runProgram(stackConfig("dev"))))["hello-world-deploy"];
+        assert.strictEqual(defaults.inputs.target, "compose", "compose unless the workspace says otherwise");
+        await assert.rejects(runProgram({ ...stackConfig("dev"), "iac:target": "kubernetes" }),
+            /iac:target: expected compose or swarm, not "kubernetes"/);
     });
 
     it("exports what the host holds as `deployed`, not what it was asked to run", async () => {

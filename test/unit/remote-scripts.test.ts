@@ -9,13 +9,15 @@ import * as fc from "fast-check";
 import { AppLocation, appDir, composeProject } from "../../components/remote/layout";
 import {
     DeploySpec, buildDeployPhase, buildDeployScript, buildObserveScript, buildReadRecordsScript,
-    buildRemoveScript, bundleParts, encodeBundle, preflight, receiveBundle, runDetached, shellQuote, splitRecords,
+    buildRemoveScript, bundleParts, encodeBundle, preflight, receiveBundle, runDetached, splitRecords,
 } from "../../components/remote/scripts";
+import { shellQuote } from "../../components/remote/shell";
 
 const digest = "sha256:" + "e".repeat(64);
 const location: AppLocation = { app: "hello-world", workspace: "dev", org: "rednaw", deployRoot: "/opt" };
 const spec: DeploySpec = {
     ...location, registry: "127.0.0.1:5000", repository: "rednaw/hello-world", digest, services: ["web"], healthTimeoutSeconds: 120,
+    target: "compose",
 };
 
 const parses = (script: string) => spawnSync("sh", ["-n"], { input: script }).status === 0;
@@ -28,8 +30,10 @@ describe("host scripts", () => {
     });
 
     it("builds scripts sh can parse", () => {
+        const swarm: DeploySpec = { ...spec, target: "swarm" };
         for (const text of [buildDeployScript(spec), buildDeployScript({ ...spec, registryUsername: "deployer" }), buildDeployPhase(spec),
-            buildObserveScript(location), buildRemoveScript(location), buildReadRecordsScript(location)]) {
+            buildDeployScript(swarm), buildDeployPhase(swarm), buildDeployPhase({ ...swarm, registryUsername: "deployer" }),
+            buildObserveScript(location, "compose"), buildObserveScript(location, "swarm"), buildRemoveScript(location), buildReadRecordsScript(location)]) {
             assert.ok(parses(text), text);
         }
     });
@@ -75,7 +79,7 @@ describe("host scripts", () => {
             for (const tool of ["id", "base64", "mktemp"]) {
                 fs.symlinkSync(execFileSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).trim(), path.join(bin, tool));
             }
-            const run = spawnSync("/bin/sh", ["-c", `set -eu\n${preflight("hello-world@dev's host").join("\n")}`],
+            const run = spawnSync("/bin/sh", ["-c", `set -eu\n${preflight("hello-world@dev's host", "compose").join("\n")}`],
                 { env: { PATH: bin }, encoding: "utf8" });
             assert.strictEqual(run.status, 1);
             for (const tool of ["docker", "flock", "timeout", "setsid", "tail", "sync"]) {
@@ -83,6 +87,30 @@ describe("host scripts", () => {
             }
             assert.match(run.stderr, /hello-world@dev's host lacks what a deploy needs \(nothing was changed\)/);
             assert.doesNotMatch(run.stderr, /base64|mktemp/);
+        } finally {
+            fs.rmSync(bin, { recursive: true, force: true });
+        }
+    });
+
+    it("asks a swarm target's host to be a Swarm manager, and not for docker compose", () => {
+        const bin = fs.mkdtempSync(path.join(os.tmpdir(), "iac-path-"));
+        try {
+            for (const tool of ["id", "base64", "mktemp", "flock", "timeout", "setsid", "tail", "sync", "cat"]) {
+                fs.symlinkSync(execFileSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).trim(), path.join(bin, tool));
+            }
+            // A docker that answers, runs no compose plugin, and is in no swarm.
+            fs.writeFileSync(path.join(bin, "docker"), "#!/bin/sh\ncase \"$1 $2\" in 'info --format') echo false ;; 'compose version') exit 1 ;; esac\n",
+                { mode: 0o755 });
+            const run = (target: "compose" | "swarm") => spawnSync("/bin/sh", ["-c", `set -eu\n${preflight("hello-world@dev's host", target).join("\n")}`],
+                { env: { PATH: bin }, encoding: "utf8" });
+            const swarm = run("swarm");
+            assert.strictEqual(swarm.status, 1);
+            assert.match(swarm.stderr, /- a Swarm manager \(iac:target is swarm\): run docker swarm init on this host, or point iac:sshHost at a manager/);
+            assert.doesNotMatch(swarm.stderr, /compose/);
+            const compose = run("compose");
+            assert.strictEqual(compose.status, 1);
+            assert.match(compose.stderr, /docker compose v2/);
+            assert.doesNotMatch(compose.stderr, /Swarm/);
         } finally {
             fs.rmSync(bin, { recursive: true, force: true });
         }

@@ -1,0 +1,81 @@
+// The compose target's part of the host-side shell: shell functions the deploy phase and the removal call
+// (`compose_up`, `compose_running REF`, `compose_down`) and what observation prints of the app's containers.
+import { AppLocation, appDir, composeLabels, composeProject, files, legacyComposeProject, validateServiceName } from "./layout";
+import { shellQuote } from "./shell";
+
+export interface ComposeSpec extends AppLocation {
+    /** The compose services that run the app's image. */
+    services: string[];
+    healthTimeoutSeconds: number;
+}
+
+export function composeCommand(project: string): string {
+    return `docker compose -p ${shellQuote(project)} -f ${files.compose} --env-file /dev/null`;
+}
+
+/** Sets $legacy to the containers of this dir that a deploy before dir-derived project names started. */
+export function findLegacyContainers(location: AppLocation): string {
+    return `legacy=$(docker ps -aq --filter ${shellQuote(`label=${composeLabels.project}=${legacyComposeProject(location)}`)} ` +
+        `--filter ${shellQuote(`label=${composeLabels.workingDir}=${appDir(location)}`)})`;
+}
+
+/** Removes the containers of this dir that a deploy before dir-derived project names started. */
+export function removeLegacyContainers(location: AppLocation): string[] {
+    return [
+        findLegacyContainers(location),
+        "if [ -n \"$legacy\" ]; then",
+        "  say 'adopting the containers started under the former project name'",
+        "  docker rm -f $legacy >/dev/null",
+        "fi",
+    ];
+}
+
+/**
+ * compose_up: the compose file in the app dir up and healthy within the health timeout. compose_running REF:
+ * every service of ours runs an image whose RepoDigests hold REF. compose_down: the project's containers
+ * stopped and removed, by label, so it works whatever form the compose file in the dir has (a swarm deploy
+ * taking over from compose finds a swarm-form file there).
+ */
+export function composeFunctions(spec: ComposeSpec): string[] {
+    const services = spec.services.map((service) => shellQuote(validateServiceName(service))).join(" ");
+    const timeout = Math.trunc(spec.healthTimeoutSeconds);
+    const compose = composeCommand(composeProject(spec));
+    const projectFilter = shellQuote(`label=${composeLabels.project}=${composeProject(spec)}`);
+    return [
+        "compose_up() {",
+        `  timeout ${timeout + 30} ${compose} up -d --wait --wait-timeout ${timeout} --remove-orphans >&2`,
+        "}",
+        "compose_running() {",
+        `  for service in ${services}; do`,
+        `    ids=$(${compose} ps -q "$service" 2>/dev/null) || return 1`,
+        "    [ -n \"$ids\" ] || return 1",
+        "    for id in $ids; do",
+        "      image=$(docker inspect --format '{{.Image}}' \"$id\") || return 1",
+        "      docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' \"$image\" | grep -qxF \"$1\" || return 1",
+        "    done",
+        "  done",
+        "}",
+        "compose_down() {",
+        `  ids=$(docker ps -aq --filter ${projectFilter}) || return 1`,
+        "  [ -z \"$ids\" ] || { docker stop $ids >/dev/null && docker rm -f $ids >/dev/null; }",
+        "}",
+    ];
+}
+
+/**
+ * Prints every container of the app's compose project (and of the former project name in this dir), running
+ * or not, as `service state image-id`, then the images marker and `image-id repo-digest…` per image.
+ */
+export function composeObservation(location: AppLocation, imagesMarker: string): string[] {
+    return [
+        `ids=$(docker ps -aq --filter ${shellQuote(`label=${composeLabels.project}=${composeProject(location)}`)})`,
+        findLegacyContainers(location),
+        "images=''",
+        "if [ -n \"$ids$legacy\" ]; then",
+        `  docker inspect --format '{{index .Config.Labels "${composeLabels.service}"}} {{.State.Status}} {{.Image}}' $ids $legacy`,
+        "  images=$(docker inspect --format '{{.Image}}' $ids $legacy | sort -u)",
+        "fi",
+        `echo ${shellQuote(imagesMarker)}`,
+        "if [ -n \"$images\" ]; then docker image inspect --format '{{.Id}}{{range .RepoDigests}} {{.}}{{end}}' $images; fi",
+    ];
+}

@@ -1,0 +1,138 @@
+// The swarm target's part of the host-side shell, run on a manager: the app dir's compose file (in the form
+// components/swarm-compose.ts gives it) deployed as a stack named after the dir, pinned by digest and never
+// re-resolved, and waited on until Swarm has every task of every service of ours running — healthy, since a
+// task with a healthcheck is "starting" until it passes — on the wanted digest, with the update finished
+// (its monitor window over). A rolled-back or paused update is a failure named with the tasks' errors.
+import { AppLocation, stackNamespaceLabel, swarmStack, validateServiceName } from "./layout";
+import { shellQuote } from "./shell";
+
+export interface SwarmSpec extends AppLocation {
+    services: string[];
+    healthTimeoutSeconds: number;
+    /** The registry needs credentials: the manager passes its login to the nodes that pull. */
+    withRegistryAuth: boolean;
+}
+
+/** The manager check preflight adds for a swarm target. */
+export function swarmPreflight(): string[] {
+    return [
+        "if command -v docker >/dev/null 2>&1 && [ \"$(docker info --format '{{.Swarm.ControlAvailable}}' 2>/dev/null)\" != true ]; then",
+        "  missing=\"$missing\n  - a Swarm manager (iac:target is swarm): run docker swarm init on this host, or point iac:sshHost at a manager\"",
+        "fi",
+    ];
+}
+
+/** The stack's services as `<stack>_<service>` names, one per line. */
+function stackServices(stack: string): string {
+    return `docker service ls --filter ${shellQuote(`label=${stackNamespaceLabel}=${stack}`)} --format '{{.Name}}'`;
+}
+
+/**
+ * swarm_up REF: deploy the stack and wait for it on REF. swarm_running REF: it runs REF now, converged.
+ * swarm_down: the stack removed and its tasks gone (a compose deploy taking over needs the ports free).
+ * swarm_status REF prints `converged`, `waiting: …` or `failed: …`; REF empty accepts any image.
+ */
+export function swarmFunctions(spec: SwarmSpec): string[] {
+    const stack = swarmStack(spec);
+    const services = spec.services.map((service) => shellQuote(validateServiceName(service))).join(" ");
+    const timeout = Math.trunc(spec.healthTimeoutSeconds);
+    return [
+        `stack=${shellQuote(stack)}`,
+        "swarm_status() {",
+        `  for service in ${services}; do`,
+        "    name=\"${stack}_$service\"",
+        "    update=$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}|{{.UpdateStatus.Message}}{{end}}' \"$name\" 2>/dev/null) ||",
+        "      { echo \"waiting: service $name does not exist\"; return 0; }",
+        // A deploy resets the status (to updating, or to none when the spec did not change): what is here is ours.
+        "    case \"${update%%|*}\" in",
+        "      rollback_*) echo \"failed: Swarm rolled back the update of $name (${update#*|})\"; return 0 ;;",
+        "      paused) echo \"failed: Swarm paused the update of $name (${update#*|})\"; return 0 ;;",
+        "      updating) echo \"waiting: $name is updating\"; return 0 ;;",
+        "    esac",
+        "    tasks=$(docker service ps --no-trunc --filter desired-state=running --format '{{.Image}} {{.CurrentState}}' \"$name\") || return 1",
+        "    [ -n \"$tasks\" ] || { echo \"waiting: $name has no task\"; return 0; }",
+        "    behind=$(printf '%s\\n' \"$tasks\" | while read -r image state rest; do",
+        "      if [ \"$state\" != Running ] || { [ -n \"$1\" ] && [ \"$image\" != \"$1\" ]; }; then printf '%s %s %s' \"$image\" \"$state\" \"$rest\"; break; fi",
+        "    done)",
+        "    [ -z \"$behind\" ] || { echo \"waiting: a task of $name is $behind\"; return 0; }",
+        // Between an old task's end and its successor's creation a replicated service has fewer tasks than replicas.
+        "    want=$(docker service inspect --format '{{if .Spec.Mode.Replicated}}{{.Spec.Mode.Replicated.Replicas}}{{end}}' \"$name\") || return 1",
+        "    have=$(printf '%s\\n' \"$tasks\" | grep -c .)",
+        "    [ -z \"$want\" ] || [ \"$have\" -eq \"$want\" ] || { echo \"waiting: $name runs $have of $want tasks\"; return 0; }",
+        "  done",
+        "  echo converged",
+        "}",
+        "swarm_running() { [ \"$(swarm_status \"$1\")\" = converged ]; }",
+        // What Swarm says went wrong: the latest tasks and their errors, and a failing healthcheck's output.
+        "swarm_report() {",
+        `  for service in ${services}; do`,
+        "    docker service ps --no-trunc --format '  {{.Name}} {{.Image}} {{.CurrentState}} {{.Error}}' \"${stack}_$service\" 2>/dev/null | head -n 6 >&2 || true",
+        `    unhealthy=$(docker ps -aq --filter "label=com.docker.swarm.service.name=\${stack}_$service" --filter health=unhealthy | head -n 1)`,
+        "    output=$([ -z \"$unhealthy\" ] || docker inspect --format '{{range .State.Health.Log}}{{.Output}}{{end}}' \"$unhealthy\" | tail -n 3)",
+        "    [ -z \"$output\" ] || say \"healthcheck output of $service: $output\"",
+        "  done",
+        "}",
+        "swarm_up() {",
+        `  docker stack deploy --prune --resolve-image never${spec.withRegistryAuth ? " --with-registry-auth" : ""} ` +
+            "-c compose.yml \"$stack\" >&2 || return 1",
+        // The CLI keeps a service's image as it is when the compose file names the image the stack last deployed,
+        // so an image changed by hand (`docker service update --image`) would stay: put ours back explicitly.
+        "  if [ -n \"$1\" ]; then",
+        `    for service in ${services}; do`,
+        "      spec=$(docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' \"${stack}_$service\") || return 1",
+        "      [ \"$spec\" = \"$1\" ] || docker service update --quiet --detach --no-resolve-image" +
+            `${spec.withRegistryAuth ? " --with-registry-auth" : ""} --image "$1" "\${stack}_$service" >&2 || return 1`,
+        "    done",
+        "  fi",
+        `  end=$(( $(date +%s) + ${timeout} ))`,
+        "  while :; do",
+        "    status=$(swarm_status \"$1\") || return 1",
+        "    case \"$status\" in",
+        "      converged) return 0 ;;",
+        "      failed:*) say \"${status#failed: }\"; swarm_report; return 1 ;;",
+        "    esac",
+        "    if [ \"$(date +%s)\" -ge \"$end\" ]; then",
+        `      say "not converged within ${timeout} s: \${status#waiting: }"`,
+        "      swarm_report",
+        "      return 1",
+        "    fi",
+        "    sleep 1",
+        "  done",
+        "}",
+        "swarm_down() {",
+        "  docker stack rm \"$stack\" >&2 || return 1",
+        `  end=$(( $(date +%s) + ${timeout} ))`,
+        `  while [ -n "$(${stackServices(stack)})$(docker ps -aq --filter "label=${stackNamespaceLabel}=$stack")" ]; do`,
+        `    [ "$(date +%s)" -lt "$end" ] || { say "the stack's tasks did not stop within ${timeout} s"; return 1; }`,
+        "    sleep 1",
+        "  done",
+        "}",
+    ];
+}
+
+/**
+ * Prints every task Swarm wants running for the stack's services as `service state image`, then the images
+ * marker and `image digest-ref` per image (a task's image is its spec's reference: its digest is in it), then
+ * the services marker and `service spec-image replicas` per service (replicas empty for a global service).
+ */
+export function swarmObservation(location: AppLocation, imagesMarker: string, servicesMarker: string): string[] {
+    const stack = swarmStack(location);
+    // A reference without its tag (a hand-made `repo:tag@sha256:…`), the form the digest is looked up by.
+    const untag = "sed -E 's#:[^/@]*@#@#'";
+    return [
+        `stack=${shellQuote(stack)}`,
+        `names=$(${stackServices(stack)})`,
+        "tasks=$(for name in $names; do",
+        "  docker service ps --no-trunc --filter desired-state=running --format '{{.Image}} {{.CurrentState}}' \"$name\" |",
+        "    while read -r image state rest; do printf '%s %s %s\\n' \"${name#\"${stack}_\"}\" \"$(printf '%s' \"$state\" | tr 'A-Z' 'a-z')\" \"$image\"; done",
+        "done)",
+        "[ -z \"$tasks\" ] || printf '%s\\n' \"$tasks\"",
+        `echo ${shellQuote(imagesMarker)}`,
+        `printf '%s\\n' "$tasks" | cut -d ' ' -f 3 | grep -v '^$' | sort -u | while read -r image; do printf '%s %s\\n' "$image" "$(printf '%s' "$image" | ${untag})"; done`,
+        `echo ${shellQuote(servicesMarker)}`,
+        "for name in $names; do",
+        `  printf '%s %s %s\\n' "\${name#"\${stack}_"}" "$(docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "$name" | ${untag})" \\`,
+        "    \"$(docker service inspect --format '{{if .Spec.Mode.Replicated}}{{.Spec.Mode.Replicated.Replicas}}{{end}}' \"$name\")\"",
+        "done",
+    ];
+}

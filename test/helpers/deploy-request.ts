@@ -1,0 +1,47 @@
+// A deploy's script and stdin built exactly as HostDeployment builds them, for the tests that run the host
+// scripts over real SSH without the engine.
+import * as fs from "fs";
+import * as path from "path";
+import { renderCompose, renderEnvFile } from "../../components/compose";
+import { renderRecordParts } from "../../components/deploy-info";
+import { AppLocation, DeployTarget } from "../../components/remote/layout";
+import { DeploySpec, buildDeployPhase, buildDeployScript, encodeBundle } from "../../components/remote/scripts";
+import { BuiltImage } from "../../local/app-repository";
+import { repository } from "./deploy-environment";
+
+export const helloWorldTemplate = fs.readFileSync(path.resolve(__dirname, "..", "..", "apps", "hello-world", "compose.yml"), "utf8");
+
+export interface DeployRequestOptions {
+    registry: string;
+    location: AppLocation;
+    port: number;
+    target?: DeployTarget;
+    healthTimeoutSeconds?: number;
+    lockTimeoutSeconds?: number;
+    /** The compose template; hello-world's by default. */
+    template?: string;
+    /** More of the containers' environment than PORT. */
+    environment?: Record<string, string>;
+}
+
+export function deployRequest(built: BuiltImage, options: DeployRequestOptions): { script: string; stdin: string } {
+    const target = options.target ?? "compose";
+    const image = `${options.registry}/${repository}`;
+    const rendered = renderCompose("apps/hello-world/compose.yml", options.template ?? helloWorldTemplate, `${image}@${built.digest}`, target);
+    const spec: DeploySpec = {
+        ...options.location, target, registry: options.registry, repository, digest: built.digest, services: rendered.services,
+        healthTimeoutSeconds: options.healthTimeoutSeconds ?? 30, lockTimeoutSeconds: options.lockTimeoutSeconds,
+    };
+    const record = renderRecordParts({
+        app: options.location.app, workspace: options.location.workspace, image, tag: built.tag, digest: built.digest,
+        description: built.description, deployed_by: "wander@casa",
+    });
+    return {
+        script: buildDeployScript(spec),
+        stdin: encodeBundle({
+            password: "", phase: buildDeployPhase(spec), compose: rendered.content,
+            env: renderEnvFile({ PORT: String(options.port), ...options.environment }, target),
+            recordHead: record.head, recordTail: record.tail,
+        }),
+    };
+}
