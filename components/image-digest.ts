@@ -82,6 +82,12 @@ export function labelOutputs(labels: ImageLabels): LabelOutputs {
 
 /** Inputs whose change means another image, so a new pin. */
 const identityKeys = ["registry", "repository", "tag", "digest", "platform"] as const;
+/**
+ * Of those, the ones that name another repository, which is another resource (its id names the repository). A new
+ * tag, digest or platform pins again in place: an update is one provider call, where a replacement was a create,
+ * a replace and a delete-replaced at the end of every deploy.
+ */
+const repositoryKeys: readonly string[] = ["registry", "repository"];
 
 /** A client from inputs or state (where unset credentials are null). */
 function clientFor(inputs: { registry: string; insecure?: boolean; username?: string | null; password?: string | null }): RegistryClient {
@@ -191,18 +197,27 @@ export const imageDigestProvider: pulumi.dynamic.ResourceProvider<ImageDigestInp
     },
 
     async diff(_id, olds, news) {
-        const replaces = changedIdentity(olds, news);
+        const changed = changedIdentity(olds, news);
         const credentialsChanged = (news.username ?? null) !== olds.username || (news.password ?? null) !== olds.password ||
             (news.insecure ?? false) !== olds.insecure;
-        return { changes: replaces.length > 0 || credentialsChanged, replaces, deleteBeforeReplace: false };
+        return {
+            changes: changed.length > 0 || credentialsChanged,
+            replaces: changed.filter((key) => repositoryKeys.includes(key)),
+            deleteBeforeReplace: false,
+        };
     },
 
     async create(inputs) {
         const outs = await resolveImage(inputs);
-        return { id: outs.ref, outs };
+        // The repository, not the pinned ref: a new pin is an update, and an id never changes in an update.
+        return { id: `${outs.registry}/${outs.repository}`, outs };
     },
 
     async update(_id, olds, news) {
+        if (changedIdentity(olds, news).length > 0) {
+            // Another tag, digest or platform: resolved once more, exactly as a first pin.
+            return { outs: await resolveImage(news) };
+        }
         // Only how we reach the registry changed; the pin stays.
         return {
             outs: {

@@ -38,7 +38,7 @@ for (const flavour of registryFlavours) {
             const { id, outs } = await create({ tag: "eb53023" });
             assert.strictEqual(outs.digest, image.digest);
             assert.strictEqual(outs.ref, `${registry.address}/${repository}@${image.digest}`);
-            assert.strictEqual(id, outs.ref);
+            assert.strictEqual(id, `${registry.address}/${repository}`);
             assert.strictEqual(outs.tag, "eb53023");
             assert.strictEqual(outs.description, "initial deploy");
             assert.strictEqual(outs.created, "2026-01-25T01:01:33Z");
@@ -60,7 +60,7 @@ for (const flavour of registryFlavours) {
             });
         });
 
-        it("costs no registry request to diff, and replaces only when the image's identity changes", async () => {
+        it("costs no registry request to diff, and pins a new tag in place", async () => {
             await pusher.pushImage(repository, ["ccccccc"]);
             const { outs } = await create({ tag: "ccccccc" });
             const before = registry.requestCount();
@@ -68,7 +68,25 @@ for (const flavour of registryFlavours) {
             const moved = await provider.diff(outs.ref, outs, inputs({ tag: "ddddddd" }));
             assert.strictEqual(registry.requestCount(), before);
             assert.deepStrictEqual(same, { changes: false, replaces: [], deleteBeforeReplace: false });
-            assert.deepStrictEqual(moved.replaces, ["tag"]);
+            assert.deepStrictEqual(moved, { changes: true, replaces: [], deleteBeforeReplace: false });
+        });
+
+        it("resolves again on an update to another tag, and keeps the pin when only credentials change", async () => {
+            const first = await pusher.pushImage(repository, ["upd0001"], { labels: { "org.opencontainers.image.description": "first" } });
+            const second = await pusher.pushImage(repository, ["upd0002"], { labels: { "org.opencontainers.image.description": "second" } });
+            const { id, outs } = await create({ tag: "upd0001" });
+            assert.strictEqual(outs.digest, first.digest);
+            const moved = (await provider.update(id, outs, inputs({ tag: "upd0002" }))).outs!;
+            assert.strictEqual(moved.digest, second.digest);
+            assert.strictEqual(moved.ref, `${registry.address}/${repository}@${second.digest}`);
+            assert.strictEqual(moved.description, "second");
+            assert.strictEqual(moved.tag, "upd0002");
+            const before = registry.requestCount();
+            const credentials = (await provider.update(id, moved, inputs({ tag: "upd0002", username: "u", password: "p" }))).outs!;
+            assert.strictEqual(registry.requestCount(), before);
+            assert.strictEqual(credentials.digest, second.digest);
+            assert.strictEqual(credentials.username, "u");
+            await assert.rejects(provider.update(id, moved, inputs({ tag: "nosuch1" })), /nosuch1/);
         });
 
         it("reports drift on refresh when the tag moved, without moving the pin", async () => {
