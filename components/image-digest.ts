@@ -2,6 +2,7 @@
 // compare config with the state and never ask the registry; only a refresh looks again, and then it
 // reports drift instead of moving the pin.
 import * as pulumi from "@pulumi/pulumi";
+import { CachedDynamicResource } from "./dynamic-resource";
 import { printableLabels } from "./printable";
 import { credentialsOf } from "./registry/auth";
 import { RegistryClient, defaultPlatform } from "./registry/client";
@@ -242,7 +243,7 @@ export const imageDigestProvider: pulumi.dynamic.ResourceProvider<ImageDigestInp
 /**
  * A tag resolved to a digest, pinned in the stack's state with the image's OCI labels.
  */
-export class ImageDigest extends pulumi.dynamic.Resource {
+export class ImageDigest extends CachedDynamicResource {
     declare readonly registry: pulumi.Output<string>;
     declare readonly repository: pulumi.Output<string>;
     declare readonly tag: pulumi.Output<string | null>;
