@@ -50,6 +50,15 @@ export function codeKey(): string {
     return hash.digest("hex").slice(0, 32);
 }
 
+/** Undefined when the key cannot be made (a loaded module's file gone since): then the provider is serialized. */
+function cacheFile(dir: string, name: string): string | undefined {
+    try {
+        return path.join(dir, `${name}-${codeKey()}.js`);
+    } catch {
+        return undefined;
+    }
+}
+
 function readCached(file: string): string | undefined {
     try {
         return fs.readFileSync(file, "utf8");
@@ -88,14 +97,16 @@ export function providerText(name: string, provider: object): pulumi.Output<stri
         return known;
     }
     const dir = providerCacheDir();
-    const file = path.join(dir, `${name}-${codeKey()}.js`);
-    const cached = readCached(file);
+    const file = cacheFile(dir, name);
+    const cached = file === undefined ? undefined : readCached(file);
     const text = cached !== undefined ? pulumi.output(cached)
         : pulumi.output(pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true })).apply((result): pulumi.Output<string> => {
             if (result.containsSecrets) {
                 return pulumi.secret(result.text);
             }
-            writeCached(dir, name, file, result.text);
+            if (file !== undefined) {
+                writeCached(dir, name, file, result.text);
+            }
             return pulumi.output(result.text);
         });
     serialized.set(provider, text);

@@ -75,6 +75,22 @@ describe("dynamic-resource: provider texts kept between runs", function () {
         delete require.cache[require.resolve(module)];
     });
 
+    it("serializes, and keeps nothing, when the key cannot be made (a loaded module's file is gone)", async () => {
+        const module = path.join(cacheHome, "gone-module.js");
+        fs.writeFileSync(module, "exports.value = 1;\n");
+        require(module);
+        fs.rmSync(module);
+        try {
+            const provider = { async create() { return { id: "x", outs: {} }; } };
+            const fresh = await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true });
+            assert.strictEqual((await settle(providerText("iac-GoneTest", provider))).value, fresh.text);
+            const written = fs.existsSync(providerCacheDir()) ? fs.readdirSync(providerCacheDir()) : [];
+            assert.deepStrictEqual(written.filter((entry) => entry.startsWith("iac-GoneTest")), []);
+        } finally {
+            delete require.cache[module];
+        }
+    });
+
     it("never writes a text that captured a secret, and keeps it secret", async () => {
         const token = pulumi.secret("s3cr3t-value");
         const provider = { async create() { return { id: "x", outs: { token } }; } };
