@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { CachedDynamicResource } from "./dynamic-resource";
 import { printableLabels } from "./printable";
 import { credentialsOf } from "./registry/auth";
+import { DigestCache } from "./registry/cache";
 import { RegistryClient, defaultPlatform } from "./registry/client";
 import { DigestMismatchError, TagNotFoundError } from "./registry/errors";
 import {
@@ -90,12 +91,17 @@ const identityKeys = ["registry", "repository", "tag", "digest", "platform"] as 
  */
 const repositoryKeys: readonly string[] = ["registry", "repository"];
 
-/** A client from inputs or state (where unset credentials are null). */
+/**
+ * A client from inputs or state (where unset credentials are null). It keeps what it fetches by digest in the
+ * digest cache the overview reads (verified against the digest on every read), so the overview that follows a new
+ * pin finds the manifest and config blob fetched here instead of asking the registry again.
+ */
 function clientFor(inputs: { registry: string; insecure?: boolean; username?: string | null; password?: string | null }): RegistryClient {
     return new RegistryClient({
         registry: inputs.registry,
         insecure: inputs.insecure ?? false,
         credentials: credentialsOf(inputs.username, inputs.password),
+        cache: new DigestCache(),
     });
 }
 

@@ -1,7 +1,11 @@
 // The ImageDigest provider, serialized as the engine stores it, against a real registry.
 import * as assert from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ImageDigestInputs, ImageDigestOutputs, imageDigestProvider } from "../../components/image-digest";
+import { listOverview } from "../../components/overview-listing";
 import { RegistryServer, registryFlavours, startRegistry } from "../../local/registry";
 import { TestPusher } from "../helpers/push";
 import { serializedProvider } from "../helpers/serialized-provider";
@@ -90,6 +94,29 @@ for (const flavour of registryFlavours) {
                 assert.match(error.message, /nosuch1/);
                 return true;
             });
+        });
+
+        it("leaves what it fetched by digest to the overview, which then asks the registry only for tags", async () => {
+            const cacheHome = fs.mkdtempSync(path.join(os.tmpdir(), "iac-pin-cache-"));
+            const previous = process.env.XDG_CACHE_HOME;
+            process.env.XDG_CACHE_HOME = cacheHome;
+            try {
+                const image = await pusher.pushImage("rednaw/shared-cache", ["share01"], { labels: { "org.opencontainers.image.description": "shared" } });
+                const outs = (await provider.create({ registry: registry.address, repository: "rednaw/shared-cache", insecure: true, tag: "share01" })).outs!;
+                const logStart = fs.statSync(registry.logFile).size;
+                const listing = await listOverview({ registry: registry.address, repository: "rednaw/shared-cache", deployedDigest: outs.digest, insecure: true });
+                assert.strictEqual(listing.tags[0].description, "shared");
+                const requests = fs.readFileSync(registry.logFile, "utf8").slice(logStart);
+                assert.ok(!requests.includes(`/manifests/${image.digest}`), `the overview fetched the pinned manifest again:\n${requests}`);
+                assert.ok(!requests.includes("/blobs/"), `the overview fetched the config blob again:\n${requests}`);
+            } finally {
+                if (previous === undefined) {
+                    delete process.env.XDG_CACHE_HOME;
+                } else {
+                    process.env.XDG_CACHE_HOME = previous;
+                }
+                fs.rmSync(cacheHome, { recursive: true, force: true });
+            }
         });
 
         it("reports drift on refresh when the tag moved, without moving the pin", async () => {
