@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
 import { VersionFacts, describePendingChange } from "./change-notice";
 import { DeployInfo, renderRecordParts } from "./deploy-info";
+import { CachedDynamicResource } from "./dynamic-resource";
 import { Severity, engineLog } from "./engine-log";
 import { credentialsOf } from "./registry/auth";
 import { RegistryClient } from "./registry/client";
@@ -205,7 +206,7 @@ export interface HostDeploymentArgs {
     logUrn?: pulumi.Input<string>;
 }
 
-export class HostDeployment extends pulumi.dynamic.Resource {
+export class HostDeployment extends CachedDynamicResource {
     declare readonly observed: pulumi.Output<HostObservation>;
     declare readonly written: pulumi.Output<DeployInfo | null>;
     declare readonly drift: pulumi.Output<string[]>;

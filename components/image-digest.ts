@@ -2,8 +2,10 @@
 // compare config with the state and never ask the registry; only a refresh looks again, and then it
 // reports drift instead of moving the pin.
 import * as pulumi from "@pulumi/pulumi";
+import { CachedDynamicResource } from "./dynamic-resource";
 import { printableLabels } from "./printable";
 import { credentialsOf } from "./registry/auth";
+import { DigestCache } from "./registry/cache";
 import { RegistryClient, defaultPlatform } from "./registry/client";
 import { DigestMismatchError, TagNotFoundError } from "./registry/errors";
 import {
@@ -82,13 +84,24 @@ export function labelOutputs(labels: ImageLabels): LabelOutputs {
 
 /** Inputs whose change means another image, so a new pin. */
 const identityKeys = ["registry", "repository", "tag", "digest", "platform"] as const;
+/**
+ * Of those, the ones that name another repository, which is another resource (its id names the repository). A new
+ * tag, digest or platform pins again in place: an update is one provider call, where a replacement was a create,
+ * a replace and a delete-replaced at the end of every deploy.
+ */
+const repositoryKeys: readonly string[] = ["registry", "repository"];
 
-/** A client from inputs or state (where unset credentials are null). */
+/**
+ * A client from inputs or state (where unset credentials are null). It keeps what it fetches by digest in the
+ * digest cache the overview reads (verified against the digest on every read), so the overview that follows a new
+ * pin finds the manifest and config blob fetched here instead of asking the registry again.
+ */
 function clientFor(inputs: { registry: string; insecure?: boolean; username?: string | null; password?: string | null }): RegistryClient {
     return new RegistryClient({
         registry: inputs.registry,
         insecure: inputs.insecure ?? false,
         credentials: credentialsOf(inputs.username, inputs.password),
+        cache: new DigestCache(),
     });
 }
 
@@ -191,18 +204,27 @@ export const imageDigestProvider: pulumi.dynamic.ResourceProvider<ImageDigestInp
     },
 
     async diff(_id, olds, news) {
-        const replaces = changedIdentity(olds, news);
+        const changed = changedIdentity(olds, news);
         const credentialsChanged = (news.username ?? null) !== olds.username || (news.password ?? null) !== olds.password ||
             (news.insecure ?? false) !== olds.insecure;
-        return { changes: replaces.length > 0 || credentialsChanged, replaces, deleteBeforeReplace: false };
+        return {
+            changes: changed.length > 0 || credentialsChanged,
+            replaces: changed.filter((key) => repositoryKeys.includes(key)),
+            deleteBeforeReplace: false,
+        };
     },
 
     async create(inputs) {
         const outs = await resolveImage(inputs);
-        return { id: outs.ref, outs };
+        // The repository, not the pinned ref: a new pin is an update, and an id never changes in an update.
+        return { id: `${outs.registry}/${outs.repository}`, outs };
     },
 
     async update(_id, olds, news) {
+        if (changedIdentity(olds, news).length > 0) {
+            // Another tag, digest or platform: resolved once more, exactly as a first pin.
+            return { outs: await resolveImage(news) };
+        }
         // Only how we reach the registry changed; the pin stays.
         return {
             outs: {
@@ -227,7 +249,7 @@ export const imageDigestProvider: pulumi.dynamic.ResourceProvider<ImageDigestInp
 /**
  * A tag resolved to a digest, pinned in the stack's state with the image's OCI labels.
  */
-export class ImageDigest extends pulumi.dynamic.Resource {
+export class ImageDigest extends CachedDynamicResource {
     declare readonly registry: pulumi.Output<string>;
     declare readonly repository: pulumi.Output<string>;
     declare readonly tag: pulumi.Output<string | null>;

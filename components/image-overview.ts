@@ -3,6 +3,7 @@
 // deployed digest changes and on `pulumi refresh`, never on a run that changes nothing. The rows are for
 // people (the `images` output, the overview table, their diffs), so their labels are kept printable.
 import * as pulumi from "@pulumi/pulumi";
+import { CachedDynamicResource } from "./dynamic-resource";
 import { ImageOverviewInputs, ImageOverviewOutputs, OverviewRow, listOverview } from "./overview-listing";
 
 /** A change of any of these lists again; credentials included, so a refresh never uses stale ones. */
@@ -39,7 +40,7 @@ export interface ImageOverviewArgs {
     cacheDir?: pulumi.Input<string>;
 }
 
-export class ImageOverview extends pulumi.dynamic.Resource {
+export class ImageOverview extends CachedDynamicResource {
     declare readonly tags: pulumi.Output<OverviewRow[]>;
     declare readonly listedAt: pulumi.Output<string>;
 

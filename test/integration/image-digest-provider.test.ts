@@ -1,7 +1,11 @@
 // The ImageDigest provider, serialized as the engine stores it, against a real registry.
 import * as assert from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ImageDigestInputs, ImageDigestOutputs, imageDigestProvider } from "../../components/image-digest";
+import { listOverview } from "../../components/overview-listing";
 import { RegistryServer, registryFlavours, startRegistry } from "../../local/registry";
 import { TestPusher } from "../helpers/push";
 import { serializedProvider } from "../helpers/serialized-provider";
@@ -38,7 +42,7 @@ for (const flavour of registryFlavours) {
             const { id, outs } = await create({ tag: "eb53023" });
             assert.strictEqual(outs.digest, image.digest);
             assert.strictEqual(outs.ref, `${registry.address}/${repository}@${image.digest}`);
-            assert.strictEqual(id, outs.ref);
+            assert.strictEqual(id, `${registry.address}/${repository}`);
             assert.strictEqual(outs.tag, "eb53023");
             assert.strictEqual(outs.description, "initial deploy");
             assert.strictEqual(outs.created, "2026-01-25T01:01:33Z");
@@ -60,7 +64,7 @@ for (const flavour of registryFlavours) {
             });
         });
 
-        it("costs no registry request to diff, and replaces only when the image's identity changes", async () => {
+        it("costs no registry request to diff, and pins a new tag in place", async () => {
             await pusher.pushImage(repository, ["ccccccc"]);
             const { outs } = await create({ tag: "ccccccc" });
             const before = registry.requestCount();
@@ -68,7 +72,51 @@ for (const flavour of registryFlavours) {
             const moved = await provider.diff(outs.ref, outs, inputs({ tag: "ddddddd" }));
             assert.strictEqual(registry.requestCount(), before);
             assert.deepStrictEqual(same, { changes: false, replaces: [], deleteBeforeReplace: false });
-            assert.deepStrictEqual(moved.replaces, ["tag"]);
+            assert.deepStrictEqual(moved, { changes: true, replaces: [], deleteBeforeReplace: false });
+        });
+
+        it("resolves again on an update to another tag, and keeps the pin when only credentials change", async () => {
+            const first = await pusher.pushImage(repository, ["upd0001"], { labels: { "org.opencontainers.image.description": "first" } });
+            const second = await pusher.pushImage(repository, ["upd0002"], { labels: { "org.opencontainers.image.description": "second" } });
+            const { id, outs } = await create({ tag: "upd0001" });
+            assert.strictEqual(outs.digest, first.digest);
+            const moved = (await provider.update(id, outs, inputs({ tag: "upd0002" }))).outs!;
+            assert.strictEqual(moved.digest, second.digest);
+            assert.strictEqual(moved.ref, `${registry.address}/${repository}@${second.digest}`);
+            assert.strictEqual(moved.description, "second");
+            assert.strictEqual(moved.tag, "upd0002");
+            const before = registry.requestCount();
+            const credentials = (await provider.update(id, moved, inputs({ tag: "upd0002", username: "u", password: "p" }))).outs!;
+            assert.strictEqual(registry.requestCount(), before);
+            assert.strictEqual(credentials.digest, second.digest);
+            assert.strictEqual(credentials.username, "u");
+            await assert.rejects(provider.update(id, moved, inputs({ tag: "nosuch1" })), (error: Error) => {
+                assert.match(error.message, /nosuch1/);
+                return true;
+            });
+        });
+
+        it("leaves what it fetched by digest to the overview, which then asks the registry only for tags", async () => {
+            const cacheHome = fs.mkdtempSync(path.join(os.tmpdir(), "iac-pin-cache-"));
+            const previous = process.env.XDG_CACHE_HOME;
+            process.env.XDG_CACHE_HOME = cacheHome;
+            try {
+                const image = await pusher.pushImage("rednaw/shared-cache", ["share01"], { labels: { "org.opencontainers.image.description": "shared" } });
+                const outs = (await provider.create({ registry: registry.address, repository: "rednaw/shared-cache", insecure: true, tag: "share01" })).outs!;
+                const logStart = fs.statSync(registry.logFile).size;
+                const listing = await listOverview({ registry: registry.address, repository: "rednaw/shared-cache", deployedDigest: outs.digest, insecure: true });
+                assert.strictEqual(listing.tags[0].description, "shared");
+                const requests = fs.readFileSync(registry.logFile, "utf8").slice(logStart);
+                assert.ok(!requests.includes(`/manifests/${image.digest}`), `the overview fetched the pinned manifest again:\n${requests}`);
+                assert.ok(!requests.includes("/blobs/"), `the overview fetched the config blob again:\n${requests}`);
+            } finally {
+                if (previous === undefined) {
+                    delete process.env.XDG_CACHE_HOME;
+                } else {
+                    process.env.XDG_CACHE_HOME = previous;
+                }
+                fs.rmSync(cacheHome, { recursive: true, force: true });
+            }
         });
 
         it("reports drift on refresh when the tag moved, without moving the pin", async () => {

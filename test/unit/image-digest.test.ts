@@ -17,13 +17,12 @@ describe("ImageDigest diff", () => {
         assert.deepStrictEqual(await diff({}), { changes: false, replaces: [], deleteBeforeReplace: false });
     });
 
-    it("replaces on a new registry, repository, tag, digest or platform", async () => {
-        assert.deepStrictEqual((await diff({ tag: "6350192" })).replaces, ["tag"]);
-        assert.deepStrictEqual((await diff({ registry: "127.0.0.1:5001" })).replaces, ["registry"]);
+    it("replaces on a new registry or repository, and pins again in place on a new tag, digest or platform", async () => {
+        assert.deepStrictEqual(await diff({ registry: "127.0.0.1:5001" }), { changes: true, replaces: ["registry"], deleteBeforeReplace: false });
         assert.deepStrictEqual((await diff({ repository: "rednaw/other" })).replaces, ["repository"]);
-        assert.deepStrictEqual((await diff({ digest })).replaces, ["digest"]);
-        assert.deepStrictEqual((await diff({ platform: "linux/arm64" })).replaces, ["platform"]);
-        assert.deepStrictEqual((await diff({ tag: undefined, digest })).replaces, ["tag", "digest"]);
+        for (const news of [{ tag: "6350192" }, { digest }, { platform: "linux/arm64" }, { tag: undefined, digest }]) {
+            assert.deepStrictEqual(await diff(news), { changes: true, replaces: [], deleteBeforeReplace: false }, JSON.stringify(news));
+        }
     });
 
     it("updates in place, without a new pin, when only the way to the registry changes", async () => {

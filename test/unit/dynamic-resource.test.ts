@@ -1,0 +1,103 @@
+// The provider texts kept between runs: each is exactly what the SDK's serializer writes for the provider, kept only
+// while the code it came from is unchanged, never with a captured secret, and free of this checkout's paths.
+import * as assert from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { codeKey, providerCacheDir, providerText } from "../../components/dynamic-resource";
+import { hostDeploymentProvider } from "../../components/host-deployment";
+import { imageDigestProvider } from "../../components/image-digest";
+import { imageOverviewProvider } from "../../components/image-overview";
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const requireFromString: (code: string) => { handler: () => Record<string, unknown> } = require("require-from-string");
+
+/** An Output's value and whether it is secret, outside a Pulumi run. */
+async function settle(output: pulumi.Output<string>): Promise<{ value: string; secret: boolean }> {
+    const internal = output as unknown as { promise(): Promise<string>; isSecret: Promise<boolean> };
+    return { value: await internal.promise(), secret: await internal.isSecret };
+}
+
+describe("dynamic-resource: provider texts kept between runs", function () {
+    this.timeout(120_000);
+    const projectRoot = path.resolve(__dirname, "..", "..");
+    let cacheHome: string;
+    let previous: string | undefined;
+
+    before(() => {
+        cacheHome = fs.mkdtempSync(path.join(os.tmpdir(), "iac-provider-cache-"));
+        previous = process.env.XDG_CACHE_HOME;
+        process.env.XDG_CACHE_HOME = cacheHome;
+    });
+    after(() => {
+        if (previous === undefined) {
+            delete process.env.XDG_CACHE_HOME;
+        } else {
+            process.env.XDG_CACHE_HOME = previous;
+        }
+        fs.rmSync(cacheHome, { recursive: true, force: true });
+    });
+
+    const providers = { "iac-ImageDigest": imageDigestProvider, "iac-HostDeployment": hostDeploymentProvider, "iac-ImageOverview": imageOverviewProvider };
+
+    for (const [name, provider] of Object.entries(providers)) {
+        it(`${name}: the serializer's own text, written once and read back by the next run`, async () => {
+            const fresh = await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true });
+            const first = await settle(providerText(name, provider));
+            assert.strictEqual(first.value, fresh.text);
+            assert.strictEqual(first.secret, false);
+            const file = path.join(providerCacheDir(), `${name}-${codeKey()}.js`);
+            assert.strictEqual(fs.readFileSync(file, "utf8"), fresh.text);
+            // The text must work wherever the state is read: no path of this checkout in it.
+            assert.ok(!fresh.text.includes(projectRoot), `${name}'s text names ${projectRoot}`);
+            const loaded = requireFromString(fresh.text).handler();
+            for (const method of ["diff", "create", "update", "read"]) {
+                assert.strictEqual(typeof loaded[method], "function", `${name}.${method}`);
+            }
+
+            // Another run (another provider object, as a new process has) reads the text instead of serializing.
+            fs.writeFileSync(file, `${fresh.text}\n// read back`);
+            assert.strictEqual((await settle(providerText(name, { ...provider }))).value, `${fresh.text}\n// read back`);
+            fs.writeFileSync(file, fresh.text);
+        });
+    }
+
+    it("keys the texts by the code: another source of any local module is another key", () => {
+        const before = codeKey();
+        assert.strictEqual(codeKey(), before);
+        const module = path.join(cacheHome, "local-module.js");
+        fs.writeFileSync(module, "exports.value = 1;\n");
+        require(module);
+        const withModule = codeKey();
+        assert.notStrictEqual(withModule, before);
+        fs.writeFileSync(module, "exports.value = 2;\n");
+        assert.notStrictEqual(codeKey(), withModule);
+        delete require.cache[require.resolve(module)];
+    });
+
+    it("serializes, and keeps nothing, when the key cannot be made (a loaded module's file is gone)", async () => {
+        const module = path.join(cacheHome, "gone-module.js");
+        fs.writeFileSync(module, "exports.value = 1;\n");
+        require(module);
+        fs.rmSync(module);
+        try {
+            const provider = { async create() { return { id: "x", outs: {} }; } };
+            const fresh = await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true });
+            assert.strictEqual((await settle(providerText("iac-GoneTest", provider))).value, fresh.text);
+            const written = fs.existsSync(providerCacheDir()) ? fs.readdirSync(providerCacheDir()) : [];
+            assert.deepStrictEqual(written.filter((entry) => entry.startsWith("iac-GoneTest")), []);
+        } finally {
+            delete require.cache[module];
+        }
+    });
+
+    it("never writes a text that captured a secret, and keeps it secret", async () => {
+        const token = pulumi.secret("s3cr3t-value");
+        const provider = { async create() { return { id: "x", outs: { token } }; } };
+        const { value, secret } = await settle(providerText("iac-SecretTest", provider));
+        assert.strictEqual(secret, true);
+        assert.ok(value.includes("s3cr3t-value"));
+        const written = fs.existsSync(providerCacheDir()) ? fs.readdirSync(providerCacheDir()) : [];
+        assert.deepStrictEqual(written.filter((entry) => entry.startsWith("iac-SecretTest")), []);
+    });
+});
