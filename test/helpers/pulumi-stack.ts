@@ -12,6 +12,11 @@ export interface CliRun {
     child: ChildProcess;
     /** Exit status (null when killed) and everything printed. */
     result: Promise<{ status: number | null; output: string }>;
+    /**
+     * Kills what the run started and left behind: a `pulumi` killed alone (as an operator's kill -9 does) leaves
+     * its language host and provider processes running, in its process group.
+     */
+    reap(): void;
 }
 
 export interface TestStack {
@@ -56,11 +61,25 @@ export async function createTestStack(stackName: string, config: ConfigMap, opti
     const cli = (args: string[]): CliRun => {
         const child = spawn("pulumi", [...args, "--stack", stackName, "--non-interactive", "--color", "never"], {
             cwd: workDir, env: { ...process.env, ...workspace.envVars }, stdio: ["ignore", "pipe", "pipe"],
+            // A process group of its own, so reap() finds whatever the run started, parent gone or not.
+            detached: true,
         });
         let output = "";
         child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
         child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-        return { child, result: new Promise((resolve) => child.on("close", (status) => resolve({ status, output }))) };
+        return {
+            child,
+            result: new Promise((resolve) => child.on("close", (status) => resolve({ status, output }))),
+            reap: () => {
+                try {
+                    process.kill(-child.pid!, "SIGKILL");
+                } catch (error) {
+                    if ((error as NodeJS.ErrnoException).code !== "ESRCH") {
+                        throw error;
+                    }
+                }
+            },
+        };
     };
     return {
         stack,
