@@ -48,7 +48,7 @@ async function emptyProgram(dir: string, stateDir: string): Promise<LocalWorkspa
     const workspace = await openWorkspace({ workDir: dir, stateDir, passphrase: "bench" });
     const lock = JSON.parse(fs.readFileSync(path.join(projectRoot, "package-lock.json"), "utf8"));
     const version = (name: string): string => lock.packages[`node_modules/${name}`].version;
-    const tsconfig = JSON.parse(fs.readFileSync(path.join(projectRoot, "tsconfig.json"), "utf8"));
+    const tsconfig = readJsonc(path.join(projectRoot, "tsconfig.json"));
     const forPulumi = readJsonc(path.join(projectRoot, "tsconfig.pulumi.json"));
     fs.writeFileSync(path.join(dir, "Pulumi.yaml"),
         "name: empty\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n    tsconfig: tsconfig.json\n    packagemanager: npm\n");
