@@ -16,8 +16,11 @@ export interface BuiltImage {
 export class AppRepository {
     readonly dir: string;
 
-    /** `dir`: where the scratch repository goes (a new temp dir when absent). */
-    constructor(private readonly dockerHost: string, dir?: string) {
+    /**
+     * `dir`: where the scratch repository goes (a new temp dir when absent); `dockerConfig`: the docker client
+     * config to push with (a registry that needs a login).
+     */
+    constructor(private readonly dockerHost: string, dir?: string, private readonly dockerConfig?: string) {
         this.dir = dir ?? fs.mkdtempSync(path.join(os.tmpdir(), "iac-app-"));
         fs.cpSync(path.join(projectRoot, "apps", "hello-world"), this.dir, { recursive: true });
         this.git("init", "-q");
@@ -37,7 +40,10 @@ export class AppRepository {
             [...buildArgs.flatMap((arg) => ["--build-arg", arg]), image, this.dir],
             {
                 encoding: "utf8", stdio: ["ignore", "pipe", "pipe"],
-                env: { ...process.env, DOCKER_HOST: this.dockerHost, IMAGE_SOURCE: "https://example.invalid/rednaw/hello-world" },
+                env: {
+                    ...process.env, DOCKER_HOST: this.dockerHost, IMAGE_SOURCE: "https://example.invalid/rednaw/hello-world",
+                    ...(this.dockerConfig ? { DOCKER_CONFIG: this.dockerConfig } : {}),
+                },
             }).trim();
         return { tag: this.git("rev-parse", "--short=7", "HEAD"), digest, description: subject };
     }

@@ -55,6 +55,8 @@ export async function startSshHost(options: {
         }
     }
     fs.copyFileSync(`${clientKey}.pub`, path.join(dir, "authorized_keys"));
+    const dockerConfig = path.join(dir, "docker-config");
+    fs.mkdirSync(dockerConfig, { recursive: true, mode: 0o700 });
     // Privilege separation directory that Debian's sshd insists on.
     fs.mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
 
@@ -75,7 +77,8 @@ export async function startSshHost(options: {
         "MaxStartups 50",
         "MaxSessions 50",
         "Subsystem sftp internal-sftp",
-        ...(options.dockerHost ? [`SetEnv DOCKER_HOST=${options.dockerHost}`] : []),
+        // The host's own docker client config: a `docker login` over SSH lands here, not in this machine's user's.
+        `SetEnv DOCKER_CONFIG=${dockerConfig}${options.dockerHost ? ` DOCKER_HOST=${options.dockerHost}` : ""}`,
         "",
     ].join("\n"));
 

@@ -2,6 +2,8 @@
 // dockerd is a single-node Swarm manager on loopback: deploy A, upgrade to B, roll back to A by config, an
 // unhealthy C that Swarm rolls back (the up fails, nothing recorded), a no-op run that asks the registry
 // nothing and updates no service, a service changed by hand caught by refresh and converged by up, destroy.
+// The registry takes only its one user, from the stack's secret config: resolving, the host's login and the
+// tasks' pulls all go through it.
 import * as assert from "assert";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
@@ -39,7 +41,7 @@ describe("a swarm workspace under the real Pulumi engine (one scenario, in order
     }
 
     before(async () => {
-        env = await startDeployEnvironment({ swarm: true });
+        env = await startDeployEnvironment({ swarm: true, registryAuth: { username: "deployer", password: "swarm-secret-9" } });
         const location = { app: "hello-world", workspace: "dev", org: "rednaw", deployRoot: env.ssh.deployRoot };
         dir = appDir(location);
         stackName = swarmStack(location);
@@ -62,6 +64,8 @@ describe("a swarm workspace under the real Pulumi engine (one scenario, in order
             `${env.registry.address}/${repository}@${env.images.a.digest}`);
         assert.match(await env.page(), new RegExp(env.images.a.tag));
         assert.deepStrictEqual(await overviewArrow(), [env.images.a.tag]);
+        assert.match(result.output, new RegExp(`logging in to ${env.registry.address} as deployer`));
+        assert.ok(!result.output.includes("swarm-secret-9"), "the password never reaches the output");
     });
 
     it("runs no remote command, asks the registry nothing and updates no service on an up with nothing changed", async () => {

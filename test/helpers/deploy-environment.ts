@@ -2,6 +2,9 @@
 // v3, an SSH test host whose docker is that dockerd, and hello-world built three times (A, B, and C whose
 // healthcheck fails).
 import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { ConfigMap } from "@pulumi/pulumi/automation";
 import { DockerEngine, startDockerd } from "../../local/dockerd";
 import { RegistryServer, startRegistry } from "../../local/registry";
@@ -26,14 +29,23 @@ export interface DeployEnvironment {
     page(): Promise<string>;
     /** With `swarm: "two-node"`: the worker, in a network namespace of its own. */
     worker?: SwarmWorker;
+    /** With `registryAuth`: the registry's one user; it refuses anonymous requests. */
+    registryAuth?: RegistryAuth;
     stop(): Promise<void>;
 }
 
+export interface RegistryAuth {
+    username: string;
+    password: string;
+}
+
 /**
+ * `registryAuth`: the registry takes only that user (htpasswd); images are pushed with a login of their own.
  * `swarm`: the engine is a Swarm manager, and the stack config targets it: alone on loopback (true), or with a
  * worker in a network namespace ("two-node"; the manager then advertises a private address, see local/swarm.ts).
  */
-export async function startDeployEnvironment(options: { swarm?: boolean | "two-node" } = {}): Promise<DeployEnvironment> {
+export async function startDeployEnvironment(options: { swarm?: boolean | "two-node"; registryAuth?: RegistryAuth } = {}):
+    Promise<DeployEnvironment> {
     const stops: (() => Promise<void>)[] = [];
     const stopAll = async () => {
         for (const stop of stops.reverse()) {
@@ -42,7 +54,7 @@ export async function startDeployEnvironment(options: { swarm?: boolean | "two-n
     };
     try {
         let dockerd: DockerEngine;
-        const registry = await startRegistry({ flavour: "v3" });
+        const registry = await startRegistry({ flavour: "v3", htpasswd: options.registryAuth });
         stops.push(registry.stop);
         let worker: SwarmWorker | undefined;
         if (options.swarm) {
@@ -59,7 +71,15 @@ export async function startDeployEnvironment(options: { swarm?: boolean | "two-n
         }
         const ssh = await startSshHost({ dockerHost: dockerd.host });
         stops.push(ssh.stop);
-        const app = new AppRepository(dockerd.host);
+        let pushConfig: string | undefined;
+        if (options.registryAuth) {
+            pushConfig = fs.mkdtempSync(path.join(os.tmpdir(), "iac-push-"));
+            const config = pushConfig;
+            stops.push(async () => fs.rmSync(config, { recursive: true, force: true }));
+            execFileSync("docker", ["--config", pushConfig, "login", "--username", options.registryAuth.username, "--password-stdin", registry.address],
+                { input: options.registryAuth.password, env: { ...process.env, DOCKER_HOST: dockerd.host }, stdio: ["pipe", "ignore", "pipe"] });
+        }
+        const app = new AppRepository(dockerd.host, undefined, pushConfig);
         stops.push(async () => app.remove());
         const image = `${registry.address}/${repository}`;
         const images = {
@@ -70,7 +90,7 @@ export async function startDeployEnvironment(options: { swarm?: boolean | "two-n
         const port = await freePort();
         const docker = (...args: string[]) => execFileSync("docker", args, { encoding: "utf8", env: { ...process.env, DOCKER_HOST: dockerd.host } }).trim();
         return {
-            dockerd, registry, ssh, port, images, worker,
+            dockerd, registry, ssh, port, images, worker, registryAuth: options.registryAuth,
             runningDigests: (name: string) => {
                 const ids = ["com.docker.compose.project", "com.docker.stack.namespace"]
                     .flatMap((label) => docker("ps", "-q", "--filter", `label=${label}=${name}`).split("\n").filter(Boolean));
@@ -84,6 +104,10 @@ export async function startDeployEnvironment(options: { swarm?: boolean | "two-n
                 "iac:apps[0]": { value: "hello-world" },
                 "iac:registry": { value: registry.address },
                 "iac:registryInsecure": { value: "true" },
+                ...(options.registryAuth ? {
+                    "iac:registryUsername": { value: options.registryAuth.username },
+                    "iac:registryPassword": { value: options.registryAuth.password, secret: true },
+                } : {}),
                 "iac:sshHost": { value: ssh.host },
                 "iac:sshPort": { value: String(ssh.port) },
                 "iac:sshUser": { value: ssh.user },

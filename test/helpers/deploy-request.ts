@@ -22,6 +22,8 @@ export interface DeployRequestOptions {
     template?: string;
     /** More of the containers' environment than PORT. */
     environment?: Record<string, string>;
+    /** The host logs in with these before pulling (the password on stdin). */
+    registryAuth?: { username: string; password: string };
 }
 
 export function deployRequest(built: BuiltImage, options: DeployRequestOptions): { script: string; stdin: string } {
@@ -31,6 +33,7 @@ export function deployRequest(built: BuiltImage, options: DeployRequestOptions):
     const spec: DeploySpec = {
         ...options.location, target, registry: options.registry, repository, digest: built.digest, services: rendered.services,
         healthTimeoutSeconds: options.healthTimeoutSeconds ?? 30, lockTimeoutSeconds: options.lockTimeoutSeconds,
+        registryUsername: options.registryAuth?.username,
     };
     const record = renderRecordParts({
         app: options.location.app, workspace: options.location.workspace, image, tag: built.tag, digest: built.digest,
@@ -39,7 +42,7 @@ export function deployRequest(built: BuiltImage, options: DeployRequestOptions):
     return {
         script: buildDeployScript(spec),
         stdin: encodeBundle({
-            password: "", phase: buildDeployPhase(spec), compose: rendered.content,
+            password: options.registryAuth?.password ?? "", phase: buildDeployPhase(spec), compose: rendered.content,
             env: renderEnvFile({ PORT: String(options.port), ...options.environment }, target),
             recordHead: record.head, recordTail: record.tail,
         }),

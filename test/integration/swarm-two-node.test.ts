@@ -1,7 +1,8 @@
 // The swarm deploy across two nodes: the manager (the SSH host's engine) and a worker in a network namespace of
 // the test's own, 2 replicas of hello-world one per node on each node's host network. The deploy goes through
 // the same host scripts as HostDeployment's: a rolling update, Swarm's rollback of an unhealthy image across
-// both nodes (the deploy fails, nothing recorded), and a rollback by deploying the earlier image again.
+// both nodes (the deploy fails, nothing recorded), and a rollback by deploying the earlier image again. The
+// registry takes only its one user: the manager logs in and hands its login to the worker that pulls.
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
@@ -24,7 +25,7 @@ describe("the swarm deploy across two nodes, a worker in a network namespace (on
     let location: AppLocation;
 
     before(async () => {
-        env = await startDeployEnvironment({ swarm: "two-node" });
+        env = await startDeployEnvironment({ swarm: "two-node", registryAuth: { username: "deployer", password: "it's a $ecret" } });
         location = { app: "hello-world", workspace: "dev", org: "rednaw", deployRoot: env.ssh.deployRoot };
     });
     after(async () => env?.stop());
@@ -32,6 +33,7 @@ describe("the swarm deploy across two nodes, a worker in a network namespace (on
     const deploy = (built: BuiltImage) => {
         const request = deployRequest(built, {
             registry: env.registry.address, location, port: env.port, target: "swarm", template: spread, healthTimeoutSeconds: 120,
+            registryAuth: env.registryAuth,
         });
         return runOverSsh(env.ssh, request.script, request.stdin);
     };
@@ -52,8 +54,11 @@ describe("the swarm deploy across two nodes, a worker in a network namespace (on
     const onBothNodes = (built: BuiltImage) => nodes().map((node) => `${node} ${built.digest}`).sort();
 
     it("deploys A with one replica on each node, each serving A, and records it", async () => {
+        assert.strictEqual((await fetch(`http://${env.registry.address}/v2/`)).status, 401, "the registry refuses anonymous pulls");
         const result = await deploy(env.images.a);
         assert.strictEqual(result.status, 0, result.stderr);
+        assert.match(result.stderr, new RegExp(`logging in to ${env.registry.address} as deployer`));
+        assert.ok(fs.existsSync(path.join(env.ssh.dir, "docker-config", "config.json")), "the login is the SSH host's own");
         assert.strictEqual(nodes().length, 2);
         assert.deepStrictEqual(tasks(), onBothNodes(env.images.a));
         await waitFor("both nodes to serve A", 30_000, async () => (await served()).every((tag) => tag === env.images.a.tag));
