@@ -131,7 +131,7 @@ function deleteLink(name: string): void {
         try {
             ip("link", "del", name);
         } catch (error) {
-            if (!/Cannot find device/.test((error as Error).message)) {
+            if (!/Cannot find device|No such device/.test((error as Error).message)) {
                 throw error;
             }
         }
@@ -335,11 +335,13 @@ async function startWorker(
         for (const started of processes.splice(0)) {
             await started.stop();
         }
+        // The root end first: deleting it takes its peer along at once, where deleting the namespace would take
+        // both ends a moment later, racing whoever looks for them next.
+        deleteLink(link.rootSide);
         if (fs.existsSync(path.join("/run/netns", netns))) {
-            // Deleting the namespace takes its end of the link, the root end and its own docker_gwbridge with it.
+            // The namespace takes its own docker_gwbridge with it.
             ip("netns", "del", netns);
         }
-        deleteLink(link.rootSide);
     };
     try {
         ip("netns", "add", netns);
