@@ -125,7 +125,7 @@ describe("faults under the real Pulumi engine (one scenario, in order)", functio
             await run.result;
             // The deploy on the host is not the killed process's child: it runs to its record or its restore.
             execFileSync("flock", [path.join(appDir(location), ".deploy.lock"), "true"]);
-            run.reap();
+            await run.reap();
             assert.strictEqual(deployInfoAt(location).digest, env.runningDigests(composeProject(location))[0], "the host agrees with itself");
 
             // What the operator guide says after an interruption, whether or not the killed run left its lock.

@@ -1,7 +1,7 @@
 // A stack of this project under the real Pulumi engine, in temp dirs that go away with it. By default its state
 // is a temp file backend; given a shared store, several operators (each a TestStack with their own working copy
 // and Pulumi home) run the same stack.
-import { ChildProcess, spawn } from "child_process";
+import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -14,9 +14,9 @@ export interface CliRun {
     result: Promise<{ status: number | null; output: string }>;
     /**
      * Kills what the run started and left behind: a `pulumi` killed alone (as an operator's kill -9 does) leaves
-     * its language host and provider processes running, in its process group.
+     * its language host and provider processes running, in its session.
      */
-    reap(): void;
+    reap(): Promise<void>;
 }
 
 export interface TestStack {
@@ -61,7 +61,7 @@ export async function createTestStack(stackName: string, config: ConfigMap, opti
     const cli = (args: string[]): CliRun => {
         const child = spawn("pulumi", [...args, "--stack", stackName, "--non-interactive", "--color", "never"], {
             cwd: workDir, env: { ...process.env, ...workspace.envVars }, stdio: ["ignore", "pipe", "pipe"],
-            // A process group of its own, so reap() finds whatever the run started, parent gone or not.
+            // A session of its own, so reap() finds whatever the run started, parent gone or not.
             detached: true,
         });
         let output = "";
@@ -70,14 +70,28 @@ export async function createTestStack(stackName: string, config: ConfigMap, opti
         return {
             child,
             result: new Promise((resolve) => child.on("close", (status) => resolve({ status, output }))),
-            reap: () => {
-                try {
-                    process.kill(-child.pid!, "SIGKILL");
-                } catch (error) {
-                    if ((error as NodeJS.ErrnoException).code !== "ESRCH") {
-                        throw error;
+            reap: async () => {
+                // The engine starts plugins in process groups of their own, but they stay in the session the run
+                // began (spawn's `detached` makes the CLI a session leader): everything in it is the run's.
+                const inSession = () => spawnSync("ps", ["-s", String(child.pid), "-o", "pid="], { encoding: "utf8" }).stdout
+                    .split("\n").map((line) => Number(line.trim())).filter((pid) => pid > 0);
+                for (let attempt = 0; attempt < 50; attempt++) {
+                    const pids = inSession();
+                    if (pids.length === 0) {
+                        return;
                     }
+                    for (const pid of pids) {
+                        try {
+                            process.kill(pid, "SIGKILL");
+                        } catch (error) {
+                            if ((error as NodeJS.ErrnoException).code !== "ESRCH") {
+                                throw error;
+                            }
+                        }
+                    }
+                    await new Promise((resolve) => setTimeout(resolve, 100));
                 }
+                throw new Error(`processes of the run ${child.pid} survived SIGKILL: ${inSession().join(" ")}`);
             },
         };
     };
