@@ -6,7 +6,7 @@ import { validateDigest, validateRegistry, validateRepository } from "../registr
 import { composeCommand, composeFunctions, composeObservation, removeLegacyContainers } from "./compose-commands";
 import { AppLocation, DeployTarget, appDir, composeProject, files } from "./layout";
 import { lines, sayFunction, script, shellQuote } from "./shell";
-import { swarmFunctions, swarmObservation, swarmPreflight } from "./swarm-commands";
+import { swarmDownFunction, swarmFunctions, swarmObservation, swarmPreflight } from "./swarm-commands";
 
 /** What a deploy needs on the host, every missing piece named in one message before anything changes. */
 export function preflight(host: string, target: DeployTarget): string[] {
@@ -304,7 +304,7 @@ export function buildRemoveScript(location: AppLocation, lockTimeoutSeconds = 60
         enterAppDir(location),
         acquireLock(location, lockTimeoutSeconds),
         refuseOtherWorkspace(location),
-        swarmFunctions({ ...location, services: [], healthTimeoutSeconds: 120, withRegistryAuth: false }),
+        swarmDownFunction(location, 120),
         `if [ "$(cat ${files.target} 2>/dev/null || echo compose)" = swarm ]; then`,
         "  swarm_down",
         `elif [ -f ${files.compose} ]; then`,

@@ -22,27 +22,53 @@ export function swarmPreflight(): string[] {
     ];
 }
 
+/** A service's replica count, empty for a global service. */
+const replicasFormat = "{{if .Spec.Mode.Replicated}}{{.Spec.Mode.Replicated.Replicas}}{{end}}";
+
 /** The stack's services as `<stack>_<service>` names, one per line. */
 function stackServices(stack: string): string {
     return `docker service ls --filter ${shellQuote(`label=${stackNamespaceLabel}=${stack}`)} --format '{{.Name}}'`;
 }
 
 /**
- * swarm_up REF: deploy the stack and wait for it on REF. swarm_running REF: it runs REF now, converged.
- * swarm_down: the stack removed and its tasks gone (a compose deploy taking over needs the ports free).
- * swarm_status REF prints `converged`, `waiting: …` or `failed: …`; REF empty accepts any image.
+ * Sets $stack and defines swarm_down: the stack removed and its tasks gone within `timeoutSeconds` (a compose
+ * deploy taking over needs the ports free). What a removal needs of the swarm functions.
  */
-export function swarmFunctions(spec: SwarmSpec): string[] {
-    const stack = swarmStack(spec);
-    const services = spec.services.map((service) => shellQuote(validateServiceName(service))).join(" ");
-    const timeout = Math.trunc(spec.healthTimeoutSeconds);
+export function swarmDownFunction(location: AppLocation, timeoutSeconds: number): string[] {
+    const stack = swarmStack(location);
+    const timeout = Math.trunc(timeoutSeconds);
     return [
         `stack=${shellQuote(stack)}`,
+        "swarm_down() {",
+        "  docker stack rm \"$stack\" >&2 || return 1",
+        `  end=$(( $(date +%s) + ${timeout} ))`,
+        `  while [ -n "$(${stackServices(stack)})$(docker ps -aq --filter "label=${stackNamespaceLabel}=$stack")" ]; do`,
+        `    [ "$(date +%s)" -lt "$end" ] || { say "the stack's tasks did not stop within ${timeout} s"; return 1; }`,
+        "    sleep 1",
+        "  done",
+        "}",
+    ];
+}
+
+/**
+ * swarm_up REF: deploy the stack and wait for it on REF. swarm_running REF: it runs REF now, converged.
+ * swarm_down: as swarmDownFunction. swarm_status REF prints `converged`, `waiting: …` or `failed: …`; REF
+ * empty accepts any image.
+ */
+export function swarmFunctions(spec: SwarmSpec): string[] {
+    const services = spec.services.map((service) => shellQuote(validateServiceName(service))).join(" ");
+    const timeout = Math.trunc(spec.healthTimeoutSeconds);
+    const registryAuth = spec.withRegistryAuth ? " --with-registry-auth" : "";
+    return [
+        ...swarmDownFunction(spec, spec.healthTimeoutSeconds),
         "swarm_status() {",
         `  for service in ${services}; do`,
         "    name=\"${stack}_$service\"",
-        "    update=$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}|{{.UpdateStatus.Message}}{{end}}' \"$name\" 2>/dev/null) ||",
+        // One inspect per poll: the replicas, then the update's state and message.
+        `    info=$(docker service inspect --format '${replicasFormat}|{{if .UpdateStatus}}{{.UpdateStatus.State}}|{{.UpdateStatus.Message}}{{end}}' "$name" 2>/dev/null) ||`,
         "      { echo \"waiting: service $name does not exist\"; return 0; }",
+        "    want=${info%%|*}",
+        "    update=${info#*|}",
         // A deploy resets the status (to updating, or to none when the spec did not change): what is here is ours.
         "    case \"${update%%|*}\" in",
         "      rollback_*) echo \"failed: Swarm rolled back the update of $name (${update#*|})\"; return 0 ;;",
@@ -56,7 +82,6 @@ export function swarmFunctions(spec: SwarmSpec): string[] {
         "    done)",
         "    [ -z \"$behind\" ] || { echo \"waiting: a task of $name is $behind\"; return 0; }",
         // Between an old task's end and its successor's creation a replicated service has fewer tasks than replicas.
-        "    want=$(docker service inspect --format '{{if .Spec.Mode.Replicated}}{{.Spec.Mode.Replicated.Replicas}}{{end}}' \"$name\") || return 1",
         "    have=$(printf '%s\\n' \"$tasks\" | grep -c .)",
         "    [ -z \"$want\" ] || [ \"$have\" -eq \"$want\" ] || { echo \"waiting: $name runs $have of $want tasks\"; return 0; }",
         "  done",
@@ -73,15 +98,14 @@ export function swarmFunctions(spec: SwarmSpec): string[] {
         "  done",
         "}",
         "swarm_up() {",
-        `  docker stack deploy --prune --resolve-image never${spec.withRegistryAuth ? " --with-registry-auth" : ""} ` +
-            "-c compose.yml \"$stack\" >&2 || return 1",
+        `  docker stack deploy --prune --resolve-image never${registryAuth} -c compose.yml "$stack" >&2 || return 1`,
         // The CLI keeps a service's image as it is when the compose file names the image the stack last deployed,
         // so an image changed by hand (`docker service update --image`) would stay: put ours back explicitly.
         "  if [ -n \"$1\" ]; then",
         `    for service in ${services}; do`,
         "      spec=$(docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' \"${stack}_$service\") || return 1",
-        "      [ \"$spec\" = \"$1\" ] || docker service update --quiet --detach --no-resolve-image" +
-            `${spec.withRegistryAuth ? " --with-registry-auth" : ""} --image "$1" "\${stack}_$service" >&2 || return 1`,
+        `      [ "$spec" = "$1" ] || docker service update --quiet --detach --no-resolve-image${registryAuth} --image "$1" "\${stack}_$service" >&2 ||`,
+        "        return 1",
         "    done",
         "  fi",
         `  end=$(( $(date +%s) + ${timeout} ))`,
@@ -96,14 +120,6 @@ export function swarmFunctions(spec: SwarmSpec): string[] {
         "      swarm_report",
         "      return 1",
         "    fi",
-        "    sleep 1",
-        "  done",
-        "}",
-        "swarm_down() {",
-        "  docker stack rm \"$stack\" >&2 || return 1",
-        `  end=$(( $(date +%s) + ${timeout} ))`,
-        `  while [ -n "$(${stackServices(stack)})$(docker ps -aq --filter "label=${stackNamespaceLabel}=$stack")" ]; do`,
-        `    [ "$(date +%s)" -lt "$end" ] || { say "the stack's tasks did not stop within ${timeout} s"; return 1; }`,
         "    sleep 1",
         "  done",
         "}",
@@ -131,8 +147,7 @@ export function swarmObservation(location: AppLocation, imagesMarker: string, se
         `printf '%s\\n' "$tasks" | cut -d ' ' -f 3 | grep -v '^$' | sort -u | while read -r image; do printf '%s %s\\n' "$image" "$(printf '%s' "$image" | ${untag})"; done`,
         `echo ${shellQuote(servicesMarker)}`,
         "for name in $names; do",
-        `  printf '%s %s %s\\n' "\${name#"\${stack}_"}" "$(docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "$name" | ${untag})" \\`,
-        "    \"$(docker service inspect --format '{{if .Spec.Mode.Replicated}}{{.Spec.Mode.Replicated.Replicas}}{{end}}' \"$name\")\"",
+        `  printf '%s %s\\n' "\${name#"\${stack}_"}" "$(docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}} ${replicasFormat}' "$name" | ${untag})"`,
         "done",
     ];
 }
