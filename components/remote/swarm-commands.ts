@@ -32,7 +32,8 @@ function stackServices(stack: string): string {
 
 /**
  * Sets $stack and defines swarm_down: the stack removed and its tasks gone within `timeoutSeconds` (a compose
- * deploy taking over needs the ports free). What a removal needs of the swarm functions.
+ * deploy taking over needs the ports free), or nothing to remove on a host that is in no swarm. What a removal
+ * needs of the swarm functions.
  */
 export function swarmDownFunction(location: AppLocation, timeoutSeconds: number): string[] {
     const stack = swarmStack(location);
@@ -40,6 +41,13 @@ export function swarmDownFunction(location: AppLocation, timeoutSeconds: number)
     return [
         `stack=${shellQuote(stack)}`,
         "swarm_down() {",
+        // A host that has left its swarm runs no stack: `docker stack rm` would only fail, and a move back to
+        // compose would be refused for a deployment that cannot exist. Task containers the leave kept go too.
+        "  if [ \"$(docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null)\" = inactive ]; then",
+        `    leftover=$(docker ps -aq --filter "label=${stackNamespaceLabel}=$stack")`,
+        "    [ -z \"$leftover\" ] || docker rm -f $leftover >&2",
+        "    return",
+        "  fi",
         "  docker stack rm \"$stack\" >&2 || return 1",
         `  end=$(( $(date +%s) + ${timeout} ))`,
         `  while [ -n "$(${stackServices(stack)})$(docker ps -aq --filter "label=${stackNamespaceLabel}=$stack")" ]; do`,

@@ -6,12 +6,13 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as fc from "fast-check";
-import { AppLocation, appDir, composeProject } from "../../components/remote/layout";
+import { AppLocation, appDir, composeProject, swarmStack } from "../../components/remote/layout";
 import {
     DeploySpec, buildDeployPhase, buildDeployScript, buildObserveScript, buildReadRecordsScript,
     buildRemoveScript, bundleParts, encodeBundle, preflight, receiveBundle, runDetached, splitRecords,
 } from "../../components/remote/scripts";
 import { shellQuote } from "../../components/remote/shell";
+import { swarmDownFunction } from "../../components/remote/swarm-commands";
 
 const digest = "sha256:" + "e".repeat(64);
 const location: AppLocation = { app: "hello-world", workspace: "dev", org: "rednaw", deployRoot: "/opt" };
@@ -111,6 +112,38 @@ describe("host scripts", () => {
             assert.strictEqual(compose.status, 1);
             assert.match(compose.stderr, /docker compose v2/);
             assert.doesNotMatch(compose.stderr, /Swarm/);
+        } finally {
+            fs.rmSync(bin, { recursive: true, force: true });
+        }
+    });
+
+    it("takes a stack down only where a swarm is: a host that left its swarm loses only the tasks' containers", () => {
+        const bin = fs.mkdtempSync(path.join(os.tmpdir(), "iac-path-"));
+        try {
+            for (const tool of ["date", "sleep", "cat"]) {
+                fs.symlinkSync(execFileSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).trim(), path.join(bin, tool));
+            }
+            // A docker that logs its calls, in the node state $STATE, with one container left of the stack.
+            fs.writeFileSync(path.join(bin, "docker"), [
+                "#!/bin/sh",
+                "echo \"$*\" >> \"$CALLS\"",
+                "case \"$1\" in info) echo \"$STATE\" ;; ps) [ -f \"$CALLS.removed\" ] || echo c0ffee ;; rm|stack) : > \"$CALLS.removed\" ;; esac",
+                "",
+            ].join("\n"), { mode: 0o755 });
+            const down = (state: string): string[] => {
+                const calls = path.join(bin, `calls-${state}`);
+                const run = spawnSync("/bin/sh", ["-c", `set -eu\nsay() { echo "$*" >&2; }\n${swarmDownFunction(location, 5).join("\n")}\nswarm_down`],
+                    { env: { PATH: bin, STATE: state, CALLS: calls }, encoding: "utf8" });
+                assert.strictEqual(run.status, 0, run.stderr);
+                return fs.readFileSync(calls, "utf8").trim().split("\n");
+            };
+            const stack = swarmStack(location);
+            const inactive = down("inactive");
+            assert.ok(inactive.includes("rm -f c0ffee"), inactive.join("; "));
+            assert.ok(!inactive.some((call) => call.startsWith("stack")), inactive.join("; "));
+            const active = down("active");
+            assert.ok(active.includes(`stack rm ${stack}`), active.join("; "));
+            assert.ok(!active.some((call) => call.startsWith("rm")), active.join("; "));
         } finally {
             fs.rmSync(bin, { recursive: true, force: true });
         }
