@@ -1,5 +1,6 @@
 // The workspace (this stack): its config read and checked, then per app a pinned image and its deployment.
-import * as pulumi from "@pulumi/pulumi";
+import { all } from "@pulumi/pulumi/output";
+import * as log from "@pulumi/pulumi/log";
 import { AppDeployment } from "./components/app-deployment";
 import { formatDeployment, formatImageTable } from "./components/overview";
 import { ImageDigest } from "./components/image-digest";
@@ -20,7 +21,7 @@ const apps = workspace.apps.map((app) => {
     });
     image.drift.apply((drift) => {
         if (drift) {
-            pulumi.log.warn(`${app.name}: tag ${drift.tag} now points at ${drift.currentDigest ?? "nothing (deleted)"}; ` +
+            log.warn(`${app.name}: tag ${drift.tag} now points at ${drift.currentDigest ?? "nothing (deleted)"}; ` +
                 `the pinned ${drift.pinnedDigest} stays until you set ${app.name}:tag or ${app.name}:digest`, image);
         }
     });
@@ -44,7 +45,7 @@ const apps = workspace.apps.map((app) => {
     });
     deployment.drift.apply((drift) => {
         if (drift.length > 0) {
-            pulumi.log.warn(`${app.name}@${workspace.name}: the host differs from what this stack deployed: ${drift.join("; ")}; ` +
+            log.warn(`${app.name}@${workspace.name}: the host differs from what this stack deployed: ${drift.join("; ")}; ` +
                 "`pulumi up` deploys the configured version again", deployment);
         }
     });
@@ -75,7 +76,7 @@ export const images = Object.fromEntries(apps.map(({ app, image, deployment }) =
 }]));
 
 /** The seed's application:overview: one table per app, newest first, → on what this workspace runs, then who deployed it and when. */
-export const overview = pulumi.all(apps.map(({ image, deployment }) => pulumi.all([image.repository, deployment.tags, deployment.deployed])))
+export const overview = all(apps.map(({ image, deployment }) => all([image.repository, deployment.tags, deployment.deployed])))
     .apply((tables) => tables.map(([repository, tags, record]) => [
         formatImageTable(repository, tags, record?.digest),
         ...(record ? ["", formatDeployment(record)] : []),

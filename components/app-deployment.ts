@@ -1,7 +1,9 @@
 // AppDeployment: one app on one workspace's Docker host. The compose file is staged and deployed over SSH
 // with the image pinned by digest; deploy-info.yml is written on the host only after the deploy succeeded.
 // Rollback is a config change: another tag or digest, another pinned ref, another deploy.
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
+import { ComponentResource } from "@pulumi/pulumi/resource";
+import { all, output } from "@pulumi/pulumi/output";
 import { renderCompose, renderEnvFile } from "./compose";
 import { DeployInfo, operatorIdentity } from "./deploy-info";
 import { HostDeployment } from "./host-deployment";
@@ -49,7 +51,7 @@ export interface AppDeploymentArgs {
     registryPassword?: pulumi.Input<string>;
 }
 
-export class AppDeployment extends pulumi.ComponentResource {
+export class AppDeployment extends ComponentResource {
     /** deploy-info.yml as the host holds it (at the last deploy or refresh); null when it is missing there. */
     readonly deployed: pulumi.Output<DeployInfo | null>;
     /** How the host differs from the last deploy, in words; empty when they agree. */
@@ -65,7 +67,7 @@ export class AppDeployment extends pulumi.ComponentResource {
         const location: AppLocation = {
             app: args.app, workspace: args.workspace, org: args.org, deployRoot: args.deployRoot ?? "/opt",
         };
-        const connection = pulumi.output({
+        const connection = output({
             host: args.connection.host,
             port: args.connection.port ?? 22,
             user: args.connection.user,
@@ -90,15 +92,15 @@ export class AppDeployment extends pulumi.ComponentResource {
             username: args.registryUsername,
             password: args.registryPassword,
             requested: args.requested,
-            image: pulumi.all([image.digest, image.tag, image.description, image.descriptionBase64, image.created])
+            image: all([image.digest, image.tag, image.description, image.descriptionBase64, image.created])
                 .apply(([digest, tag, description, descriptionBase64, created]) => ({ digest, tag, description, descriptionBase64, created })),
             compose: rendered.content,
             services: rendered.services,
-            env: pulumi.output(args.environment ?? {}).apply((environment) => renderEnvFile(environment, target)),
+            env: output(args.environment ?? {}).apply((environment) => renderEnvFile(environment, target)),
             deployedBy: operatorIdentity(),
             healthTimeoutSeconds: args.healthTimeoutSeconds ?? 120,
             // The URN's value without the dependency on this component, which would make the child wait for itself.
-            logUrn: pulumi.output(new Promise<string>((resolve) => this.urn.apply(resolve))),
+            logUrn: output(new Promise<string>((resolve) => this.urn.apply(resolve))),
         }, { parent: this });
 
         this.deployed = deployment.observed.apply((observed) => observed.record);

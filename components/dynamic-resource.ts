@@ -9,7 +9,9 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
+import { output, secret } from "@pulumi/pulumi/output";
+import { CustomResource } from "@pulumi/pulumi/resource";
 
 /** Bumped when what is kept changes shape. */
 const cacheFormat = 1;
@@ -87,6 +89,13 @@ function writeCached(dir: string, name: string, file: string, text: string): voi
 
 const serialized = new WeakMap<object, pulumi.Output<string>>();
 
+// The serializer is loaded only when it runs: with it come @pulumi/pulumi's runtime index, its Automation API
+// and TypeScript, about half a second of every run that finds the text kept. A require() when called, not an
+// import(): swc leaves that to node's ESM loader, which does not resolve a path without its extension.
+function serializer(): typeof import("@pulumi/pulumi/runtime/closure/serializeClosure") {
+    return require("@pulumi/pulumi/runtime/closure/serializeClosure");
+}
+
 /**
  * The provider's text as the engine stores it. A text that captured a secret is never written to disk; it stays
  * secret in the state, as dynamic.Resource makes it.
@@ -99,16 +108,17 @@ export function providerText(name: string, provider: object): pulumi.Output<stri
     const dir = providerCacheDir();
     const file = cacheFile(dir, name);
     const cached = file === undefined ? undefined : readCached(file);
-    const text = cached !== undefined ? pulumi.output(cached)
-        : pulumi.output(pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true })).apply((result): pulumi.Output<string> => {
-            if (result.containsSecrets) {
-                return pulumi.secret(result.text);
-            }
-            if (file !== undefined) {
-                writeCached(dir, name, file, result.text);
-            }
-            return pulumi.output(result.text);
-        });
+    const text = cached !== undefined ? output(cached)
+        : output(serializer().serializeFunction(() => provider, { allowSecrets: true }))
+            .apply((result): pulumi.Output<string> => {
+                if (result.containsSecrets) {
+                    return secret(result.text);
+                }
+                if (file !== undefined) {
+                    writeCached(dir, name, file, result.text);
+                }
+                return output(result.text);
+            });
     serialized.set(provider, text);
     return text;
 }
@@ -117,7 +127,7 @@ export function providerText(name: string, provider: object): pulumi.Output<stri
  * pulumi.dynamic.Resource with the provider text from providerText: the same type token
  * (`pulumi-nodejs:dynamic/<module>:<type>`), so the engine runs it with the same default dynamic provider.
  */
-export abstract class CachedDynamicResource extends pulumi.CustomResource {
+export abstract class CachedDynamicResource extends CustomResource {
     protected constructor(provider: pulumi.dynamic.ResourceProvider, name: string, props: pulumi.Inputs,
         opts: pulumi.CustomResourceOptions | undefined, module: string, type: string) {
         if ("__provider" in props) {

@@ -2,7 +2,8 @@
 // (one SSH session, the deploy itself detached from it on the host), read observes the host — deploy-info.yml
 // and the digests the app's containers run — so `pulumi refresh` sees what changed by hand or by an interrupted
 // run, and diff treats any difference from the recorded deploy as a change the next `pulumi up` converges.
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
+import { secret } from "@pulumi/pulumi/output";
 import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
 import { VersionFacts, describePendingChange } from "./change-notice";
 import { DeployInfo, renderRecordParts } from "./deploy-info";
@@ -214,8 +215,8 @@ export class HostDeployment extends CachedDynamicResource {
     constructor(name: string, args: HostDeploymentArgs, opts?: pulumi.CustomResourceOptions) {
         super(hostDeploymentProvider, name, {
             ...args,
-            env: pulumi.secret(args.env),
-            password: args.password ? pulumi.secret(args.password) : undefined,
+            env: secret(args.env),
+            password: args.password ? secret(args.password) : undefined,
             observed: undefined,
             written: undefined,
             drift: undefined,

@@ -1,7 +1,8 @@
 // ImageDigest: a tag (or digest) resolved once to a digest that is then pinned in the state. Later runs
 // compare config with the state and never ask the registry; only a refresh looks again, and then it
 // reports drift instead of moving the pin.
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
+import { secret } from "@pulumi/pulumi/output";
 import { CachedDynamicResource } from "./dynamic-resource";
 import { printableLabels } from "./printable";
 import { credentialsOf } from "./registry/auth";
@@ -277,7 +278,7 @@ export class ImageDigest extends CachedDynamicResource {
             platform: args.platform,
             insecure: args.insecure,
             username: args.username,
-            password: args.password ? pulumi.secret(args.password) : undefined,
+            password: args.password ? secret(args.password) : undefined,
             requestedDigest: undefined,
             ref: undefined,
             description: undefined,

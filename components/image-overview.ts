@@ -2,7 +2,8 @@
 // digest, created and description, and which of them the workspace runs. The registry is listed when the
 // deployed digest changes and on `pulumi refresh`, never on a run that changes nothing. The rows are for
 // people (the `images` output, the overview table, their diffs), so their labels are kept printable.
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
+import { secret } from "@pulumi/pulumi/output";
 import { CachedDynamicResource } from "./dynamic-resource";
 import { ImageOverviewInputs, ImageOverviewOutputs, OverviewRow, listOverview } from "./overview-listing";
 
@@ -47,7 +48,7 @@ export class ImageOverview extends CachedDynamicResource {
     constructor(name: string, args: ImageOverviewArgs, opts?: pulumi.CustomResourceOptions) {
         super(imageOverviewProvider, name, {
             ...args,
-            password: args.password ? pulumi.secret(args.password) : undefined,
+            password: args.password ? secret(args.password) : undefined,
             tags: undefined,
             listedAt: undefined,
         }, { ...opts, additionalSecretOutputs: ["password"] }, "iac", "ImageOverview");

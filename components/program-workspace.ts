@@ -3,7 +3,11 @@
 // do not load @pulumi/pulumi.
 import * as fs from "fs";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
+import { Config } from "@pulumi/pulumi/config";
+import { getStack } from "@pulumi/pulumi/metadata";
+import { secret } from "@pulumi/pulumi/output";
+import { allConfig, getConfig } from "@pulumi/pulumi/runtime/config";
 import { projectRoot } from "./project-root";
 import { credentialsFromDockerConfig } from "./registry/auth";
 import { Workspace, WorkspaceApp, parseWorkspace, projectNamespace } from "./workspace";
@@ -26,8 +30,8 @@ export interface ProgramWorkspace extends Workspace {
 /** Reads and checks the config of the stack being run; a problem stops `pulumi preview` before any resource. */
 export function loadWorkspaceConfig(): ProgramWorkspace {
     const templates = new Map<string, string>();
-    const workspace = parseWorkspace(pulumi.getStack(), pulumi.runtime.allConfig(), (parsed) => [
-        ...(pulumi.runtime.getConfig(`${projectNamespace}:sshPrivateKey`) ? [] : [`${projectNamespace}:sshPrivateKey: not set: ` +
+    const workspace = parseWorkspace(getStack(), allConfig(), (parsed) => [
+        ...(getConfig(`${projectNamespace}:sshPrivateKey`) ? [] : [`${projectNamespace}:sshPrivateKey: not set: ` +
             `\`pulumi config set --secret ${projectNamespace}:sshPrivateKey < key\``]),
         ...parsed.apps.flatMap((app) => {
             const name = path.join("apps", app.name, "compose.yml");
@@ -39,14 +43,14 @@ export function loadWorkspaceConfig(): ProgramWorkspace {
             }
         }),
     ]);
-    const config = new pulumi.Config(projectNamespace);
+    const config = new Config(projectNamespace);
     let username = workspace.registry.username;
     let registryPassword = workspace.registry.hasPassword ? config.requireSecret("registryPassword") : undefined;
     if (!username) {
         // The operator's `docker login` is the other place registry credentials live.
         const fromDocker = credentialsFromDockerConfig(workspace.registry.address);
         username = fromDocker?.username;
-        registryPassword = fromDocker ? pulumi.secret(fromDocker.password) : undefined;
+        registryPassword = fromDocker ? secret(fromDocker.password) : undefined;
     }
     return {
         ...workspace,
@@ -57,7 +61,7 @@ export function loadWorkspaceConfig(): ProgramWorkspace {
             ...app,
             composeTemplateName: path.join("apps", app.name, "compose.yml"),
             composeTemplate: templates.get(app.name)!,
-            secretEnvironment: pulumi.secret(Object.fromEntries(Object.entries(app.environment).map(([key, value]) => [key, String(value)]))),
+            secretEnvironment: secret(Object.fromEntries(Object.entries(app.environment).map(([key, value]) => [key, String(value)]))),
         })),
     };
 }

@@ -1,6 +1,7 @@
 // The provider texts kept between runs: each is exactly what the SDK's serializer writes for the provider, kept only
 // while the code it came from is unchanged, never with a captured secret, and free of this checkout's paths.
 import * as assert from "assert";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -99,5 +100,23 @@ describe("dynamic-resource: provider texts kept between runs", function () {
         assert.ok(value.includes("s3cr3t-value"));
         const written = fs.existsSync(providerCacheDir()) ? fs.readdirSync(providerCacheDir()) : [];
         assert.deepStrictEqual(written.filter((entry) => entry.startsWith("iac-SecretTest")), []);
+    });
+});
+
+describe("the program's load", function () {
+    this.timeout(120_000);
+
+    it("loads neither @pulumi/pulumi's index (with its Automation API) nor its closure serializer", () => {
+        const projectRoot = path.resolve(__dirname, "..", "..");
+        // The program as `pulumi up` compiles it; it stops at its config outside a Pulumi run, its modules loaded.
+        const probe = [
+            "try { require('./index.ts'); } catch {}",
+            "const loaded = Object.keys(require.cache).map((file) => file.split('node_modules/').pop());",
+            "console.log(JSON.stringify(loaded.filter((file) => /^(@pulumi\\/pulumi\\/(index|automation\\/|runtime\\/index|runtime\\/closure\\/))/.test(file))));",
+        ].join("\n");
+        const output = execFileSync(process.execPath, ["-r", "ts-node/register", "-e", probe],
+            { cwd: projectRoot, env: { ...process.env, TS_NODE_PROJECT: "tsconfig.pulumi.json" }, encoding: "utf8" });
+        const loaded: string[] = JSON.parse(output.trim().split("\n").pop()!);
+        assert.deepStrictEqual(loaded, []);
     });
 });
