@@ -16,8 +16,10 @@ export function preflight(host: string, target: DeployTarget): string[] {
         "  command -v \"$tool\" >/dev/null 2>&1 || missing=\"$missing\n  - the $tool command\"",
         "done",
         "if command -v docker >/dev/null 2>&1; then",
-        "  docker info >/dev/null 2>&1 || missing=\"$missing\n  - access to the Docker engine for $(id -un) (add the user to the docker group, or start dockerd)\"",
-        ...(target === "compose" ? ["  docker compose version >/dev/null 2>&1 || missing=\"$missing\n  - docker compose v2 (the compose CLI plugin)\""] : []),
+        // The two checks overlap (each starts a Go binary, the version asks the engine): every deploy waits on them.
+        ...(target === "compose" ? ["  docker compose version >/dev/null 2>&1 & compose_check=$!"] : []),
+        "  docker version >/dev/null 2>&1 || missing=\"$missing\n  - access to the Docker engine for $(id -un) (add the user to the docker group, or start dockerd)\"",
+        ...(target === "compose" ? ["  wait \"$compose_check\" || missing=\"$missing\n  - docker compose v2 (the compose CLI plugin)\""] : []),
         "fi",
         target === "swarm" ? swarmPreflight() : [],
         "if [ -n \"$missing\" ]; then",

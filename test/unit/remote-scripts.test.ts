@@ -99,11 +99,13 @@ describe("host scripts", () => {
             for (const tool of ["id", "base64", "mktemp", "flock", "timeout", "setsid", "tail", "sync", "cat"]) {
                 fs.symlinkSync(execFileSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).trim(), path.join(bin, tool));
             }
-            // A docker that answers, runs no compose plugin, and is in no swarm.
-            fs.writeFileSync(path.join(bin, "docker"), "#!/bin/sh\ncase \"$1 $2\" in 'info --format') echo false ;; 'compose version') exit 1 ;; esac\n",
+            // A docker that answers (but not about the engine when NO_ENGINE is set), runs no compose plugin, and is in
+            // no swarm.
+            fs.writeFileSync(path.join(bin, "docker"),
+                "#!/bin/sh\ncase \"$1 $2\" in 'info --format') echo false ;; 'compose version') exit 1 ;; 'version ') [ -z \"${NO_ENGINE:-}\" ] ;; esac\n",
                 { mode: 0o755 });
-            const run = (target: "compose" | "swarm") => spawnSync("/bin/sh", ["-c", `set -eu\n${preflight("hello-world@dev's host", target).join("\n")}`],
-                { env: { PATH: bin }, encoding: "utf8" });
+            const run = (target: "compose" | "swarm", env: Record<string, string> = {}) => spawnSync("/bin/sh",
+                ["-c", `set -eu\n${preflight("hello-world@dev's host", target).join("\n")}`], { env: { PATH: bin, ...env }, encoding: "utf8" });
             const swarm = run("swarm");
             assert.strictEqual(swarm.status, 1);
             assert.match(swarm.stderr, /- a Swarm manager \(iac:target is swarm\): run docker swarm init on this host, or point iac:sshHost at a manager/);
@@ -111,7 +113,10 @@ describe("host scripts", () => {
             const compose = run("compose");
             assert.strictEqual(compose.status, 1);
             assert.match(compose.stderr, /docker compose v2/);
-            assert.doesNotMatch(compose.stderr, /Swarm/);
+            assert.doesNotMatch(compose.stderr, /Swarm|Docker engine/);
+            const noEngine = run("compose", { NO_ENGINE: "1" });
+            assert.strictEqual(noEngine.status, 1);
+            assert.match(noEngine.stderr, /- access to the Docker engine for .* \(add the user to the docker group, or start dockerd\)\n {2}- docker compose v2/);
         } finally {
             fs.rmSync(bin, { recursive: true, force: true });
         }
