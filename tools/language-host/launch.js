@@ -5,6 +5,12 @@
 // V8 checks it against the source, its own version and its flags, and compiles from source when it does not
 // match (after a Node upgrade, until install-tools runs again), so the host behaves the same either way.
 "use strict";
+// The wrapper (scripts/install-tools) set NODE_EXTRA_CA_CERTS aside so that this process starts without reading
+// it: the programs and package managers the host runs get it back, the environment as the engine gave it.
+if (process.env.IAC_LANGUAGE_HOST_NODE_EXTRA_CA_CERTS !== undefined) {
+    process.env.NODE_EXTRA_CA_CERTS = process.env.IAC_LANGUAGE_HOST_NODE_EXTRA_CA_CERTS;
+    delete process.env.IAC_LANGUAGE_HOST_NODE_EXTRA_CA_CERTS;
+}
 const fs = require("fs");
 const path = require("path");
 const vm = require("vm");

@@ -3,6 +3,7 @@
 import * as assert from "assert";
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 
 import * as grpc from "@grpc/grpc-js";
@@ -19,12 +20,17 @@ describe("language host: the installed wrapper", function () {
     this.timeout(30_000);
     let host: ChildProcess;
     let client: langrpc.LanguageRuntimeClient;
+    // Any file: node only reads it (and warns if it holds no certificate).
+    const caFile = path.join(root, "package.json");
 
     before(async function () {
         if (!fs.existsSync(wrapper)) {
             throw new Error(`${wrapper} is missing: run scripts/install-tools`);
         }
-        host = spawn(wrapper, [], { stdio: ["ignore", "pipe", "inherit"] });
+        // Scripts allowed, whatever npm config the suite runs under (this project's .npmrc ignores them), for the
+        // preinstall script below.
+        host = spawn(wrapper, [], { stdio: ["ignore", "pipe", "inherit"],
+            env: { ...process.env, NODE_EXTRA_CA_CERTS: caFile, npm_config_ignore_scripts: "false" } });
         const port = await new Promise<string>((resolve, reject) => {
             host.stdout!.once("data", (chunk: Buffer) => resolve(chunk.toString().trim()));
             host.once("exit", (code) => reject(new Error(`the host exited (${code}) before printing its port`)));
@@ -56,5 +62,27 @@ describe("language host: the installed wrapper", function () {
         const packages = await call<langproto.GetRequiredPackagesRequest, langproto.GetRequiredPackagesResponse>(client.getRequiredPackages,
             new langproto.GetRequiredPackagesRequest().setInfo(new langproto.ProgramInfo().setProgramDirectory(root)));
         assert.ok(Array.isArray(packages.getPackagesList()));
+    });
+
+    it("starts without NODE_EXTRA_CA_CERTS and hands it back to what it runs, the environment otherwise as given", async () => {
+        const started = fs.readFileSync(`/proc/${host.pid}/environ`, "utf8").split("\0");
+        assert.ok(!started.some((entry) => entry.startsWith("NODE_EXTRA_CA_CERTS=")), "node started without the variable");
+        // pulumi install of a package whose preinstall script writes the environment npm got from the host.
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "langhost-env-"));
+        try {
+            fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "prog", version: "1.0.0",
+                scripts: { preinstall: "node -e \"require('fs').writeFileSync('env.json', JSON.stringify(process.env))\"" } }));
+            const stream = client.installDependencies(new langproto.InstallDependenciesRequest().setDirectory(dir));
+            await new Promise<void>((resolve, reject) => {
+                stream.on("data", () => undefined);
+                stream.on("end", resolve);
+                stream.on("error", reject);
+            });
+            const seen = JSON.parse(fs.readFileSync(path.join(dir, "env.json"), "utf8"));
+            assert.strictEqual(seen.NODE_EXTRA_CA_CERTS, caFile);
+            assert.deepStrictEqual(Object.keys(seen).filter((name) => name.startsWith("IAC_LANGUAGE_HOST")), []);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 });
