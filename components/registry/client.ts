@@ -19,6 +19,7 @@ import {
 import {
     Descriptor, ImageManifestBody, ImageMetadata, Manifest, isIndex, isObject, labelsOf, manifestAccept, manifestProblem,
 } from "./types";
+import { RedirectError, Transport, TransportResponse, discard } from "./transport";
 
 export interface RegistryClientOptions {
     /** host[:port], e.g. 127.0.0.1:5000 */
@@ -46,7 +47,7 @@ interface RequestOptions {
 
 /** A response with the request it answers, so whatever reads its body can name that request. */
 interface Exchange {
-    response: Response;
+    response: TransportResponse;
     request: RegistryRequest;
 }
 
@@ -92,6 +93,8 @@ export class RegistryClient {
      * per tag on it, and writing the same file again each time cost more than the request.
      */
     private readonly cached = new Set<string>();
+    /** Made on the first request, not in the constructor: a serialized client must not carry live sockets. */
+    private connections?: Transport;
 
     constructor(options: RegistryClientOptions) {
         this.registry = validateRegistry(options.registry);
@@ -115,7 +118,7 @@ export class RegistryClient {
             throw await this.notFound(location);
         }
         await this.expectOk(exchange);
-        const header = exchange.response.headers.get("docker-content-digest");
+        const header = exchange.response.header("docker-content-digest");
         if (header) {
             const digest = sentValue(validateDigest, header, exchange.request, "its Docker-Content-Digest header");
             if (isDigest(reference) && digest !== reference) {
@@ -144,16 +147,16 @@ export class RegistryClient {
             { location, scope: repositoryScope(repository, "pull"), accept: manifestAccept });
         const { response, request } = exchange;
         if (response.status === 404) {
-            await response.body?.cancel();
+            await discard(response.body);
             throw await this.notFound(location);
         }
         await this.expectOk(exchange);
         const bytes = await readBody(response, request, manifestCap);
-        const announced = response.headers.get("docker-content-digest");
+        const announced = response.header("docker-content-digest");
         const expected = isDigest(reference) ? reference
             : announced ? sentValue(validateDigest, announced, request, "its Docker-Content-Digest header") : undefined;
         const digest = expected ? verifyDigest(bytes, expected, location, "manifest") : hashOf(bytes, "sha256");
-        const manifest = parseManifest(bytes, digest, response.headers.get("content-type"), request);
+        const manifest = parseManifest(bytes, digest, response.header("content-type"), request);
         this.keep(digest, bytes);
         return manifest;
     }
@@ -170,7 +173,7 @@ export class RegistryClient {
         const exchange = await this.send("GET", blobPath(repository, digest),
             { location, scope: repositoryScope(repository, "pull") });
         if (exchange.response.status === 404) {
-            await exchange.response.body?.cancel();
+            await discard(exchange.response.body);
             throw new ManifestNotFoundError(location);
         }
         await this.expectOk(exchange);
@@ -257,15 +260,15 @@ export class RegistryClient {
             { location, scope: repositoryScope(repository, "pull,delete") });
         const { response } = exchange;
         if (response.status === 404) {
-            await response.body?.cancel();
+            await discard(response.body);
             throw notFound(location);
         }
         if (unsupported.includes(response.status)) {
-            await response.body?.cancel();
+            await discard(response.body);
             throw new DeleteNotSupportedError(location);
         }
         await this.expectOk(exchange);
-        await response.body?.cancel();
+        await discard(response.body);
     }
 
     /**
@@ -283,7 +286,7 @@ export class RegistryClient {
             const exchange = await this.send("GET", next, options);
             const { response, request } = exchange;
             if (response.status === 404 && onNotFound) {
-                await response.body?.cancel();
+                await discard(response.body);
                 throw onNotFound();
             }
             await this.expectOk(exchange);
@@ -291,7 +294,7 @@ export class RegistryClient {
                 { bytes: listingBytes - bytesRead, what: `a listing larger than ${listingBytes / MiB} MiB over all its pages` });
             bytesRead += bytes.length;
             pages.push(namesOf(parseJson(bytes, request, "listing"), names.key, names.validate, request));
-            const link = nextLink(response.headers.get("link"));
+            const link = nextLink(response.header("link") ?? null);
             next = link === undefined ? undefined : this.nextPage(link, next, request, seen);
         }
         // Joined once at the end: spreading a page of hundreds of thousands of names into push overflows the stack.
@@ -349,8 +352,8 @@ export class RegistryClient {
     }
 
     /**
-     * One request with its retries. Each attempt has its own deadline, given to fetch as its signal, which
-     * also ends a body still being read when it passes.
+     * One request with its retries. Each attempt has its own deadline (./transport), which also ends a body
+     * still being read when it passes.
      */
     private async send(method: string, pathOrUrl: string | URL, options: RequestOptions): Promise<Exchange> {
         const url = typeof pathOrUrl === "string" ? this.url(pathOrUrl) : pathOrUrl;
@@ -365,20 +368,23 @@ export class RegistryClient {
             if (authorization) {
                 headers.authorization = authorization;
             }
-            let response: Response;
+            let response: TransportResponse;
             try {
-                response = await fetch(url, { method, headers, signal: AbortSignal.timeout(this.timeoutMs) });
+                response = await this.transport().request({ method, url, headers, timeoutMs: this.timeoutMs });
             } catch (error) {
+                if (error instanceof RedirectError) {
+                    throw new MalformedResponseError(request, `it redirects with ${error.message}`);
+                }
                 if (attempt < this.retries) {
                     await sleep(this.backoff(attempt));
                     continue;
                 }
                 throw isTimeout(error) ? new RegistryTimeoutError(request)
-                    : new RegistryUnreachableError(options.location, describeFetchError(error));
+                    : new RegistryUnreachableError(options.location, describeConnectionError(error));
             }
             if (response.status === 401 && !authenticated) {
-                const challenge = response.headers.get("www-authenticate");
-                await response.body?.cancel();
+                const challenge = response.header("www-authenticate");
+                await discard(response.body);
                 authenticated = true;
                 if (challenge && this.learnChallenge(challenge, options, request)) {
                     attempt--; // the handshake is not a retry
@@ -387,8 +393,8 @@ export class RegistryClient {
                 throw new RegistryAuthError(options.location, 401, this.credentials !== undefined);
             }
             if ((response.status === 429 || response.status >= 500) && attempt < this.retries) {
-                const retryAfter = Number(response.headers.get("retry-after"));
-                await response.body?.cancel();
+                const retryAfter = Number(response.header("retry-after"));
+                await discard(response.body);
                 // Never waits longer than a request may take: a registry cannot stretch one call indefinitely.
                 await sleep(Number.isFinite(retryAfter) && retryAfter > 0
                     ? Math.min(retryAfter * 1000, maxRetryAfterMs, this.timeoutMs) : this.backoff(attempt));
@@ -463,15 +469,18 @@ export class RegistryClient {
         if (this.credentials) {
             headers.authorization = basicAuthorization(this.credentials);
         }
-        let response: Response;
+        let response: TransportResponse;
         try {
-            response = await fetch(url, { headers, signal: AbortSignal.timeout(this.timeoutMs) });
+            response = await this.transport().request({ method: "GET", url, headers, timeoutMs: this.timeoutMs });
         } catch (error) {
+            if (error instanceof RedirectError) {
+                throw new MalformedResponseError(request, `it redirects with ${error.message}`);
+            }
             throw isTimeout(error) ? new RegistryTimeoutError(request) : new RegistryUnreachableError(options.location,
-                `token service ${url.host}: ${describeFetchError(error)}`);
+                `token service ${url.host}: ${describeConnectionError(error)}`);
         }
         if (!response.ok) {
-            await response.body?.cancel();
+            await discard(response.body);
             throw new RegistryAuthError(options.location, response.status, this.credentials !== undefined);
         }
         const body = await readJson(response, request, tokenCap, "token response");
@@ -483,6 +492,10 @@ export class RegistryClient {
         const expiresIn = isObject(body) && Number.isFinite(body.expires_in) ? body.expires_in as number : 0;
         const lifetimeMs = Math.max(expiresIn, minTokenLifetimeSeconds) * 1000;
         return { authorization: `Bearer ${token}`, expiresAt: Date.now() + lifetimeMs - tokenLifetimeMarginMs };
+    }
+
+    private transport(): Transport {
+        return this.connections ??= new Transport();
     }
 
     private backoff(attempt: number): number {
@@ -591,9 +604,10 @@ function errorDetail(body: string): string {
     }
 }
 
-function describeFetchError(error: unknown): string {
-    const err = error as { message?: string; cause?: { code?: string; message?: string } };
-    return err.cause?.code ?? err.cause?.message ?? err.message ?? String(error);
+/** The system's code (ECONNREFUSED, CERT_HAS_EXPIRED, ...), which says more in a message than its text does. */
+function describeConnectionError(error: unknown): string {
+    const err = error as { code?: string; message?: string };
+    return err.code ?? err.message ?? String(error);
 }
 
 function sleep(ms: number): Promise<void> {

@@ -68,10 +68,9 @@ function isGone(error: unknown): boolean {
  * Every tag of `repository`. Its requests run within `options.limit` (default: a bound of its own), which callers
  * listing many repositories at once share; no more tasks are queued than the bound lets run, whatever the tag count.
  *
- * A tag is read with a GET of its manifest, not a HEAD: fetch (undici) closes the connection after every HEAD (a
- * server might send a body after all), so a HEAD per tag cost a new connection per tag, most of a listing's time.
- * The GET keeps the connection, verifies the manifest against its digest, and hands it to the labels lookup, which
- * then needs only the config blob, once per distinct digest.
+ * A tag is read with a GET of its manifest, not a HEAD: the GET verifies the manifest against its digest and hands
+ * it to the labels lookup, which then needs only the config blob, once per distinct digest (a HEAD per tag would
+ * need that manifest fetched again for each distinct digest).
  */
 export async function listRepositoryTags(client: RegistryClient, repository: string,
     options: { platform?: string; limit?: ConcurrencyLimit } = {}): Promise<TagRow[]> {
