@@ -227,9 +227,9 @@ describe("registry transport over TLS", function () {
         try {
             execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
                 "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem"), "-days", "1", "-subj", "/CN=iac test registry",
-                "-addext", "subjectAltName=IP:127.0.0.1"], { stdio: "ignore" });
-        } catch {
-            this.skip(); // no openssl to make the certificate with
+                "-addext", "subjectAltName=IP:127.0.0.1"], { stdio: ["ignore", "ignore", "pipe"] });
+        } catch (error) {
+            throw new Error(`openssl could not make the test certificate (scripts/install-tools installs it): ${(error as Error).message}`);
         }
         server = https.createServer({ key: fs.readFileSync(path.join(dir, "key.pem")), cert: fs.readFileSync(path.join(dir, "cert.pem")) },
             (_req, res) => res.writeHead(200, { "content-type": ociManifestType, "docker-content-digest": sha256(manifest) }).end(manifest));
