@@ -85,4 +85,22 @@ describe("language host: the installed wrapper", function () {
             fs.rmSync(dir, { recursive: true, force: true });
         }
     });
+
+    it("starts through a linked bin dir, finding the bundle where the wrapper really is", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "langhost-link-"));
+        try {
+            fs.mkdirSync(path.join(dir, ".tools"));
+            fs.symlinkSync(path.dirname(wrapper), path.join(dir, ".tools", "bin"));
+            const linked = spawn(path.join(dir, ".tools", "bin", "pulumi-language-nodejs"), ["-version"], { stdio: ["ignore", "pipe", "pipe"] });
+            let out = "";
+            linked.stdout!.on("data", (chunk: Buffer) => (out += chunk.toString()));
+            let err = "";
+            linked.stderr!.on("data", (chunk: Buffer) => (err += chunk.toString()));
+            const code = await new Promise<number | null>((resolve) => linked.once("exit", resolve));
+            assert.strictEqual(code, 0, err);
+            assert.match(out.trim(), /^\d+\.\d+\.\d+/);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
 });
