@@ -10,7 +10,7 @@ import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { readWorkspace } from "../components/workspace";
 import { AppRepository } from "./app-repository";
-import { startDockerd } from "./dockerd";
+import { startDockerd, unmountUnder } from "./dockerd";
 import { stopPid } from "./process";
 import { startPostgres } from "./postgres";
 import { openWorkspace } from "./pulumi-workspace";
@@ -21,27 +21,35 @@ import { cleanAfterSwarm, initSwarm, leaveSwarm, waitForGossipPort } from "./swa
 const projectRoot = path.resolve(__dirname, "..");
 const demoDir = path.join(projectRoot, ".demo");
 const servicesFile = path.join(demoDir, "services.json");
-/** The swarm's engine, for --stop: it must leave the swarm while dockerd still runs, and be cleaned after. */
-const swarmFile = path.join(demoDir, "swarm.json");
+/**
+ * The demo's engine, for --stop: a swarm's must leave the swarm while dockerd still runs, and every engine leaves
+ * the netns/default mount under its exec-root behind once stopped by pid.
+ */
+const engineFile = path.join(demoDir, "engine.json");
 const passphrase = "demo";
 
 const step = (text: string) => console.log(`\n==> ${text}`);
 
 async function stopServices(): Promise<void> {
-    const swarm = fs.existsSync(swarmFile)
-        ? JSON.parse(fs.readFileSync(swarmFile, "utf8")) as { dockerHost: string; dockerDir: string }
+    const engine = fs.existsSync(engineFile)
+        ? JSON.parse(fs.readFileSync(engineFile, "utf8")) as { dockerHost: string; dockerDir: string; swarm: boolean }
         : undefined;
-    if (swarm) {
-        console.log(`demo: leaving the swarm of ${swarm.dockerHost}`);
-        leaveSwarm(swarm.dockerHost);
+    if (engine?.swarm) {
+        console.log(`demo: leaving the swarm of ${engine.dockerHost}`);
+        leaveSwarm(engine.dockerHost);
     }
     if (fs.existsSync(servicesFile)) {
         await stopProcesses();
     }
-    if (swarm) {
-        // dockerd leaves its docker_gwbridge and the netns/default mount under its exec-root behind.
-        await cleanAfterSwarm(swarm.dockerDir);
-        fs.rmSync(swarmFile);
+    if (engine) {
+        if (engine.swarm) {
+            // A swarm's engine also leaves its docker_gwbridge behind.
+            await cleanAfterSwarm(engine.dockerDir);
+        } else {
+            unmountUnder(engine.dockerDir);
+        }
+        fs.rmSync(engine.dockerDir, { recursive: true, force: true });
+        fs.rmSync(engineFile);
     }
 }
 
@@ -80,10 +88,10 @@ async function main(): Promise<void> {
     const dockerDir = fs.mkdtempSync("/tmp/iac-demo-docker-");
     const dockerd = await startDockerd({ dir: dockerDir, keepRunning: true });
     remember("dockerd", dockerd.pid);
+    fs.writeFileSync(engineFile, JSON.stringify({ dockerHost: dockerd.host, dockerDir, swarm }, null, 2));
     console.log(`demo: dockerd on ${dockerd.host}`);
     if (swarm) {
         step("making dockerd a single-node swarm manager on loopback");
-        fs.writeFileSync(swarmFile, JSON.stringify({ dockerHost: dockerd.host, dockerDir }, null, 2));
         const manager = await initSwarm(dockerd);
         console.log(`demo: swarm manager ${manager.nodeId}, cluster API on 127.0.0.1:${manager.listenPort}, gossip on 127.0.0.1:7946`);
     }
