@@ -38,19 +38,20 @@ function stackServices(stack: string): string {
 export function swarmDownFunction(location: AppLocation, timeoutSeconds: number): string[] {
     const stack = swarmStack(location);
     const timeout = Math.trunc(timeoutSeconds);
+    const containers = `docker ps -aq --filter "label=${stackNamespaceLabel}=$stack"`;
     return [
         `stack=${shellQuote(stack)}`,
         "swarm_down() {",
         // A host that has left its swarm runs no stack: `docker stack rm` would only fail, and a move back to
         // compose would be refused for a deployment that cannot exist. Task containers the leave kept go too.
         "  if [ \"$(docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null)\" = inactive ]; then",
-        `    leftover=$(docker ps -aq --filter "label=${stackNamespaceLabel}=$stack")`,
+        `    leftover=$(${containers})`,
         "    [ -z \"$leftover\" ] || docker rm -f $leftover >&2",
         "    return",
         "  fi",
         "  docker stack rm \"$stack\" >&2 || return 1",
         `  end=$(( $(date +%s) + ${timeout} ))`,
-        `  while [ -n "$(${stackServices(stack)})$(docker ps -aq --filter "label=${stackNamespaceLabel}=$stack")" ]; do`,
+        `  while [ -n "$(${stackServices(stack)})$(${containers})" ]; do`,
         `    [ "$(date +%s)" -lt "$end" ] || { say "the stack's tasks did not stop within ${timeout} s"; return 1; }`,
         "    sleep 1",
         "  done",

@@ -23,6 +23,15 @@ const spec: DeploySpec = {
 
 const parses = (script: string) => spawnSync("sh", ["-n"], { input: script }).status === 0;
 
+/** A fresh dir for a PATH that holds only `tools` (links to this machine's), for a script to find nothing else. */
+function pathWith(tools: string[]): string {
+    const bin = fs.mkdtempSync(path.join(os.tmpdir(), "iac-path-"));
+    for (const tool of tools) {
+        fs.symlinkSync(execFileSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).trim(), path.join(bin, tool));
+    }
+    return bin;
+}
+
 describe("host scripts", () => {
     it("quotes any string so that sh reads back exactly that string", () => {
         fc.assert(fc.property(fc.string({ unit: "binary", maxLength: 40 }).filter((s) => !s.includes("\0")), (value) => {
@@ -75,11 +84,8 @@ describe("host scripts", () => {
     });
 
     it("names everything the host lacks in one message", () => {
-        const bin = fs.mkdtempSync(path.join(os.tmpdir(), "iac-path-"));
+        const bin = pathWith(["id", "base64", "mktemp"]);
         try {
-            for (const tool of ["id", "base64", "mktemp"]) {
-                fs.symlinkSync(execFileSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).trim(), path.join(bin, tool));
-            }
             const run = spawnSync("/bin/sh", ["-c", `set -eu\n${preflight("hello-world@dev's host", "compose").join("\n")}`],
                 { env: { PATH: bin }, encoding: "utf8" });
             assert.strictEqual(run.status, 1);
@@ -94,11 +100,8 @@ describe("host scripts", () => {
     });
 
     it("asks a swarm target's host to be a Swarm manager, and not for docker compose", () => {
-        const bin = fs.mkdtempSync(path.join(os.tmpdir(), "iac-path-"));
+        const bin = pathWith(["id", "base64", "mktemp", "flock", "timeout", "setsid", "tail", "sync", "cat"]);
         try {
-            for (const tool of ["id", "base64", "mktemp", "flock", "timeout", "setsid", "tail", "sync", "cat"]) {
-                fs.symlinkSync(execFileSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).trim(), path.join(bin, tool));
-            }
             // A docker that answers (but not about the engine when NO_ENGINE is set), runs no compose plugin, and is in
             // no swarm.
             fs.writeFileSync(path.join(bin, "docker"),
@@ -123,11 +126,8 @@ describe("host scripts", () => {
     });
 
     it("takes a stack down only where a swarm is: a host that left its swarm loses only the tasks' containers", () => {
-        const bin = fs.mkdtempSync(path.join(os.tmpdir(), "iac-path-"));
+        const bin = pathWith(["date", "sleep", "cat"]);
         try {
-            for (const tool of ["date", "sleep", "cat"]) {
-                fs.symlinkSync(execFileSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).trim(), path.join(bin, tool));
-            }
             // A docker that logs its calls, in the node state $STATE, with one container left of the stack.
             fs.writeFileSync(path.join(bin, "docker"), [
                 "#!/bin/sh",
