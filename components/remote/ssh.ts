@@ -1,6 +1,6 @@
 // Running a script on a host over SSH (ssh2, in-process: the private key never touches a disk or argv).
 // The script is the remote command, stdin is separate, as with `ssh host 'script'`.
-import { Client, ClientChannel } from "ssh2";
+import type { Client, ClientChannel } from "ssh2";
 
 export interface SshConnection {
     host: string;
@@ -86,7 +86,9 @@ function explain(error: Error & { code?: string; level?: string }): string {
 
 function connectOnce(connection: SshConnection): Promise<Client> {
     return new Promise((resolve, reject) => {
-        const client = new Client();
+        // Required here, not at the top: the program and a provider that only diffs never connect, and ssh2 is a
+        // tenth of their load.
+        const client = new (require("ssh2") as typeof import("ssh2")).Client();
         client.once("ready", () => resolve(client));
         client.once("error", (error) => {
             client.end();
