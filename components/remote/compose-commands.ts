@@ -32,9 +32,9 @@ export function removeLegacyContainers(location: AppLocation): string[] {
 
 /**
  * compose_up: the compose file in the app dir up and healthy within the health timeout. compose_running REF:
- * every service of ours runs an image whose RepoDigests hold REF. compose_down: the project's containers
- * stopped and removed, by label, so it works whatever form the compose file in the dir has (a swarm deploy
- * taking over from compose finds a swarm-form file there).
+ * every service of ours has a running container, and each runs an image whose RepoDigests hold REF.
+ * compose_down: the project's containers stopped and removed, by label, so it works whatever form the compose
+ * file in the dir has (a swarm deploy taking over from compose finds a swarm-form file there).
  */
 export function composeFunctions(spec: ComposeSpec): string[] {
     const services = spec.services.map((service) => shellQuote(validateServiceName(service))).join(" ");
@@ -47,7 +47,9 @@ export function composeFunctions(spec: ComposeSpec): string[] {
         "}",
         "compose_running() {",
         `  for service in ${services}; do`,
-        `    ids=$(${compose} ps -q "$service" 2>/dev/null) || return 1`,
+        // By the labels compose sets, as compose ps finds them, without starting the compose plugin (about
+        // 0.1 s) once per service.
+        `    ids=$(docker ps -q --filter ${projectFilter} --filter "label=${composeLabels.service}=$service") || return 1`,
         "    [ -n \"$ids\" ] || return 1",
         "    for id in $ids; do",
         "      image=$(docker inspect --format '{{.Image}}' \"$id\") || return 1",
