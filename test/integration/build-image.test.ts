@@ -24,14 +24,20 @@ const metaStep = steps.find((s) => s.id === "meta")!;
 
 /** Runs the workflow's meta step as the runner would at the root of a checkout of `repo`, returning its outputs. */
 function runMetaStep(repo: string): Record<string, string> {
-    const output = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "iac-gh-")), "output");
-    fs.writeFileSync(output, "");
-    fs.symlinkSync(path.join(projectRoot, "scripts"), path.join(repo, "scripts"));
-    execFileSync("bash", ["-e", "-c", metaStep.run!], {
-        cwd: repo, env: { ...process.env, GITHUB_OUTPUT: output, APP_DIR: ".", IMAGE_SOURCE: "https://example.invalid/rednaw/hello-world" },
-    });
-    fs.rmSync(path.join(repo, "scripts"));
-    const text = fs.readFileSync(output, "utf8");
+    const outputDir = fs.mkdtempSync(path.join(os.tmpdir(), "iac-gh-"));
+    const output = path.join(outputDir, "output");
+    let text: string;
+    try {
+        fs.writeFileSync(output, "");
+        fs.symlinkSync(path.join(projectRoot, "scripts"), path.join(repo, "scripts"));
+        execFileSync("bash", ["-e", "-c", metaStep.run!], {
+            cwd: repo, env: { ...process.env, GITHUB_OUTPUT: output, APP_DIR: ".", IMAGE_SOURCE: "https://example.invalid/rednaw/hello-world" },
+        });
+        text = fs.readFileSync(output, "utf8");
+    } finally {
+        fs.rmSync(path.join(repo, "scripts"), { force: true });
+        fs.rmSync(outputDir, { recursive: true, force: true });
+    }
     const labels = /labels<<EOF\n([\s\S]*?)\nEOF/.exec(text)![1];
     return { tag: /^tag=(.*)$/m.exec(text)![1], labels };
 }
