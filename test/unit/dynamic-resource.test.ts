@@ -104,7 +104,7 @@ describe("dynamic-resource: provider texts kept between runs", function () {
 });
 
 const projectRoot = path.resolve(__dirname, "..", "..");
-/** What only serializing a closure needs: @pulumi/pulumi's index with its Automation API, the runtime's index, the serializer. */
+/** What only serializing a closure needs: @pulumi/pulumi's index with its Automation API, the runtime's index, the serializer, arborist. */
 const serializerModules = /^(@pulumi\/pulumi\/(index|automation\/|runtime\/index|runtime\/closure\/)|@npmcli\/arborist\/)/;
 
 /**
