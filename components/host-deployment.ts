@@ -3,6 +3,7 @@
 // and the digests the app's containers run — so `pulumi refresh` sees what changed by hand or by an interrupted
 // run, and diff treats any difference from the recorded deploy as a change the next `pulumi up` converges.
 import type * as pulumi from "@pulumi/pulumi";
+import { randomUUID } from "crypto";
 import { secret } from "@pulumi/pulumi/output";
 import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
 import { VersionFacts, describePendingChange } from "./change-notice";
@@ -55,6 +56,11 @@ export interface HostDeploymentInputs {
 }
 
 export interface HostDeploymentOutputs extends HostDeploymentInputs {
+    /**
+     * The stack's mark on its app dir (`.owner`), made at the first deploy and kept in the state, so a same-named
+     * stack elsewhere cannot pass for this one. Absent in states from before owner marks: their next deploy makes it.
+     */
+    owner?: string;
     /** What the host held at the last deploy or refresh. */
     observed: HostObservation;
     /** The record this stack's last deploy left. */
@@ -74,6 +80,11 @@ function say(inputs: HostDeploymentInputs, severity: Severity, message: string, 
 }
 
 const targetKind = (inputs: HostDeploymentInputs): DeployTarget => inputs.target ?? "compose";
+
+/** Where the app lives: a change of it is a move, never a second copy. */
+function placeOf(inputs: HostDeploymentInputs): string {
+    return JSON.stringify([inputs.connection.host, inputs.connection.port, appDir(inputs.location)]);
+}
 
 /**
  * What decides whether the host must be deployed to again; credentials and who deploys are not among it. The
@@ -115,18 +126,19 @@ async function noticeProblem(olds: Partial<HostDeploymentInputs>, news: HostDepl
 }
 
 /** What the outputs say of the host: what it holds, and how that differs from the record the last deploy left. */
-function observedState(inputs: HostDeploymentInputs, observed: HostObservation, written: DeployInfo | null):
+function observedState(inputs: HostDeploymentInputs, observed: HostObservation, written: DeployInfo | null, owner: string | undefined):
     Pick<HostDeploymentOutputs, "observed" | "written" | "drift"> {
-    const drift = written === null ? ["the stack holds no record of a deploy"] : driftOf(observed, { record: written, services: inputs.services });
+    const drift = written === null ? ["the stack holds no record of a deploy"]
+        : driftOf(observed, { record: written, services: inputs.services, owner });
     return { observed, written, drift };
 }
 
 const parseAnswer = (inputs: HostDeploymentInputs, stdout: string) =>
     parseObservation(stdout, imageName(inputs), inputs.image.digest, where(inputs));
 
-async function deploy(inputs: HostDeploymentInputs): Promise<HostDeploymentOutputs> {
+async function deploy(inputs: HostDeploymentInputs, owner: string): Promise<HostDeploymentOutputs> {
     const spec = {
-        ...inputs.location, target: targetKind(inputs), registry: inputs.registry, repository: inputs.repository, digest: inputs.image.digest,
+        ...inputs.location, owner, target: targetKind(inputs), registry: inputs.registry, repository: inputs.repository, digest: inputs.image.digest,
         services: inputs.services, healthTimeoutSeconds: inputs.healthTimeoutSeconds,
         registryUsername: inputs.username && inputs.password ? inputs.username : undefined,
     };
@@ -140,7 +152,7 @@ async function deploy(inputs: HostDeploymentInputs): Promise<HostDeploymentOutpu
     }), (line) => void say(inputs, "info", line, true));
     // What the deploy just wrote is, by definition, the record it left.
     const observed = parseAnswer(inputs, stdout);
-    const outs = { ...inputs, ...observedState(inputs, observed, observed.record) };
+    const outs = { ...inputs, owner, ...observedState(inputs, observed, observed.record, owner) };
     if (outs.drift.length > 0) {
         await say(inputs, "warning", `the deploy finished but ${where(inputs)} shows: ${outs.drift.join("; ")}; ` +
             "run pulumi up --refresh once it has settled");
@@ -157,21 +169,30 @@ export const hostDeploymentProvider: pulumi.dynamic.ResourceProvider<HostDeploym
     },
 
     async diff(_id, olds, news) {
-        const moved = !isKnown(news) || targetOf(olds) !== targetOf(news);
-        if (!moved && olds.drift.length > 0) {
+        if (placeOf(olds) !== placeOf(news)) {
+            // A move: one copy at a time, never two, and the old dir's history closed by its removal.
+            const sameHost = olds.connection.host === news.connection.host && olds.connection.port === news.connection.port;
+            await say(news, "warning", `${news.location.app}@${news.location.workspace} moves from ${where(olds)} to ${where(news)}: ` +
+                (sameHost ? "it is taken down there first (on one host the two copies could not share their ports), then deployed here"
+                    : "it is deployed there first, then taken down here"));
+            return { changes: true, replaces: ["location"], deleteBeforeReplace: sameHost };
+        }
+        const changed = !isKnown(news) || targetOf(olds) !== targetOf(news);
+        if (!changed && olds.drift.length > 0) {
             await say(news, "warning", `${where(news)} differs from the stack: ${olds.drift.join("; ")}; ` +
                 `pulumi up deploys ${news.image.tag ?? news.image.digest} again`);
         }
-        return { changes: moved || olds.drift.length > 0, replaces: [], deleteBeforeReplace: false };
+        // A state from before owner marks: its next run marks the dir (changing nothing else there).
+        return { changes: changed || olds.drift.length > 0 || olds.owner === undefined, replaces: [], deleteBeforeReplace: false };
     },
 
     async create(inputs) {
         const { host, port } = inputs.connection;
-        return { id: `${host}:${port}${appDir(inputs.location)}`, outs: await deploy(inputs) };
+        return { id: `${host}:${port}${appDir(inputs.location)}`, outs: await deploy(inputs, randomUUID()) };
     },
 
-    async update(_id, _olds, news) {
-        return { outs: await deploy(news) };
+    async update(_id, olds, news) {
+        return { outs: await deploy(news, olds.owner ?? randomUUID()) };
     },
 
     async read(id, props) {
@@ -179,11 +200,11 @@ export const hostDeploymentProvider: pulumi.dynamic.ResourceProvider<HostDeploym
             throw new Error(`HostDeployment ${id} cannot be imported: declare the app in iac:apps and run pulumi up`);
         }
         const { stdout } = await runRemote(props.connection, buildObserveScript(props.location, targetKind(props)));
-        return { id, props: { ...props, ...observedState(props, parseAnswer(props, stdout), props.written) } };
+        return { id, props: { ...props, ...observedState(props, parseAnswer(props, stdout), props.written, props.owner) } };
     },
 
     async delete(_id, props) {
-        await runRemote(props.connection, buildRemoveScript(props.location));
+        await runRemote(props.connection, buildRemoveScript(props.location, props.owner));
     },
 };
 

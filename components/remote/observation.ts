@@ -25,6 +25,30 @@ export interface HostObservation {
      * replicated service, how many tasks it wants.
      */
     specs?: { service: string; digest: string | null; replicas: number | null }[];
+    /** The app dir's own files, where the host reported them. */
+    files?: DirFiles;
+}
+
+/** What the app dir's files say beside the record: they change only together with it, so any difference is drift. */
+export interface DirFiles {
+    /** The id `.owner` names; null when the dir has no owner mark (a dir from before them, or none at all). */
+    owner: string | null;
+    /** The job dir of a deploy decided but not all linked into place (`.commit`); null when none. */
+    pending: string | null;
+    /** The digests of the app's repository that compose.yml names, sorted; null when there is no compose.yml. */
+    composeDigests: string[] | null;
+}
+
+function parseFiles(text: string, image: string): DirFiles {
+    const entries = text.split("\n").filter(Boolean).map((line) => [line.slice(0, line.indexOf(" ")), line.slice(line.indexOf(" ") + 1)]);
+    const first = (kind: string) => entries.find(([key]) => key === kind)?.[1] ?? null;
+    const compose = entries.filter(([key]) => key === "compose").map(([, ref]) => ref);
+    return {
+        owner: first("owner"),
+        pending: first("pending") === null ? null : printable(first("pending")!),
+        composeDigests: compose.length === 0 ? null
+            : [...new Set(compose.filter((ref) => ref.startsWith(`${image}@`)).map((ref) => ref.slice(image.length + 1)))].sort(),
+    };
 }
 
 function section(output: string, from: string, to?: string): string {
@@ -42,6 +66,8 @@ function section(output: string, from: string, to?: string): string {
  * when it carries several.
  */
 export function parseObservation(output: string, image: string, targetDigest: string, where: string): HostObservation {
+    const files = output.includes(`${observationMarkers.files}\n`)
+        ? { files: parseFiles(section(output, observationMarkers.files, observationMarkers.deployInfo), image) } : {};
     const recordText = section(output, observationMarkers.deployInfo, observationMarkers.containers);
     let record: DeployInfo | null = null;
     let recordProblem: string | null = null;
@@ -69,7 +95,7 @@ export function parseObservation(output: string, image: string, targetDigest: st
         })
         .sort((a, b) => `${a.service} ${a.state} ${a.digest}`.localeCompare(`${b.service} ${b.state} ${b.digest}`));
     if (!output.includes(`${observationMarkers.services}\n`)) {
-        return { record, recordProblem, containers };
+        return { record, recordProblem, containers, ...files };
     }
     const specs = section(output, observationMarkers.services).split("\n").filter(Boolean).map((line) => {
         const [service, spec, replicas] = line.split(" ");
@@ -78,13 +104,15 @@ export function parseObservation(output: string, image: string, targetDigest: st
             replicas: /^\d+$/.test(replicas ?? "") ? Number(replicas) : null,
         };
     }).sort((a, b) => a.service.localeCompare(b.service));
-    return { record, recordProblem, containers, specs };
+    return { record, recordProblem, containers, specs, ...files };
 }
 
-/** What a deploy left: its record and the services that must run the digest. */
+/** What a deploy left: its record, the services that must run the digest, and the stack's owner id. */
 export interface DeployedState {
     record: DeployInfo;
     services: string[];
+    /** Absent in states from before owner marks. */
+    owner?: string;
 }
 
 /** Every way the host differs from what the stack recorded, in words; empty when they agree. */
@@ -103,6 +131,7 @@ export function driftOf(observed: HostObservation, expected: DeployedState): str
             differences.push(`deploy-info.yml was changed on the host (${changed.join(", ")})`);
         }
     }
+    differences.push(...filesDrift(observed.files, expected));
     for (const service of expected.services) {
         const spec = observed.specs?.find((candidate) => candidate.service === service);
         if (spec && spec.digest !== want) {
@@ -122,6 +151,28 @@ export function driftOf(observed: HostObservation, expected: DeployedState): str
                 differences.push(`service ${service} runs ${container.digest ?? "an image not from this repository"}, the stack deployed ${want}`);
             }
         }
+    }
+    return differences;
+}
+
+/** How the app dir's own files differ from the deploy the stack recorded. */
+function filesDrift(observed: DirFiles | undefined, expected: DeployedState): string[] {
+    if (observed === undefined) {
+        return [];
+    }
+    const differences: string[] = [];
+    if (observed.pending !== null) {
+        differences.push(`a deploy was decided but not all its files were put in place (${observed.pending}): pulumi up finishes it`);
+    }
+    if (observed.composeDigests === null) {
+        differences.push("compose.yml is missing");
+    } else if (observed.composeDigests.length === 0 || observed.composeDigests.some((digest) => digest !== expected.record.digest)) {
+        differences.push(`compose.yml names ${observed.composeDigests.join(", ") || "no image of this repository"}, ` +
+            `the stack deployed ${expected.record.digest}`);
+    }
+    if (expected.owner !== undefined && observed.owner !== expected.owner) {
+        differences.push(observed.owner === null ? "the dir's .owner mark is missing"
+            : `the dir's .owner names another stack (${printable(observed.owner)})`);
     }
     return differences;
 }

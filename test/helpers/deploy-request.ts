@@ -24,14 +24,19 @@ export interface DeployRequestOptions {
     environment?: Record<string, string>;
     /** The host logs in with these before pulling (the password on stdin). */
     registryAuth?: { username: string; password: string };
+    /** The deploying stack's owner id; by default the one ownerOf gives the location's workspace. */
+    owner?: string;
 }
+
+/** The owner id a test's stand-in stack of this workspace deploys with (a real stack's is random). */
+export const ownerOf = (location: AppLocation): string => `test-stack-of-${location.workspace}`;
 
 export function deployRequest(built: BuiltImage, options: DeployRequestOptions): { script: string; stdin: string } {
     const target = options.target ?? "compose";
     const image = `${options.registry}/${repository}`;
     const rendered = renderCompose("apps/hello-world/compose.yml", options.template ?? helloWorldTemplate, `${image}@${built.digest}`, target);
     const spec: DeploySpec = {
-        ...options.location, target, registry: options.registry, repository, digest: built.digest, services: rendered.services,
+        ...options.location, owner: options.owner ?? ownerOf(options.location), target, registry: options.registry, repository, digest: built.digest, services: rendered.services,
         healthTimeoutSeconds: options.healthTimeoutSeconds ?? 30, lockTimeoutSeconds: options.lockTimeoutSeconds,
         registryUsername: options.registryAuth?.username,
     };

@@ -3,6 +3,7 @@
 import * as assert from "assert";
 import { execFileSync, spawn } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
 import { parseDeployInfo } from "../../components/deploy-info";
@@ -12,7 +13,7 @@ import { buildObserveScript, buildRemoveScript } from "../../components/remote/s
 import { BuiltImage } from "../../local/app-repository";
 import { freePort } from "../../local/sshd";
 import { DeployEnvironment, repository, startDeployEnvironment } from "../helpers/deploy-environment";
-import { deployRequest as buildDeployRequest } from "../helpers/deploy-request";
+import { deployRequest as buildDeployRequest, ownerOf } from "../helpers/deploy-request";
 import { RemoteResult, runOverSsh } from "../helpers/ssh";
 
 // One scenario: each test starts from what the one before deployed.
@@ -118,7 +119,8 @@ describe("host scripts over a real SSH host, dockerd, compose v2 and Registry v3
 
     it("waits for the app's lock and gives up, changing nothing, while another deploy holds it", async () => {
         const before = deployInfoText();
-        const holder = spawn("flock", [path.join(appDir(location), ".deploy.lock"), "sleep", "60"], { stdio: "ignore" });
+        // Its own process group, so the sleep holding the lock goes with it (not only flock).
+        const holder = spawn("flock", [path.join(appDir(location), ".deploy.lock"), "sleep", "60"], { stdio: "ignore", detached: true });
         try {
             await new Promise((resolve) => setTimeout(resolve, 300));
             const request = deployRequest(notDeployed(), 30, location, env.port, 2);
@@ -126,16 +128,8 @@ describe("host scripts over a real SSH host, dockerd, compose v2 and Registry v3
             assert.strictEqual(result.status, 1);
             assert.match(result.stderr, /another deploy of this app dir has held the lock for 2 s/);
         } finally {
-            holder.kill();
+            process.kill(-holder.pid!, "SIGKILL");
         }
-        assert.strictEqual(deployInfoText(), before);
-    });
-
-    it("refuses to take over an app dir that another workspace deployed to", async () => {
-        const before = deployInfoText();
-        const result = await deploy(env.images.b, 30, { ...location, workspace: "prod" });
-        assert.strictEqual(result.status, 1);
-        assert.match(result.stderr, /hello-world@prod: .* belongs to another workspace/);
         assert.strictEqual(deployInfoText(), before);
     });
 
@@ -144,26 +138,128 @@ describe("host scripts over a real SSH host, dockerd, compose v2 and Registry v3
     }).trim();
     /** Of A and B, the one not deployed now (the concurrent test leaves either). */
     const notDeployed = () => parseDeployInfo(deployInfoText(), "").digest === env.images.a.digest ? env.images.b : env.images.a;
+    /** kill -9 of the detached deploy phase working in `dir` (other suites' phases may run beside it). */
+    const killPhaseIn = (dir: string) => {
+        const pids = execFileSync("sh", ["-c", "pgrep -f '^sh staged/job[.][A-Za-z0-9]+/phase ' || true"], { encoding: "utf8" }).split("\n").filter(Boolean);
+        const ours = pids.filter((pid) => { try { return fs.readlinkSync(`/proc/${pid}/cwd`) === dir; } catch { return false; } });
+        assert.strictEqual(ours.length, 1, `one deploy phase works in ${dir}`);
+        process.kill(Number(ours[0]), "SIGKILL");
+    };
     /** Waits for a deploy that holds the app's lock to finish. */
     const lockReleased = () => execFileSync("flock", [path.join(appDir(location), ".deploy.lock"), "true"]);
 
-    for (const record of ["deploy-info.yml", "deploy-history.yml"]) {
-        it(`restores the previous version when writing ${record} fails after the switch`, async () => {
-            const before = deployInfoText();
-            const blocker = path.join(appDir(location), `${record}.tmp`);
-            fs.mkdirSync(blocker);
-            try {
-                const result = await deploy(notDeployed());
-                assert.strictEqual(result.status, 1);
-                assert.match(result.stderr, new RegExp(`could not write ${record}`));
-                assert.match(result.stderr, /the previous deployment is running again/);
-            } finally {
-                fs.rmdirSync(blocker);
+    it("refuses to take over an app dir that another stack deployed to: another workspace, or one of the same name elsewhere", async () => {
+        const before = deployInfoText();
+        const prod = await deploy(env.images.b, 30, { ...location, workspace: "prod" });
+        assert.strictEqual(prod.status, 1);
+        assert.match(prod.stderr, /hello-world@prod: .* belongs to another stack \(its \.owner names test-stack-of-dev/);
+        // The same workspace name from another state backend or project: its own owner id.
+        const request = buildDeployRequest(notDeployed(), { registry: env.registry.address, location, port: env.port, owner: "dev-on-another-backend" });
+        const twin = await runOverSsh(env.ssh, request.script, request.stdin);
+        assert.strictEqual(twin.status, 1);
+        assert.match(twin.stderr, /belongs to another stack .*a workspace of the same name on another state backend/);
+        assert.match(twin.stderr, /remove .*\/\.owner and run pulumi up again/);
+        assert.strictEqual(deployInfoText(), before);
+    });
+
+    it("marks a dir from before owner marks by the workspace its record names, quoted or not", async () => {
+        const ownerFile = path.join(appDir(location), ".owner");
+        const marked = fs.readFileSync(ownerFile, "utf8");
+        const recorded = parseDeployInfo(deployInfoText(), "");
+        const quoted = deployInfoText().replace(/^workspace: dev$/m, 'workspace: "dev"');
+        fs.writeFileSync(path.join(appDir(location), "deploy-info.yml"), quoted);
+        fs.rmSync(ownerFile);
+        const current = recorded.digest === env.images.a.digest ? env.images.a : env.images.b;
+        try {
+            assert.strictEqual((await deploy(env.images.b, 30, { ...location, workspace: "prod" })).status, 1, "another workspace is still refused");
+            const requoted = await deploy(current);
+            assert.strictEqual(requoted.status, 0, requoted.stderr);
+            assert.strictEqual(fs.readFileSync(ownerFile, "utf8"), marked);
+            assert.strictEqual(deployInfoText().includes('workspace: "dev"'), false, "the record is written in its canonical form again");
+            fs.rmSync(ownerFile);
+            const unmarked = await deploy(current);
+            assert.strictEqual(unmarked.status, 0, unmarked.stderr);
+            assert.match(unmarked.stderr, /already running and recorded; nothing to do/);
+            assert.strictEqual(fs.readFileSync(ownerFile, "utf8"), marked);
+        } finally {
+            assert.deepStrictEqual(running(), [recorded.digest]);
+        }
+    });
+
+    it("restores the recorded version when the deploy cannot be decided after the switch, every file as it was", async () => {
+        const before = deployInfoText();
+        const compose = fs.readFileSync(path.join(appDir(location), "compose.yml"), "utf8");
+        const blocker = path.join(appDir(location), ".commit.tmp");
+        fs.mkdirSync(blocker);
+        try {
+            const result = await deploy(notDeployed());
+            assert.strictEqual(result.status, 1);
+            assert.match(result.stderr, /could not record the deploy/);
+            assert.match(result.stderr, /the previous deployment is running again/);
+        } finally {
+            fs.rmSync(blocker, { recursive: true, force: true });
+        }
+        assert.strictEqual(deployInfoText(), before);
+        assert.strictEqual(fs.readFileSync(path.join(appDir(location), "compose.yml"), "utf8"), compose);
+        assert.deepStrictEqual(running(), [parseDeployInfo(before, "").digest]);
+    });
+
+    it("after a deploy process killed mid-deploy, a failing deploy brings back the recorded version, never the killed one's", async () => {
+        const recorded = parseDeployInfo(deployInfoText(), "").digest;
+        const request = deployRequest(notDeployed());
+        let killed = false;
+        const killedRun = await runOverSsh(env.ssh, request.script, request.stdin, (line) => {
+            if (!killed && /pulling|waiting up to/.test(line)) {
+                killed = true;
+                // The detached phase itself, as an OOM kill or a restart would end it: no trap runs.
+                killPhaseIn(appDir(location));
             }
-            assert.strictEqual(deployInfoText(), before);
-            assert.deepStrictEqual(running(), [parseDeployInfo(before, "").digest]);
         });
-    }
+        assert.ok(killed, "the deploy reached its pull");
+        assert.notStrictEqual(killedRun.status, 0);
+        assert.match(killedRun.stderr, /the deploy process on the host was killed \(signal 9.*run pulumi up --refresh/);
+        assert.strictEqual(parseDeployInfo(deployInfoText(), "").digest, recorded, "nothing was recorded");
+        assert.match(fs.readFileSync(path.join(appDir(location), "compose.yml"), "utf8"), new RegExp(recorded), "compose.yml is the recorded one's");
+        const observed = await observe();
+        assert.deepStrictEqual(observed.files?.composeDigests, [recorded]);
+
+        const unhealthy = await deploy(env.images.c, 10);
+        assert.strictEqual(unhealthy.status, 1);
+        assert.match(unhealthy.stderr, /an earlier deploy .* never finished: its process died/);
+        assert.match(unhealthy.stderr, new RegExp(`the previous deployment is running again \\(.*${recorded}`));
+        assert.deepStrictEqual(running(), [recorded]);
+        assert.strictEqual(parseDeployInfo(deployInfoText(), "").digest, recorded);
+    });
+
+    it("on a deploy root that fills up mid-deploy, says why it failed and that the disk is full, and keeps the recorded version", async () => {
+        const mountPoint = fs.mkdtempSync(path.join(os.tmpdir(), "iac-nearly-full-"));
+        execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mountPoint]);
+        const small: AppLocation = { ...location, org: "small", deployRoot: mountPoint };
+        try {
+            const port = await freePort();
+            assert.strictEqual((await deploy(env.images.a, 30, small, port)).status, 0);
+            const before = fs.readFileSync(path.join(appDir(small), "deploy-info.yml"), "utf8");
+            let filled = false;
+            const request = deployRequest(env.images.b, 30, small, port);
+            const result = await runOverSsh(env.ssh, request.script, request.stdin, (line) => {
+                if (!filled && /pulling/.test(line)) {
+                    filled = true;
+                    execFileSync("sh", ["-c", `dd if=/dev/zero of=${mountPoint}/filler bs=4k 2>/dev/null || true`]);
+                }
+            });
+            assert.ok(filled);
+            assert.strictEqual(result.status, 1);
+            assert.match(result.stderr, /deploy of .* failed: could not (write|record)/);
+            assert.match(result.stderr, /the file system of .* is full \(\d+ KiB free\): free space there, then run pulumi up again/);
+            assert.strictEqual(fs.readFileSync(path.join(appDir(small), "deploy-info.yml"), "utf8"), before);
+            assert.deepStrictEqual(running(small), [env.images.a.digest]);
+            fs.rmSync(path.join(mountPoint, "filler"));
+            assert.strictEqual((await runOverSsh(env.ssh, buildRemoveScript(small, ownerOf(small)))).status, 0);
+        } finally {
+            execFileSync("umount", [mountPoint]);
+            fs.rmdirSync(mountPoint);
+        }
+    });
 
     it("finishes a deploy whose SSH session died half-way, leaving the host and its record in agreement", async () => {
         const target = notDeployed();
@@ -212,7 +308,7 @@ describe("host scripts over a real SSH host, dockerd, compose v2 and Registry v3
         assert.strictEqual(result.status, 0, result.stderr);
         assert.deepStrictEqual(running(other), [env.images.b.digest]);
         assert.deepStrictEqual(running(), [env.images.a.digest]);
-        const removed = await runOverSsh(env.ssh, buildRemoveScript(other));
+        const removed = await runOverSsh(env.ssh, buildRemoveScript(other, ownerOf(other)));
         assert.strictEqual(removed.status, 0, removed.stderr);
         assert.deepStrictEqual(running(other), []);
         assert.deepStrictEqual(running(), [env.images.a.digest]);
@@ -221,7 +317,7 @@ describe("host scripts over a real SSH host, dockerd, compose v2 and Registry v3
 
     it("takes the app down on removal and moves deploy-info.yml into the history with removed_at", async () => {
         const last = parseDeployInfo(deployInfoText(), "");
-        const result = await runOverSsh(env.ssh, buildRemoveScript(location));
+        const result = await runOverSsh(env.ssh, buildRemoveScript(location, ownerOf(location)));
         assert.strictEqual(result.status, 0, result.stderr);
         assert.deepStrictEqual(running(), []);
         assert.ok(!fs.existsSync(path.join(appDir(location), "deploy-info.yml")));

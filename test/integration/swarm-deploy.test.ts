@@ -14,7 +14,7 @@ import { buildObserveScript, buildRemoveScript } from "../../components/remote/s
 import { BuiltImage } from "../../local/app-repository";
 import { freePort } from "../../local/sshd";
 import { DeployEnvironment, repository, startDeployEnvironment } from "../helpers/deploy-environment";
-import { DeployRequestOptions, deployRequest, helloWorldTemplate } from "../helpers/deploy-request";
+import { DeployRequestOptions, deployRequest, helloWorldTemplate, ownerOf } from "../helpers/deploy-request";
 import { RemoteResult, runOverSsh } from "../helpers/ssh";
 
 describe("host scripts with a swarm target, over a real SSH host and a single-node swarm (one scenario, in order)", function () {
@@ -161,12 +161,12 @@ describe("host scripts with a swarm target, over a real SSH host and a single-no
         assert.match(back.stderr, /moving from swarm to compose: stopping the swarm deployment/);
         assert.strictEqual(docker("service", "ls", "-q", "--filter", `label=com.docker.stack.namespace=${swarmStack(moving)}`), "");
         assert.match(await page(), new RegExp(env.images.a.tag));
-        const removed = await runOverSsh(env.ssh, buildRemoveScript(moving));
+        const removed = await runOverSsh(env.ssh, buildRemoveScript(moving, ownerOf(moving)));
         assert.strictEqual(removed.status, 0, removed.stderr);
     });
 
     it("removes the stack and records removed_at", async () => {
-        const result = await runOverSsh(env.ssh, buildRemoveScript(location));
+        const result = await runOverSsh(env.ssh, buildRemoveScript(location, ownerOf(location)));
         assert.strictEqual(result.status, 0, result.stderr);
         assert.strictEqual(docker("service", "ls", "-q", "--filter", `label=com.docker.stack.namespace=${swarmStack(location)}`), "");
         assert.deepStrictEqual(env.runningDigests(swarmStack(location)), []);

@@ -12,7 +12,7 @@ import { buildRemoveScript } from "../../components/remote/scripts";
 import { BuiltImage } from "../../local/app-repository";
 import { dockerCli, waitFor } from "../../local/swarm";
 import { DeployEnvironment, repository, startDeployEnvironment } from "../helpers/deploy-environment";
-import { deployRequest, helloWorldTemplate } from "../helpers/deploy-request";
+import { deployRequest, helloWorldTemplate, ownerOf } from "../helpers/deploy-request";
 import { runOverSsh } from "../helpers/ssh";
 
 // One task per node (they share each node's host network, so two on one node would want one port).
@@ -89,7 +89,7 @@ describe("the swarm deploy across two nodes, a worker in a network namespace (on
         assert.deepStrictEqual(tasks(), onBothNodes(env.images.a));
         assert.deepStrictEqual(await served(), [env.images.a.tag, env.images.a.tag]);
         assert.strictEqual(recorded(), env.images.a.digest);
-        const removed = await runOverSsh(env.ssh, buildRemoveScript(location));
+        const removed = await runOverSsh(env.ssh, buildRemoveScript(location, ownerOf(location)));
         assert.strictEqual(removed.status, 0, removed.stderr);
         assert.strictEqual(dockerCli(env.dockerd, ["service", "ls", "-q"]), "");
     });

@@ -42,3 +42,30 @@ describe("a swarm manager's observation", () => {
         assert.deepStrictEqual(driftOf(observed, { record, services: ["web"] }), []);
     });
 });
+
+describe("the app dir's own files beside the record", () => {
+    const answer = (files: string[]) => [observationMarkers.files, ...files, observationMarkers.deployInfo, recordText,
+        observationMarkers.containers, `web running sha256:img`, observationMarkers.images, `sha256:img ${image}@${a}`, ""].join("\n");
+    const expected = { record, services: ["web"], owner: "stack-id-1" };
+
+    it("agrees when compose.yml names the recorded digest and the dir is this stack's", () => {
+        const observed = parseObservation(answer(["owner stack-id-1", `compose ${image}@${a}`, "compose busybox:1.36"]), image, a, "h");
+        assert.deepStrictEqual(observed.files, { owner: "stack-id-1", pending: null, composeDigests: [a] });
+        assert.deepStrictEqual(driftOf(observed, expected), []);
+    });
+
+    it("names a compose file that names another version, a commit left unfinished, and another stack's mark", () => {
+        const observed = parseObservation(answer(["owner stack-id-2", "pending staged/job.AbCd1234", `compose ${image}@${b}`]), image, a, "h");
+        assert.deepStrictEqual(driftOf(observed, expected), [
+            "a deploy was decided but not all its files were put in place (staged/job.AbCd1234): pulumi up finishes it",
+            `compose.yml names ${b}, the stack deployed ${a}`,
+            "the dir's .owner names another stack (stack-id-2)",
+        ]);
+    });
+
+    it("names a missing compose file and a missing mark, but asks no mark of a state from before marks", () => {
+        const observed = parseObservation(answer([]), image, a, "h");
+        assert.deepStrictEqual(driftOf(observed, expected), ["compose.yml is missing", "the dir's .owner mark is missing"]);
+        assert.deepStrictEqual(driftOf(observed, { record, services: ["web"] }), ["compose.yml is missing"]);
+    });
+});

@@ -9,7 +9,7 @@ import * as fc from "fast-check";
 import { AppLocation, appDir, composeProject, swarmStack } from "../../components/remote/layout";
 import {
     DeploySpec, buildDeployPhase, buildDeployScript, buildObserveScript, buildReadRecordsScript,
-    buildRemoveScript, bundleParts, encodeBundle, preflight, receiveBundle, runDetached, splitRecords,
+    buildRemoveScript, bundleParts, commitFunctions, encodeBundle, preflight, receiveBundle, runDetached, splitRecords,
 } from "../../components/remote/scripts";
 import { shellQuote } from "../../components/remote/shell";
 import { swarmDownFunction } from "../../components/remote/swarm-commands";
@@ -18,7 +18,7 @@ const digest = "sha256:" + "e".repeat(64);
 const location: AppLocation = { app: "hello-world", workspace: "dev", org: "rednaw", deployRoot: "/opt" };
 const spec: DeploySpec = {
     ...location, registry: "127.0.0.1:5000", repository: "rednaw/hello-world", digest, services: ["web"], healthTimeoutSeconds: 120,
-    target: "compose",
+    target: "compose", owner: "test-stack-of-dev",
 };
 
 const parses = (script: string) => spawnSync("sh", ["-n"], { input: script }).status === 0;
@@ -43,7 +43,7 @@ describe("host scripts", () => {
         const swarm: DeploySpec = { ...spec, target: "swarm" };
         for (const text of [buildDeployScript(spec), buildDeployScript({ ...spec, registryUsername: "deployer" }), buildDeployPhase(spec),
             buildDeployScript(swarm), buildDeployPhase(swarm), buildDeployPhase({ ...swarm, registryUsername: "deployer" }),
-            buildObserveScript(location, "compose"), buildObserveScript(location, "swarm"), buildRemoveScript(location), buildReadRecordsScript(location)]) {
+            buildObserveScript(location, "compose"), buildObserveScript(location, "swarm"), buildRemoveScript(location, spec.owner), buildRemoveScript(location, undefined), buildReadRecordsScript(location)]) {
             assert.ok(parses(text), text);
         }
     });
@@ -164,7 +164,7 @@ describe("host scripts", () => {
         const bad: Partial<DeploySpec>[] = [
             { app: "hello;world" }, { workspace: "dev$(id)" }, { org: "Rednaw" }, { deployRoot: "/opt/../etc" },
             { deployRoot: "opt" }, { deployRoot: "/opt; rm -rf /" }, { registry: "127.0.0.1:5000;id" },
-            { repository: "rednaw/hello world" }, { digest: "sha256:abc" }, { services: ["web`id`"] },
+            { repository: "rednaw/hello world" }, { digest: "sha256:abc" }, { services: ["web`id`"] }, { owner: "x'; id; '" }, { owner: "" },
         ];
         for (const change of bad) {
             assert.throws(() => buildDeployPhase({ ...spec, ...change }), `should reject ${JSON.stringify(change)}`);
@@ -180,6 +180,46 @@ describe("host scripts", () => {
         assert.strictEqual(names.size, 4);
         assert.match(composeProject(location), /^hello-world-rednaw-[0-9a-f]{8}$/);
         assert.strictEqual(composeProject({ ...location, workspace: "prod" }), composeProject(location), "the dir, not the stack, names it");
+        for (const spelling of ["/opt/", "/opt/.", "/./opt/", "/opt/./"]) {
+            assert.strictEqual(composeProject({ ...location, deployRoot: spelling }), composeProject(location), `${spelling} is /opt`);
+            assert.strictEqual(appDir({ ...location, deployRoot: spelling }), "/opt/rednaw/hello-world");
+        }
+        assert.strictEqual(appDir({ ...location, deployRoot: "/" }), "/rednaw/hello-world");
+    });
+
+    it("finishes a commit cut short, from any point, and leaves the record last", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "iac-commit-"));
+        try {
+            const release = path.join(dir, "staged", "job.AbCd1234");
+            fs.mkdirSync(release, { recursive: true });
+            const names = ["compose.yml", "app.env", "deploy-target", ".owner", "deploy-history.yml", "deploy-info.yml"];
+            names.forEach((name) => fs.writeFileSync(path.join(release, name), `new ${name}\n`));
+            for (let done = 0; done <= names.length; done++) {
+                // The dir as a phase killed after linking `done` of the files left it.
+                for (const [i, name] of names.entries()) {
+                    fs.rmSync(path.join(dir, name), { force: true });
+                    if (i < done) {
+                        fs.linkSync(path.join(release, name), path.join(dir, name));
+                    } else {
+                        fs.writeFileSync(path.join(dir, name), `old ${name}\n`);
+                    }
+                }
+                fs.writeFileSync(path.join(dir, ".commit"), "staged/job.AbCd1234\n");
+                fs.writeFileSync(path.join(dir, "compose.previous.yml"), "from before commits\n");
+                const run = spawnSync("sh", ["-c", ["set -eu", "app_dir=.", "say() { echo \"$*\" >&2; }", ...commitFunctions()].join("\n")],
+                    { cwd: dir, encoding: "utf8" });
+                assert.strictEqual(run.status, 0, run.stderr);
+                assert.match(run.stderr, /finishing the record of an earlier deploy that was cut short/);
+                for (const name of names) {
+                    assert.strictEqual(fs.readFileSync(path.join(dir, name), "utf8"), `new ${name}\n`);
+                }
+                assert.ok(!fs.existsSync(path.join(dir, ".commit")) && !fs.existsSync(path.join(dir, "compose.previous.yml")));
+            }
+            const order = commitFunctions().find((line) => line.includes("for file in"))!;
+            assert.ok(order.trim().endsWith("deploy-info.yml; do"), `the record is linked last: ${order}`);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 
     it("splits the records script's output", () => {
