@@ -131,7 +131,7 @@ export function driftOf(observed: HostObservation, expected: DeployedState): str
             differences.push(`deploy-info.yml was changed on the host (${changed.join(", ")})`);
         }
     }
-    differences.push(...filesDrift(observed.files, expected));
+    differences.push(...filesDrift(observed.files, observed.record !== null, expected));
     for (const service of expected.services) {
         const spec = observed.specs?.find((candidate) => candidate.service === service);
         if (spec && spec.digest !== want) {
@@ -155,14 +155,17 @@ export function driftOf(observed: HostObservation, expected: DeployedState): str
     return differences;
 }
 
-/** How the app dir's own files differ from the deploy the stack recorded. */
-function filesDrift(observed: DirFiles | undefined, expected: DeployedState): string[] {
+/** How the app dir's own files differ from the deploy the stack recorded; beside a missing record, only a commit left. */
+function filesDrift(observed: DirFiles | undefined, recorded: boolean, expected: DeployedState): string[] {
     if (observed === undefined) {
         return [];
     }
     const differences: string[] = [];
     if (observed.pending !== null) {
         differences.push(`a deploy was decided but not all its files were put in place (${observed.pending}): pulumi up finishes it`);
+    }
+    if (!recorded) {
+        return differences;
     }
     if (observed.composeDigests === null) {
         differences.push("compose.yml is missing");

@@ -97,6 +97,50 @@ describe("faults under the real Pulumi engine (one scenario, in order)", functio
         assert.strictEqual(refresh.status, 0, refresh.output);
     });
 
+    it("refuses a same-named stack on another state backend aimed at the same deploy dir, before it changes anything", async () => {
+        const twin = await createTestStack("dev", env.stackConfig(env.images.b.tag));
+        try {
+            const up = await twin.cli(["up", "--yes", "--skip-preview"]).result;
+            assert.notStrictEqual(up.status, 0, up.output);
+            assert.match(up.output, /belongs to another stack .*a workspace of the same name on another state backend/);
+            assert.match(up.output, /give this workspace its own iac:org or iac:deployRoot/);
+            await assertAgree(dev, location, env.images.a);
+            assert.strictEqual((await refreshChecks(dev)).status, 0);
+        } finally {
+            // Its state holds no deployment; removing the stack touches nothing of dev's.
+            await twin.remove();
+        }
+        await assertAgree(dev, location, env.images.a);
+    });
+
+    it("takes a moved deploy root as a move: the app runs at the new dir only, the old dir's history closed; a respelling is no move", async () => {
+        const newRoot = fs.mkdtempSync(path.join(os.tmpdir(), "iac-moved-root-"));
+        const moved = { ...location, deployRoot: newRoot };
+        try {
+            await dev.stack.setConfig("iac:deployRoot", { value: `${env.ssh.deployRoot}/.` });
+            const respelled = await dev.cli(["preview", "--expect-no-changes", "--diff"]).result;
+            assert.strictEqual(respelled.status, 0, respelled.output);
+
+            await dev.stack.setConfig("iac:deployRoot", { value: newRoot });
+            const preview = await dev.cli(["preview", "--diff"]).result;
+            assert.strictEqual(preview.status, 0, preview.output);
+            assert.match(preview.output, /moves from .* to .*: it is taken down there first/);
+            const up = await dev.cli(["up", "--yes", "--skip-preview"]).result;
+            assert.strictEqual(up.status, 0, up.output);
+            await assertAgree(dev, moved, env.images.a);
+            assert.deepStrictEqual(env.runningDigests(composeProject(location)), [], "no copy left at the old dir");
+            assert.ok(!fs.existsSync(path.join(appDir(location), "deploy-info.yml")));
+            assert.match(fs.readFileSync(path.join(appDir(location), "deploy-history.yml"), "utf8"), /removed_at: /);
+            assert.strictEqual((await refreshChecks(dev)).status, 0);
+        } finally {
+            await dev.stack.setConfig("iac:deployRoot", { value: env.ssh.deployRoot });
+            const back = await dev.cli(["up", "--yes", "--skip-preview"]).result;
+            assert.strictEqual(back.status, 0, back.output);
+            fs.rmSync(newRoot, { recursive: true, force: true });
+        }
+        await assertAgree(dev, location, env.images.a);
+    });
+
     /** Waits until the newest deploy job's log on the host says `marker`. */
     async function hostSays(marker: RegExp, since: number): Promise<void> {
         const staged = path.join(appDir(location), "staged");

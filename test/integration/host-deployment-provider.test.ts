@@ -84,6 +84,7 @@ describe("HostDeployment provider (serialized) against a real host (one scenario
         assert.deepStrictEqual(read.drift, [
             `deploy-info.yml names ${env.images.b.digest}, the stack deployed ${env.images.a.digest}`,
             "deploy-info.yml was changed on the host (tag, description, deployed_at)",
+            `compose.yml names ${env.images.b.digest}, the stack deployed ${env.images.a.digest}`,
             `service web runs ${env.images.b.digest}, the stack deployed ${env.images.a.digest}`,
         ]);
         state = (await provider.update("id", read, inputsFor(env.images.a))).outs!;
