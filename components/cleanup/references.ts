@@ -78,9 +78,8 @@ const parsedOrNull = (name: string): ImageName | null => {
  */
 export function collectReferences(observations: HostObservation[], registry: string, historyDepth: number): References {
     const references: References = new Map();
-    /** `subject (detail, …)`; details come from the host, so they reach the terminal only printable. */
-    const keep = (name: string, digest: string, subject: string, details: string[]) => {
-        const image = parsedOrNull(name);
+    /** `name`, as `image` where it parses; the reason is `subject (detail, …)`, shown printable: details come from the host. */
+    const keep = (name: string, image: ImageName | null, digest: string, subject: string, details: string[]) => {
         const ours = image?.registry === registry;
         const shown = [...details, ...(ours ? [] : [`as ${name}`])].map(printable);
         const reason = shown.length > 0 ? `${subject} (${shown.join(", ")})` : subject;
@@ -91,7 +90,7 @@ export function collectReferences(observations: HostObservation[], registry: str
         }
     };
     const refuse = (detail: string) => new CleanupError(`${detail}. ${nothingDeleted}: fix or move the record, then run cleanup again`);
-    /** A reference as hosts and images carry it, `name@digest`: one whose digest is not one is no digest of any registry. */
+    /** A reference as hosts and images carry it, `name@digest`; one without a checkable digest names nothing a registry holds. */
     const keepReference = (reference: string, subject: string, details: string[]) => {
         const at = reference.lastIndexOf("@");
         try {
@@ -99,7 +98,8 @@ export function collectReferences(observations: HostObservation[], registry: str
         } catch {
             return;
         }
-        keep(reference.slice(0, at), reference.slice(at + 1), subject, details);
+        const imageName = reference.slice(0, at);
+        keep(imageName, parsedOrNull(imageName), reference.slice(at + 1), subject, details);
     };
     for (const observation of observations) {
         const name = observation.workspace.name;
@@ -108,7 +108,7 @@ export function collectReferences(observations: HostObservation[], registry: str
             const where = (file: string) => `${observation.workspace.host.deployRoot.replace(/\/+$/, "")}/${observation.workspace.host.org}/${dir.app}/${file} ` +
                 `on ${observation.host} (workspace ${name})`;
             const unlisted = configured.has(dir.app) ? [] : [`${dir.app}, not in iac:apps`];
-            const keepRecord = (at: DeployRecordAt, subject: string) => keep(at.record.image, at.record.digest, subject, unlisted);
+            const keepRecord = (at: DeployRecordAt, subject: string) => keep(at.record.image, at.image, at.record.digest, subject, unlisted);
             try {
                 if (dir.deployInfo !== null) {
                     keepRecord(parseDeployInfoAt(dir.deployInfo, where("deploy-info.yml")), `deployed in ${name}`);
@@ -130,13 +130,14 @@ export function collectReferences(observations: HostObservation[], registry: str
             keepReference(reference, `container on ${name}'s host`, []);
         }
         for (const [app, record] of Object.entries(observation.deployed ?? {})) {
+            let image: ImageName;
             try {
                 validateDigest(record.digest);
-                parseImageName(record.image);
+                image = parseImageName(record.image);
             } catch (error) {
                 throw refuse(`the deployed output of stack ${name} (app ${app}): ${(error as Error).message}`);
             }
-            keep(record.image, record.digest, `deployed in ${name}`, []);
+            keep(record.image, image, record.digest, `deployed in ${name}`, []);
         }
     }
     return references;
