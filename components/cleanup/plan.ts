@@ -11,10 +11,23 @@ export interface DigestEntry {
     description: string | null;
 }
 
-/** Why a digest must stay, keyed `repository@digest`: "deployed in prod", "in dev history". */
+/**
+ * Why a digest must stay, keyed `repository@digest`: "deployed in prod", "in dev history". Keyed by
+ * `referenceKey(anyRepository, digest)`, it stays in every repository: a host named it in a way that cannot be
+ * told apart from the registry being cleaned (another spelling of its host, a mirror), and a digest names the
+ * same bytes whichever repository holds it.
+ */
 export type References = Map<string, string[]>;
 
+/** Never a repository name (the grammar has no '*'), so it cannot collide with one. */
+export const anyRepository = "*";
+
 export const referenceKey = (repository: string, digest: string) => `${repository}@${digest}`;
+
+/** Every reason `references` keeps `digest` in `repository` by: its own and those that hold in every repository. */
+export function referenceReasons(references: References, repository: string, digest: string): string[] {
+    return [...(references.get(referenceKey(repository, digest)) ?? []), ...(references.get(referenceKey(anyRepository, digest)) ?? [])];
+}
 
 export interface Decision extends DigestEntry {
     decision: "keep" | "delete";
@@ -37,7 +50,7 @@ export function planCleanup(entries: DigestEntry[], references: References, poli
         // Newest first; an image without a created label counts as the oldest (it cannot prove its age).
         const ordered = [...digests].sort((a, b) => compareNewestFirst(a.created, b.created) || a.digest.localeCompare(b.digest));
         ordered.forEach((entry, rank) => {
-            const reasons = [...(references.get(referenceKey(repository, entry.digest)) ?? [])];
+            const reasons = referenceReasons(references, repository, entry.digest);
             if (rank < rule.keepNewest) {
                 reasons.push(`newest ${rule.keepNewest}`);
             }

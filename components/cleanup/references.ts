@@ -1,14 +1,16 @@
 // Which digests must survive a cleanup: for every workspace, on its host, the deploy-info.yml of every app dir
 // under <deployRoot>/<org>/ (configured or not: an app dropped from iac:apps may still run), the last N records of
-// each deploy history (so a rollback stays possible) and the image of every container, running or stopped;
-// where given, the stack's recorded `deployed` output. Anything unreadable or unusable stops everything.
+// each deploy history (so a rollback stays possible), every deploy staged there (one waiting on the app's lock
+// pulls its digest later) and the image of every container, running or stopped; where given, the stack's
+// recorded `deployed` output. Anything unreadable or unusable stops everything.
 import { DeployInfo, DeployRecordAt, parseDeployHistory, parseDeployInfoAt } from "../deploy-info";
-import { parseImageName } from "../image-name";
+import { ImageName, parseImageName } from "../image-name";
+import { printable } from "../printable";
 import { validateDigest } from "../registry/reference";
 import { runRemote } from "../remote/ssh";
 import { Workspace, sshConnection } from "../workspace";
-import { AppDirRecords, buildContainerImagesScript, buildListAppRecordsScript, parseAppRecords, parseContainerImages } from "./host-references";
-import { References, referenceKey } from "./plan";
+import { AppDirRecords, buildContainerImagesScript, buildListAppRecordsScript, parseAppRecords, parseContainerImages, parseStagedImages } from "./host-references";
+import { References, anyRepository, referenceKey } from "./plan";
 
 export interface WorkspaceSource {
     workspace: Workspace;
@@ -37,7 +39,7 @@ export class CleanupError extends Error {
 
 const nothingDeleted = "Nothing was deleted";
 
-/** Reads one workspace's host: its app dirs and its containers. */
+/** Reads one workspace's host: its app dirs (records, staged deploys, lock) and its containers. */
 export async function observeHost(source: WorkspaceSource): Promise<HostObservation> {
     const { workspace } = source;
     const connection = sshConnection(workspace.host, source.privateKey);
@@ -57,26 +59,47 @@ export async function observeHost(source: WorkspaceSource): Promise<HostObservat
     };
 }
 
+const parsedOrNull = (name: string): ImageName | null => {
+    try {
+        return parseImageName(name);
+    } catch {
+        return null;
+    }
+};
+
 /**
- * The references the observed hosts hold in `registry`. Pure. A record that cannot be read, lacks a field, or
- * names another registry is a CleanupError naming the file and line: a digest it might protect is unknown.
+ * The references the observed hosts hold in `registry`. Pure. A record that cannot be read or lacks a field is a
+ * CleanupError naming the file and line: a digest it might protect is unknown.
+ *
+ * A digest is matched whatever name it came under. One named in `registry` as written is kept in its repository;
+ * one named otherwise (`localhost:5000` for `127.0.0.1:5000`, a DNS alias, a mirror, a registry a workspace used
+ * before, a short name) is kept in every repository of `registry`: another spelling of it cannot be told from
+ * another registry, and a digest is the same bytes wherever it is, so keeping it costs at most an unneeded manifest.
  */
 export function collectReferences(observations: HostObservation[], registry: string, historyDepth: number): References {
     const references: References = new Map();
-    const add = (repository: string, digest: string, reason: string) => {
-        const key = referenceKey(repository, digest);
+    /** `name`, as `image` where it parses; the reason is `subject (detail, …)`, shown printable: details come from the host. */
+    const keep = (name: string, image: ImageName | null, digest: string, subject: string, details: string[]) => {
+        const ours = image?.registry === registry;
+        const shown = [...details, ...(ours ? [] : [`as ${name}`])].map(printable);
+        const reason = shown.length > 0 ? `${subject} (${shown.join(", ")})` : subject;
+        const key = referenceKey(ours ? image.repository : anyRepository, digest);
         const reasons = references.get(key) ?? [];
         if (!reasons.includes(reason)) {
             references.set(key, [...reasons, reason]);
         }
     };
     const refuse = (detail: string) => new CleanupError(`${detail}. ${nothingDeleted}: fix or move the record, then run cleanup again`);
-    const addRecord = (at: DeployRecordAt, where: string, reason: string) => {
-        if (at.image.registry !== registry) {
-            throw refuse(`${where}, line ${at.line}: the record names registry ${at.image.registry}, not ${registry} (the one being cleaned); ` +
-                "a digest it deployed cannot be told apart");
+    /** A reference as hosts and images carry it, `name@digest`; one without a checkable digest names nothing a registry holds. */
+    const keepReference = (reference: string, subject: string, details: string[]) => {
+        const at = reference.lastIndexOf("@");
+        try {
+            validateDigest(reference.slice(at + 1));
+        } catch {
+            return;
         }
-        add(at.image.repository, at.record.digest, reason);
+        const imageName = reference.slice(0, at);
+        keep(imageName, parsedOrNull(imageName), reference.slice(at + 1), subject, details);
     };
     for (const observation of observations) {
         const name = observation.workspace.name;
@@ -84,39 +107,37 @@ export function collectReferences(observations: HostObservation[], registry: str
         for (const dir of observation.appDirs) {
             const where = (file: string) => `${observation.workspace.host.deployRoot.replace(/\/+$/, "")}/${observation.workspace.host.org}/${dir.app}/${file} ` +
                 `on ${observation.host} (workspace ${name})`;
-            const unlisted = configured.has(dir.app) ? "" : ` (${dir.app}, not in iac:apps)`;
+            const unlisted = configured.has(dir.app) ? [] : [`${dir.app}, not in iac:apps`];
+            const keepRecord = (at: DeployRecordAt, subject: string) => keep(at.record.image, at.image, at.record.digest, subject, unlisted);
             try {
                 if (dir.deployInfo !== null) {
-                    addRecord(parseDeployInfoAt(dir.deployInfo, where("deploy-info.yml")), where("deploy-info.yml"), `deployed in ${name}${unlisted}`);
+                    keepRecord(parseDeployInfoAt(dir.deployInfo, where("deploy-info.yml")), `deployed in ${name}`);
                 }
                 if (dir.history !== null && historyDepth > 0) {
                     for (const at of parseDeployHistory(dir.history, where("deploy-history.yml")).slice(-historyDepth)) {
-                        addRecord(at, where("deploy-history.yml"), `in ${name} history${unlisted}`);
+                        keepRecord(at, `in ${name} history`);
                     }
                 }
             } catch (error) {
-                throw error instanceof CleanupError ? error : refuse((error as Error).message);
+                throw refuse((error as Error).message);
+            }
+            for (const staged of dir.staged) {
+                const details = [dir.app, staged.job, ...(dir.lockHeld ? ["app lock held"] : [])];
+                parseStagedImages(staged.compose).forEach((reference) => keepReference(reference, `deploy staged on ${name}'s host`, details));
             }
         }
         for (const reference of observation.containerImages) {
-            const at = reference.lastIndexOf("@");
-            try {
-                const image = parseImageName(reference.slice(0, at));
-                if (image.registry === registry) {
-                    add(image.repository, validateDigest(reference.slice(at + 1)), `container on ${name}'s host`);
-                }
-            } catch {
-                // Not a registry/repository@digest of any registry (e.g. a Docker Hub short name): not ours to keep.
-            }
+            keepReference(reference, `container on ${name}'s host`, []);
         }
         for (const [app, record] of Object.entries(observation.deployed ?? {})) {
-            const where = `the deployed output of stack ${name} (app ${app})`;
+            let image: ImageName;
             try {
                 validateDigest(record.digest);
-                addRecord({ record, image: parseImageName(record.image), line: 1 }, where, `deployed in ${name}`);
+                image = parseImageName(record.image);
             } catch (error) {
-                throw error instanceof CleanupError ? error : refuse(`${where}: ${(error as Error).message}`);
+                throw refuse(`the deployed output of stack ${name} (app ${app}): ${(error as Error).message}`);
             }
+            keep(record.image, image, record.digest, `deployed in ${name}`, []);
         }
     }
     return references;

@@ -1,9 +1,10 @@
 // registry:cleanup on Registry v3 and 2.8 with two workspaces (dev, prod) on SSH test hosts whose docker is a
-// real dockerd: what prod runs, dev's history, an app dir dropped from iac:apps and a container started by hand
-// survive; unusable records and configs stop everything; the documented garbage collection keeps every kept
-// image pullable; tag pruning never undoes retention.
+// real dockerd: what prod runs, dev's history, an app dir dropped from iac:apps, a container started by hand, one
+// pulled through another name of the registry and a deploy waiting on its app's lock survive; unusable records and
+// configs stop everything; the documented garbage collection keeps every kept image pullable; tag pruning never
+// undoes retention.
 import * as assert from "assert";
-import { execFileSync } from "child_process";
+import { ChildProcess, execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -14,14 +15,17 @@ import { loadPolicy } from "../../components/cleanup/policy";
 import { gatherReferences } from "../../components/cleanup/references";
 import { applyTagPrune, planTagPrune } from "../../components/cleanup/tag-prune";
 import { RegistryClient } from "../../components/registry/client";
+import { AppLocation, composeLabels, composeProject } from "../../components/remote/layout";
 import { readWorkspace } from "../../components/workspace";
 import { AppRepository } from "../../local/app-repository";
 import { DockerEngine, startDockerd } from "../../local/dockerd";
 import { RegistryFlavour, RegistryServer, registryBinary, registryFlavours, startRegistry } from "../../local/registry";
-import { SshHost, startSshHost } from "../../local/sshd";
+import { SshHost, freePort, startSshHost } from "../../local/sshd";
+import { deployRequest } from "../helpers/deploy-request";
 import { pullCompletely } from "../helpers/pull";
 import { TestPusher } from "../helpers/push";
 import { runOperatorCommand } from "../helpers/operator-command";
+import { runOverSsh } from "../helpers/ssh";
 
 const repository = "rednaw/hello-world";
 const manifestType = "application/vnd.oci.image.manifest.v1+json";
@@ -58,6 +62,8 @@ describe("registry:cleanup against real registries and hosts", function () {
         const digests: Record<string, string> = {};
         /** The tag the hand-started container was made from, since moved to an old image nothing references. */
         let movedTag: string;
+        /** The registry as the container pulled through it names it: the same server, another spelling. */
+        let aliasName: string;
 
         const daysAgo = (days: number) => new Date(Date.now() - days * 86_400_000).toISOString();
         const record = (workspace: string, appName: string, name: string) => ({
@@ -112,6 +118,17 @@ describe("registry:cleanup against real registries and hosts", function () {
             docker("create", "--name", `handmade-${flavour}`, `${registry.address}/${repository}:${handmade.tag}`);
             movedTag = handmade.tag;
             await pusher.pushImage(repository, [movedTag], { labels: { "org.opencontainers.image.created": daysAgo(300) } });
+            // Another real image, then pulled through localhost and its 127.0.0.1 names dropped from the engine:
+            // neither the container nor its image names the registry as the workspaces do.
+            const alias = app.build(`${registry.address}/${repository}`, `pulled as localhost on ${flavour}`);
+            digests.alias = alias.digest;
+            aliasName = `localhost:${registry.port}/${repository}`;
+            docker("pull", "--quiet", `${aliasName}@${alias.digest}`);
+            // Untagging the last tag of a name drops that name's digest reference with it.
+            docker("rmi", `${registry.address}/${repository}:${alias.tag}`);
+            docker("create", "--name", `alias-${flavour}`, `${aliasName}@${alias.digest}`);
+            assert.strictEqual(docker("image", "inspect", "--format", "{{json .RepoDigests}}", `${aliasName}@${alias.digest}`),
+                JSON.stringify([`${aliasName}@${alias.digest}`]));
 
             projectDir = fs.mkdtempSync(path.join(os.tmpdir(), "iac-cleanup-project-"));
             writeStack("dev", hosts.dev);
@@ -126,7 +143,7 @@ describe("registry:cleanup against real registries and hosts", function () {
             writeRecords("dev", "old-app", "d3", ["d3"]);
         });
         after(async () => {
-            docker("rm", "-f", `handmade-${flavour}`);
+            docker("rm", "-f", `handmade-${flavour}`, `alias-${flavour}`);
             await registry?.stop();
             fs.rmSync(registryDir, { recursive: true, force: true });
             fs.rmSync(projectDir, { recursive: true, force: true });
@@ -148,12 +165,18 @@ describe("registry:cleanup against real registries and hosts", function () {
             assert.deepStrictEqual(deeper.find((d) => d.digest === digests.d2)?.reasons, ["in dev history"]);
         });
 
+        it("protects, in every repository, the digest of a container pulled through another name of the registry", () => {
+            const plan = JSON.parse(cleanup(["--json"]).stdout) as Decision[];
+            assert.deepStrictEqual(plan.find((d) => d.digest === digests.alias)?.reasons,
+                ["dev", "prod"].map((workspace) => `container on ${workspace}'s host (as ${aliasName})`));
+        });
+
         it("protects the digest of a container made by hand and never started (docker ps -a lists it)", async () => {
             const references = await gatherReferences(sources(), registry.address, 3);
             assert.deepStrictEqual(references.get(`${repository}@${digests.handmade}`), ["container on dev's host", "container on prod's host"]);
         });
 
-        it("refuses, deleting nothing, a stack without iac:org, a missing deploy root, and unusable or foreign records", async () => {
+        it("refuses, deleting nothing, a stack without iac:org, a missing deploy root, and unusable records", async () => {
             const refused = (args: string[], expected: RegExp) => {
                 const result = cleanup(["--apply", ...args]);
                 assert.strictEqual(result.status, 1, result.stdout);
@@ -175,7 +198,6 @@ describe("registry:cleanup against real registries and hosts", function () {
                 [good.replace(/^digest: .*$/m, "digest: null"), /deploy-info\.yml on .* \(workspace prod\), line \d+: digest must be text, not null/],
                 [good.replace(/^digest: (sha256:[0-9a-f]{12}).*$/m, "digest: $1"), /line \d+: invalid digest "sha256:[0-9a-f]{12}"/],
                 [good.replace(/^image: .*$/m, `image: ${repository}`), /line \d+: invalid image "rednaw\/hello-world": expected registry\/repository/],
-                [good.replace(/^image: [^/]*/m, "image: registry.example.com"), /line 1: the record names registry registry\.example\.com, not 127\.0\.0\.1:\d+/],
             ] as const) {
                 fs.writeFileSync(info, bad);
                 refused([], expected);
@@ -225,12 +247,80 @@ describe("registry:cleanup against real registries and hosts", function () {
             fs.rmSync(registry.logFile);
             registry = await startRegistry({ flavour, dir: registryDir, port: registry.port });
 
-            for (const name of ["multi", "moved", "d1", "d3", "d4", "handmade"]) {
+            for (const name of ["multi", "moved", "d1", "d3", "d4", "handmade", "alias"]) {
                 await pullCompletely(registry.address, repository, digests[name]);
             }
             assert.ok(!(await exists("d0")), "d0 deleted");
             assert.strictEqual((await fetch(`http://${registry.address}/v2/${repository}/blobs/${d0Blobs.layers[0].digest}`)).status, 404,
                 "the garbage collection reclaimed d0's layer");
+        });
+
+        it("keeps the digest of a deploy waiting on its app's lock through --apply, and the deploy then runs it", async () => {
+            // A rollback to an image nothing else names: no record, no container, no keep rule.
+            const rollback = app.build(`${registry.address}/${repository}`, `rollback target on ${flavour}`);
+            digests.rollback = rollback.digest;
+            const location: AppLocation = { app: "inflight", workspace: "dev", org: "rednaw", deployRoot: hosts.dev.deployRoot };
+            const dir = appDir("dev", location.app);
+            const policy = loadPolicy(path.join(projectDir, "retention.yml"));
+            const now = new Date();
+            const stale = planCleanup(await inventory(client), await gatherReferences(sources(), registry.address, 3), policy, now)
+                .filter((d) => d.digest === rollback.digest);
+            assert.deepStrictEqual(stale.map((d) => d.decision), ["delete"], "before the deploy is staged, nothing keeps it");
+
+            // Another deploy holds the app's lock, the way the deploy phase takes it.
+            fs.mkdirSync(dir, { recursive: true });
+            let holder: ChildProcess | undefined = spawn("flock", [path.join(dir, ".deploy.lock"), "sh", "-c", "echo locked; exec cat"],
+                { stdio: ["pipe", "pipe", "inherit"] });
+            const release = async () => {
+                const held = holder;
+                holder = undefined;
+                if (held && held.exitCode === null) {
+                    held.stdin!.end();
+                    await new Promise((resolve) => held.once("exit", resolve));
+                }
+            };
+            const request = deployRequest(rollback, { registry: registry.address, location, port: await freePort() });
+            let deploying: ReturnType<typeof runOverSsh> | undefined;
+            try {
+                await new Promise<void>((resolve, reject) => {
+                    holder!.stdout!.once("data", () => resolve());
+                    holder!.once("exit", (code) => reject(new Error(`flock exited with ${code} before it held the lock`)));
+                });
+                deploying = runOverSsh(hosts.dev, request.script, request.stdin);
+                // Staged once its phase has started (and waits on the lock): the job's log exists from then on.
+                const staged = path.join(dir, "staged");
+                const startedJob = () => (fs.existsSync(staged) ? fs.readdirSync(staged) : []).find((name) => fs.existsSync(path.join(staged, name, "log")));
+                const since = Date.now();
+                let job: string | undefined;
+                while ((job = startedJob()) === undefined) {
+                    assert.ok(Date.now() - since < 30_000, "the deploy staged its job within 30 s");
+                    await new Promise((resolve) => setTimeout(resolve, 100));
+                }
+                const reason = `deploy staged on dev's host (inflight, ${job}, app lock held)`;
+
+                const plan = JSON.parse(cleanup(["--json"]).stdout) as Decision[];
+                assert.deepStrictEqual(plan.find((d) => d.digest === rollback.digest)?.reasons, [reason]);
+                // The plan made before the deploy was staged: the references read again just before deleting spare it.
+                const result = await applyPlan(client, stale, policy, now, () => gatherReferences(sources(), registry.address, 3));
+                assert.deepStrictEqual([result.deleted, result.spared.map((d) => d.reasons)], [[], [[reason]]]);
+                // The reproduction: registry:cleanup --apply while the rollback waits.
+                const applied = cleanup(["--apply", "--json"]);
+                assert.strictEqual(applied.status, 0, applied.stderr);
+                assert.ok(!(JSON.parse(applied.stdout) as { deleted: Decision[] }).deleted.some((d) => d.digest === rollback.digest));
+
+                await release();
+                const deployed = await deploying;
+                assert.strictEqual(deployed.status, 0, deployed.stderr);
+                assert.ok(await exists("rollback"));
+            } finally {
+                await release();
+                await deploying;
+                const containers = docker("ps", "-aq", "--filter", `label=${composeLabels.project}=${composeProject(location)}`);
+                if (containers !== "") {
+                    docker("rm", "-f", ...containers.split("\n"));
+                }
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
         });
 
         it("prunes tags without undoing retention, re-reading references just before removing", async () => {
