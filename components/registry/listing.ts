@@ -87,7 +87,7 @@ const imageRequestPath = /^\/v2\/.+\/(manifests|blobs)\/[^/]+$/;
  * refusing the credentials, timing out or failing (5xx), the repository gone — which fails the listing as a whole.
  * Exact classes: the serialized provider keeps instanceof for a class, not for its ancestors.
  */
-export function unreadableReason(error: unknown, platform: string): string | undefined {
+function unreadableReason(error: unknown, platform: string): string | undefined {
     if (error instanceof UnreadableImageError) {
         return error.reason;
     }
@@ -122,8 +122,8 @@ export async function listRepositoryTags(client: RegistryClient, repository: str
     const limit = options.limit ?? new ConcurrencyLimit(defaultConcurrency);
     const platform = options.platform ?? defaultPlatform;
     const tags = await limit.run(() => client.listTags(repository));
-    // One lookup per distinct digest, shared by the tags on it, whichever of them gets there first. It holds only
-    // the labels, so memory follows the distinct digests, not the tags.
+    // One lookup per distinct digest, shared by the tags on it, whichever of them gets there first (its error names
+    // that tag). It holds only the labels, so memory follows the distinct digests, not the tags.
     const metadata = new Map<string, Promise<ImageMetadata>>();
     const labelsOf = (manifest: Manifest, tag: string): Promise<ImageMetadata> => {
         let found = metadata.get(manifest.digest);
