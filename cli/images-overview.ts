@@ -18,7 +18,8 @@ import { RegistryAccess, WorkspaceConfigError, appLocation, readWorkspace, sshCo
 const usage = `usage: npm run images:overview -- WORKSPACE REPOSITORY [--json] [--identity FILE] [--project-dir DIR]
   WORKSPACE    a stack with a Pulumi.<stack>.yaml, e.g. dev
   REPOSITORY   the app's image, e.g. rednaw/hello-world
-  --json       print only a JSON array of {repository, tag, digest, created, description, revision, source, deployed}
+  --json       print only a JSON array of {repository, tag, digest, created, description, revision, source, deployed},
+               and unreadable (why) on a tag whose image cannot be read for the workspace's iac:platform
   --identity   SSH private key for the workspace's host (default: IAC_SSH_KEY_FILE, else ~/.ssh/id_ed25519)
   --project-dir  where Pulumi.<WORKSPACE>.yaml is (default: this project)
 registry credentials as for registry:overview (IAC_REGISTRY_USERNAME/IAC_REGISTRY_PASSWORD or docker login).`;
@@ -58,7 +59,8 @@ async function main(): Promise<void> {
     const access = RegistryAccess.forCommand(model);
     process.stderr.write(`images:overview: listing ${access.address}/${repository}\n`);
     const listing = await listOverview({
-        registry: access.address, repository, insecure: access.insecure, deployedDigest: record?.digest ?? null, deployedTag: record?.tag ?? null,
+        registry: access.address, repository, insecure: access.insecure, platform: model.platform,
+        deployedDigest: record?.digest ?? null, deployedTag: record?.tag ?? null,
         username: access.credentials?.username, password: access.credentials?.password,
     });
     if (values.json) {

@@ -12,7 +12,8 @@ import { RegistryAccess, readWorkspace } from "../components/workspace";
 const usage = `usage: npm run registry:overview -- [--registry HOST[:PORT]] [--insecure] [--json] [--stack NAME]
   --registry   the registry (default: iac:registry of the stack)
   --insecure   plain http (default: iac:registryInsecure of the stack)
-  --json       print only a JSON array of {repository, tag, digest, created, description, revision, source}
+  --json       print only a JSON array of {repository, tag, digest, created, description, revision, source}, and
+               unreadable (why) on a tag whose image cannot be read for linux/amd64
   --stack      whose Pulumi.<stack>.yaml to read (default: dev)
 credentials: IAC_REGISTRY_USERNAME and IAC_REGISTRY_PASSWORD, else the stack's iac:registryUsername with
 IAC_REGISTRY_PASSWORD, else docker's config.json (docker login), else anonymous.`;
@@ -64,7 +65,7 @@ async function listInOrder(client: RegistryClient, repositories: string[],
     const listings: Promise<TagRow[]>[] = [];
     const start = (i: number) => {
         if (i < repositories.length) {
-            listings[i] = listRepositoryTags(client, repositories[i], { limit });
+            listings[i] = listRepositoryTags(client, repositories[i], { limit, unreadableAsRows: true });
             // Awaited in turn below; until then a failure must not count as unhandled.
             listings[i].catch(() => undefined);
         }

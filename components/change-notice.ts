@@ -45,7 +45,7 @@ export async function describePendingChange(args: ChangeNoticeArgs): Promise<str
         if (deployed && digest === deployed.digest) {
             return undefined;
         }
-        const { description, created } = await client.imageMetadata(args.repository, digest, args.platform);
+        const { description, created } = await client.imageMetadata(args.repository, digest, args.platform, args.requested.tag);
         target = { tag: args.requested.tag ?? null, digest, description, created };
     }
     if (deployed && target.digest === deployed.digest) {

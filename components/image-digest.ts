@@ -148,7 +148,7 @@ export async function resolveImage(inputs: ImageDigestInputs): Promise<ImageDige
     } else {
         digest = await client.resolveTag(inputs.repository, tag!);
     }
-    const metadata = await client.imageMetadata(inputs.repository, digest, platform);
+    const metadata = await client.imageMetadata(inputs.repository, digest, platform, tag ?? undefined);
     return {
         registry: inputs.registry,
         repository: inputs.repository,

@@ -36,6 +36,11 @@ export interface ImageOverviewOutputs extends ImageOverviewInputs {
     listedAt: string;
 }
 
+/** The deployed tag's row names another image, or none; an unreadable manifest's image is unknown, so not "another". */
+function movedOff(row: TagRow, deployedDigest: string | null): boolean {
+    return row.digest !== deployedDigest && !(row.unreadable !== undefined && row.digest === null);
+}
+
 /** Lists the repository, newest first (by the exact created label), marking the deployed digest. */
 export async function listOverview(inputs: ImageOverviewInputs): Promise<ImageOverviewOutputs> {
     const client = new RegistryClient({
@@ -45,10 +50,11 @@ export async function listOverview(inputs: ImageOverviewInputs): Promise<ImageOv
         cache: new DigestCache(inputs.cacheDir),
     });
     const platform = inputs.platform ?? defaultPlatform;
-    const rows: OverviewRow[] = (await listRepositoryTags(client, inputs.repository, { platform })).map((row) => ({
+    const listed = await listRepositoryTags(client, inputs.repository, { platform, unreadableAsRows: true });
+    const rows: OverviewRow[] = listed.map((row) => ({
         ...row,
         deployed: row.digest !== null && row.digest === inputs.deployedDigest,
-        ...(inputs.deployedTag && row.tag === inputs.deployedTag && row.digest !== inputs.deployedDigest ? { moved: true } : {}),
+        ...(inputs.deployedTag && row.tag === inputs.deployedTag && movedOff(row, inputs.deployedDigest) ? { moved: true } : {}),
     }));
     const deployed = inputs.deployedDigest;
     if (deployed && !rows.some((row) => row.deployed)) {

@@ -28,10 +28,21 @@ function shownTag(row: TableRow): string {
     return row.untagged ? row.digest!.slice(0, "sha256:".length + 12) : printable(row.tag);
 }
 
+/** Deleted between listing and reading; an unreadable image's row has no digest either when its manifest is what is broken. */
+const isGone = (row: TableRow) => row.digest === null && row.unreadable === undefined;
+
+/** Created is the image's label: a row that could not read it leaves the column empty. */
+function shownCreated(row: TableRow): string {
+    return isGone(row) ? "(gone)" : row.unreadable !== undefined ? "" : formatCreated(row.created);
+}
+
 function shownDescription(row: TableRow): string {
-    const description = printable(row.description ?? "");
+    if (isGone(row)) {
+        return "tag deleted while listing";
+    }
+    const description = row.unreadable !== undefined ? `(${row.unreadable})` : row.description ?? "";
     const note = row.untagged ? "(untagged) " : row.moved ? "(tag moved off the deployed image) " : "";
-    return truncate(`${note}${description}`, descriptionWidth);
+    return truncate(`${note}${printable(description)}`, descriptionWidth);
 }
 
 export function formatImageTable(repository: string, rows: TableRow[], deployedDigest?: string | null): string {
@@ -47,8 +58,8 @@ export function formatImageTable(repository: string, rows: TableRow[], deployedD
     const body = rows.map((row) => line(
         deployedDigest && row.digest === deployedDigest ? "→" : " ",
         shownTag(row),
-        row.digest === null ? "(gone)" : formatCreated(row.created),
-        row.digest === null ? "tag deleted while listing" : shownDescription(row),
+        shownCreated(row),
+        shownDescription(row),
     ));
     return [...header, ...body].join("\n");
 }

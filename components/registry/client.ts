@@ -8,9 +8,9 @@ import { Credentials, basicAuthorization, catalogScope, parseChallenges, reposit
 import { BodyCap, isTimeout, parseJson, readBody, readErrorText, readJson } from "./body";
 import { DigestCache } from "./cache";
 import {
-    DeleteNotSupportedError, DigestMismatchError, MalformedResponseError, ManifestNotFoundError, RegistryAuthError,
-    RegistryLocation, RegistryRequest, RegistryResponseError, RegistryTimeoutError, RegistryUnreachableError,
-    RepositoryNotFoundError, TagNotFoundError,
+    BlobNotFoundError, DeleteNotSupportedError, DigestMismatchError, MalformedResponseError, ManifestNotFoundError,
+    RegistryAuthError, RegistryLocation, RegistryRequest, RegistryResponseError, RegistryTimeoutError,
+    RegistryUnreachableError, RepositoryNotFoundError, TagNotFoundError, UnreadableImageError,
 } from "./errors";
 import {
     Platform, digestAlgorithm, isDigest, parsePlatform, validateDigest, validateManifestReference, validateRegistry,
@@ -174,7 +174,7 @@ export class RegistryClient {
             { location, scope: repositoryScope(repository, "pull") });
         if (exchange.response.status === 404) {
             await discard(exchange.response.body);
-            throw new ManifestNotFoundError(location);
+            throw new BlobNotFoundError(location);
         }
         await this.expectOk(exchange);
         const bytes = await readBody(exchange.response, exchange.request, blobCap);
@@ -191,32 +191,34 @@ export class RegistryClient {
     }
 
     /**
-     * The OCI labels of the image a digest names; for an index, of the image for `platform`.
+     * The OCI labels of the image a digest names; for an index, of the image for `platform`. `tag`, the tag the
+     * digest was resolved from, is what an error names: the operator asked for it.
      */
-    async imageMetadata(repository: string, digest: string, platform = defaultPlatform): Promise<ImageMetadata> {
+    async imageMetadata(repository: string, digest: string, platform = defaultPlatform, tag?: string): Promise<ImageMetadata> {
         parsePlatform(platform);
-        return this.imageMetadataOf(repository, await this.getManifest(repository, validateDigest(digest)), platform);
+        return this.imageMetadataOf(repository, await this.getManifest(repository, validateDigest(digest)), platform, tag);
     }
 
     /** imageMetadata of a manifest already fetched (and verified), e.g. by tag: its own GET is not repeated. */
-    async imageMetadataOf(repository: string, top: Manifest, platform = defaultPlatform): Promise<ImageMetadata> {
+    async imageMetadataOf(repository: string, top: Manifest, platform = defaultPlatform, tag?: string): Promise<ImageMetadata> {
         validateRepository(repository);
         const wanted = parsePlatform(platform);
-        const digest = top.digest;
+        const asked = { registry: this.registry, repository, reference: tag ?? top.digest };
         let image = top;
         if (isIndex(top)) {
             const entry = selectPlatform(top.body.manifests ?? [], wanted);
             if (!entry) {
-                const available = (top.body.manifests ?? []).map(formatPlatform).join(", ");
-                throw new RegistryResponseError({ registry: this.registry, repository, reference: digest }, 200, "GET",
-                    `the index has no ${platform} image (it has: ${available || "none"}); set iac:platform to one of those`);
+                const available = (top.body.manifests ?? []).map(formatPlatform).join(", ") || "none";
+                throw new UnreadableImageError(asked, `no ${platform} image in this index: ${available}`,
+                    `deploy a tag built for ${platform} (\`npm run registry:overview\` lists the tags), or, if the ` +
+                    "workspace's hosts run one of those platforms, set iac:platform to it");
             }
             image = await this.getManifest(repository, entry.digest);
         }
         const configDigest = image.body.config?.digest;
         if (!configDigest) {
-            throw new RegistryResponseError({ registry: this.registry, repository, reference: image.digest }, 200, "GET",
-                "the manifest has no config descriptor, so it is not an image");
+            throw new UnreadableImageError(asked, "not an image: its manifest has no config",
+                "deploy a tag that names a container image (`npm run registry:overview` lists the tags)");
         }
         const location = { registry: this.registry, repository, reference: configDigest };
         const request = this.describe("GET", this.url(blobPath(repository, configDigest)), location);

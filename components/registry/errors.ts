@@ -71,6 +71,28 @@ export class ManifestNotFoundError extends RegistryError {
     }
 }
 
+/** A blob a manifest names (for this project, always an image's config) is not in the repository. */
+export class BlobNotFoundError extends RegistryError {
+    constructor(location: RegistryLocation & { reference: string }) {
+        super(`blob ${describeLocation(location)} not found: the image that names it is incomplete in the registry ` +
+            "(its config deleted from storage, or never pushed); push the image again, or pick another with " +
+            "`npm run registry:overview`", location);
+    }
+}
+
+/**
+ * What a tag or digest names is not an image this project can read for the platform, though the registry answered:
+ * an index without that platform, a manifest without a config. `reason` says so in a few words, for an overview row.
+ */
+export class UnreadableImageError extends RegistryError {
+    readonly reason: string;
+
+    constructor(location: RegistryLocation & { reference: string }, reason: string, next: string) {
+        super(`${describeLocation(location)}: ${quoted(reason)}; ${next}`, location);
+        this.reason = quoted(reason);
+    }
+}
+
 export class RepositoryNotFoundError extends RegistryError {
     constructor(location: RegistryLocation & { repository: string }) {
         super(`repository ${location.repository} not found in ${location.registry}: check the app's image ` +
@@ -97,7 +119,7 @@ export class RegistryUnreachableError extends RegistryError {
 }
 
 export class DigestMismatchError extends RegistryError {
-    constructor(location: RegistryLocation, public readonly expected: string, public readonly actual: string, what: string) {
+    constructor(location: RegistryLocation, public readonly expected: string, public readonly actual: string, public readonly what: string) {
         super(`${what} for ${describeLocation(location)} is ${actual}, expected ${expected}`, location);
     }
 }
@@ -111,7 +133,7 @@ export class RegistryResponseError extends RegistryError {
 
 /** A registry (or token service) answered in a way no OCI distribution registry does. */
 export class MalformedResponseError extends RegistryError {
-    constructor(public readonly request: RegistryRequest, problem: string) {
+    constructor(public readonly request: RegistryRequest, public readonly problem: string) {
         super(`registry ${request.location.registry} sent an unusable answer to ${request.method} ${quoted(request.path)} ` +
             `while reading ${describeLocation(request.location)}: ${quoted(problem)}; check that iac:registry names an OCI ` +
             "distribution registry, and its logs (or any proxy in front of it)", request.location);

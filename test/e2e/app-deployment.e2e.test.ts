@@ -5,12 +5,14 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { Stack } from "@pulumi/pulumi/automation";
+import { ConfigMap, Stack } from "@pulumi/pulumi/automation";
 import * as YAML from "yaml";
 import { DeployInfo, parseDeployInfo } from "../../components/deploy-info";
 import { appDir, composeProject } from "../../components/remote/layout";
+import { freePort } from "../../local/sshd";
 import { DeployEnvironment, repository, startDeployEnvironment } from "../helpers/deploy-environment";
 import { createTestStack, TestStack } from "../helpers/pulumi-stack";
+import { TestPusher } from "../helpers/push";
 
 // One scenario: each test starts from the state the one before left (deployed A, then B, …).
 describe("AppDeployment under the real Pulumi engine (one scenario, in order)", function () {
@@ -131,6 +133,48 @@ describe("AppDeployment under the real Pulumi engine (one scenario, in order)", 
         await setTag(env.images.a.tag);
         await up();
         assert.strictEqual(deployInfo().digest, env.images.a.digest);
+    });
+
+    it("deploys a new stack beside an arm64-only tag with every output, refreshes both stacks unchanged, and refuses to deploy that tag", async () => {
+        const pusher = new TestPusher(env.registry.address);
+        const arm64 = await pusher.pushImage(repository, [], { platform: "linux/arm64", labels: { "org.opencontainers.image.description": "arm64 build" } });
+        await pusher.pushIndex(repository, ["arm64only"], [arm64]);
+        const prodLocation = { app: "hello-world", workspace: "prod", org: "acme", deployRoot: env.ssh.deployRoot };
+        const prod = await createTestStack("prod", {
+            ...env.stackConfig(env.images.b.tag), "iac:org": { value: prodLocation.org },
+            "hello-world:environment.PORT": { value: String(await freePort()) },
+        } satisfies ConfigMap);
+        try {
+            const up = await prod.cli(["up", "--yes", "--skip-preview"]).result;
+            assert.strictEqual(up.status, 0, up.output);
+            const outputs = await prod.stack.outputs();
+            assert.strictEqual(outputs.deployed.value["hello-world"].digest, env.images.b.digest);
+            const rows = outputs.images.value["hello-world"].tags as { tag: string; deployed: boolean; unreadable?: string }[];
+            assert.deepStrictEqual(rows.filter((row) => row.unreadable).map((row) => [row.tag, row.unreadable]),
+                [["arm64only", "no linux/amd64 image in this index: linux/arm64"]]);
+            assert.deepStrictEqual(rows.filter((row) => row.deployed).map((row) => row.tag), [env.images.b.tag]);
+            const overview = (outputs.overview.value as string).split("\n");
+            assert.ok(overview.some((line) => /^→ \S+ +\d{4}-.* add healthcheck/.test(line)), overview.join("\n"));
+            assert.ok(overview.some((line) => /^ {2}arm64only +\(no linux\/amd64 image in this index: linux\/arm64\)$/.test(line)), overview.join("\n"));
+
+            for (const stack of [prod, testStack]) {
+                const refresh = await stack.cli(["refresh", "--expect-no-changes", "--yes"]).result;
+                assert.strictEqual(refresh.status, 0, refresh.output);
+            }
+
+            // Refused by the preview's change notice, and by ImageDigest itself when the preview is skipped.
+            await prod.stack.setConfig("hello-world:tag", { value: "arm64only" });
+            for (const args of [["up", "--yes"], ["up", "--yes", "--skip-preview"]]) {
+                const refused = await prod.cli(args).result;
+                assert.notStrictEqual(refused.status, 0, refused.output);
+                assert.match(refused.output, new RegExp(`${repository}:arm64only: no linux/amd64 image in this index: linux/arm64; ` +
+                    "deploy a tag built for linux/amd64 .*set iac:platform"), args.join(" "));
+                assert.deepStrictEqual(env.runningDigests(composeProject(prodLocation)), [env.images.b.digest]);
+            }
+        } finally {
+            await prod.remove();
+            await fetch(`http://${env.registry.address}/v2/${repository}/manifests/arm64only`, { method: "DELETE" });
+        }
     });
 
     it("reports a re-pushed tag as drift on refresh, keeps the arrow on what runs, and never redeploys by itself", async () => {

@@ -64,6 +64,19 @@ for (const flavour of registryFlavours) {
             });
         });
 
+        it("refuses to pin a tag whose index has no image for the platform, naming the tag, the platforms it has and what to do", async () => {
+            const arm64 = await pusher.pushImage(repository, [], { platform: "linux/arm64/v8" });
+            await pusher.pushIndex(repository, ["arm64only"], [arm64]);
+            await assert.rejects(create({ tag: "arm64only" }), (error: Error) => {
+                assert.strictEqual(error.message, `${registry.address}/${repository}:arm64only: no linux/amd64 image in this index: ` +
+                    "linux/arm64/v8; deploy a tag built for linux/amd64 (`npm run registry:overview` lists the tags), or, if the " +
+                    "workspace's hosts run one of those platforms, set iac:platform to it");
+                return true;
+            });
+            const { outs } = await create({ tag: "arm64only", platform: "linux/arm64/v8" });
+            assert.strictEqual(outs.platform, "linux/arm64/v8");
+        });
+
         it("costs no registry request to diff, and pins a new tag in place", async () => {
             await pusher.pushImage(repository, ["ccccccc"]);
             const { outs } = await create({ tag: "ccccccc" });

@@ -48,6 +48,37 @@ describe("overview against Registry v3 and a real SSH host", function () {
         assert.strictEqual(registry.requestCount() - before, 3 + 1, "a manifest per tag and the tag list, no config blob");
     });
 
+    /** Runs `body` with an arm64-only index tagged `arm64only` beside the good tags, then deletes that tag again. */
+    async function withArm64OnlyTag(body: (index: string) => Promise<void>): Promise<void> {
+        const arm64 = await pusher.pushImage(repository, [], { platform: "linux/arm64", labels: {
+            "org.opencontainers.image.description": "arm64 build", "org.opencontainers.image.created": "2026-01-25T01:20:00Z" } });
+        const index = await pusher.pushIndex(repository, ["arm64only"], [arm64]);
+        try {
+            await body(index);
+        } finally {
+            const deleted = await fetch(`http://${registry.address}/v2/${repository}/manifests/arm64only`, { method: "DELETE" });
+            assert.strictEqual(deleted.status, 202, "Registry v3 deletes a tag");
+        }
+    }
+
+    it("lists a tag whose image has no linux/amd64 as one row saying why, the good rows as before", async () => {
+        await withArm64OnlyTag(async (index) => {
+            const listing = await listOverview({ registry: registry.address, repository, insecure: true, deployedDigest: newer.digest, cacheDir });
+            assert.deepStrictEqual(listing.tags.map((t) => [t.tag, t.deployed, t.description]), [
+                ["6350192", true, "add healthcheck"], ["stable", true, "add healthcheck"], ["eb53023", false, "initial deploy"],
+                ["arm64only", false, null],
+            ]);
+            assert.deepStrictEqual(listing.tags[3], {
+                repository, tag: "arm64only", digest: index, created: null, description: null, revision: null, source: null,
+                unreadable: "no linux/amd64 image in this index: linux/arm64", deployed: false,
+            });
+            // The same tag read for the platform it was built for is an ordinary row.
+            const forArm64 = await listOverview({ registry: registry.address, repository, insecure: true, deployedDigest: null, platform: "linux/arm64", cacheDir });
+            const arm64Row = forArm64.tags.find((t) => t.tag === "arm64only")!;
+            assert.deepStrictEqual([arm64Row.description, arm64Row.unreadable], ["arm64 build", undefined]);
+        });
+    });
+
     it("shows a tag deleted between listing and resolving as gone, not as a crash", async () => {
         const doomed = await pusher.pushImage("race/app", ["keep", "doomed"]);
         await pusher.pushImage("race/app", ["other"]);
@@ -103,6 +134,29 @@ describe("overview against Registry v3 and a real SSH host", function () {
             const json = run(["staging", repository, "--identity", ssh.privateKeyFile, "--project-dir", projectDir, "--json"]);
             assert.deepStrictEqual((JSON.parse(json.stdout) as { tag: string; deployed: boolean }[]).map((t) => [t.tag, t.deployed]),
                 [["6350192", false], ["stable", false], ["eb53023", true]]);
+        });
+
+        it("shows a tag whose image has no linux/amd64 as one row saying why, in the table and in JSON", async () => {
+            await withArm64OnlyTag(async (index) => {
+                const args = ["staging", repository, "--identity", ssh.privateKeyFile, "--project-dir", projectDir];
+                const result = run(args);
+                assert.strictEqual(result.status, 0, result.stderr);
+                assert.ok(result.stdout.includes([
+                    "TAG          CREATED              DESCRIPTION",
+                    "---          -------              -----------",
+                    "  6350192    2026-01-25 01:10     add healthcheck",
+                    "  stable     2026-01-25 01:10     add healthcheck",
+                    "→ eb53023    2026-01-25 01:01     initial deploy",
+                    "  arm64only                       (no linux/amd64 image in this index: linux/arm64)",
+                    "",
+                    "DEPLOYED: eb53023 at 2026-01-25 01:12 by wander@casa",
+                ].join("\n")), result.stdout);
+                const json = JSON.parse(run([...args, "--json"]).stdout) as { tag: string; digest: string | null; unreadable?: string }[];
+                assert.deepStrictEqual(json.map((t) => [t.tag, t.digest, t.unreadable]), [
+                    ["6350192", newer.digest, undefined], ["stable", newer.digest, undefined], ["eb53023", older.digest, undefined],
+                    ["arm64only", index, "no linux/amd64 image in this index: linux/arm64"],
+                ]);
+            });
         });
 
         it("exits non-zero naming a host it cannot reach, showing nothing partial", async () => {

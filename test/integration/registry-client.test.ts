@@ -2,8 +2,8 @@
 import * as assert from "assert";
 import { RegistryClient } from "../../components/registry/client";
 import {
-    ManifestNotFoundError, RegistryAuthError, RegistryResponseError, RegistryUnreachableError, RepositoryNotFoundError,
-    TagNotFoundError,
+    ManifestNotFoundError, RegistryAuthError, RegistryUnreachableError, RepositoryNotFoundError, TagNotFoundError,
+    UnreadableImageError,
 } from "../../components/registry/errors";
 import { RegistryServer, registryFlavours, startRegistry } from "../../local/registry";
 import { TestPusher } from "../helpers/push";
@@ -80,8 +80,12 @@ for (const flavour of registryFlavours) {
             const forArm64 = await client.imageMetadata("multi/arch", index, "linux/arm64");
             assert.strictEqual(forArm64.imageDigest, arm64.digest);
             assert.strictEqual(forArm64.description, "arm64 build");
-            await assert.rejects(client.imageMetadata("multi/arch", index, "linux/s390x"),
-                (error: Error) => error instanceof RegistryResponseError && /linux\/amd64, linux\/arm64\/v8/.test(error.message));
+            await assert.rejects(client.imageMetadata("multi/arch", index, "linux/s390x", "v1"), (error: Error) => {
+                assert.ok(error instanceof UnreadableImageError, `${error.name}: ${error.message}`);
+                assert.match(error.message, new RegExp(`^${registry.address}/multi/arch:v1: no linux/s390x image in this index: ` +
+                    "linux/amd64, linux/arm64/v8; deploy a tag built for linux/s390x .*set iac:platform"));
+                return true;
+            });
         });
 
         it("follows catalog pagination past the registry's page size to every repository", async () => {

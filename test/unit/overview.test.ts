@@ -48,6 +48,22 @@ describe("overview table", () => {
         ]);
     });
 
+    it("shows an image it cannot read as a row saying why, created empty, the arrow kept where the digest is known", () => {
+        const deployed = `sha256:${"d".repeat(64)}`;
+        const table = formatImageTable("rednaw/hello-world", [
+            row("6350192", "sha256:b", "2026-01-25T01:10:00Z", "add healthcheck"),
+            { ...row("arm64only", "sha256:c", null, null), unreadable: "no linux/amd64 image in this index: linux/arm64" },
+            { ...row("eb53023", deployed, null, null), unreadable: "config blob missing: sha256:e" },
+            { ...row("broken", null, null, null), unreadable: "manifest unreadable: \x1b[2Jthe manifest\u202e is not JSON" },
+        ], deployed);
+        assert.deepStrictEqual(table.split("\n").slice(4), [
+            "  6350192    2026-01-25 01:10     add healthcheck",
+            "  arm64only                       (no linux/amd64 image in this index: linux/arm64)",
+            "→ eb53023                         (config blob missing: sha256:e)",
+            "  broken                          (manifest unreadable: the manifest\\u202e is not JSON)",
+        ]);
+    });
+
     it("says who deployed what runs and when, by tag or else by short digest, printable", () => {
         const record = {
             app: "hello-world", workspace: "dev", image: "127.0.0.1:5000/rednaw/hello-world", tag: "6350192" as string | null,
