@@ -104,11 +104,10 @@ export class DeployInfoError extends Error {
     }
 }
 
-/** A deploy record with its image parsed and the line it starts on. */
+/** A deploy record with its image parsed. */
 export interface DeployRecordAt {
     record: DeployInfo;
     image: ImageName;
-    line: number;
 }
 
 const requiredKeys: (keyof DeployInfo)[] = ["app", "workspace", "image", "tag", "digest", "description", "deployed_at", "deployed_by"];
@@ -157,7 +156,7 @@ function readRecord(document: YAML.Document, lines: YAML.LineCounter, where: str
         deployed_at: field("deployed_at", false)!,
         deployed_by: field("deployed_by", false)!,
     };
-    return { record, image: image!, line: lineOf(map) };
+    return { record, image: image! };
 }
 
 /** Reads deploy-info.yml text, strictly: any YAML error, missing or invalid field is a DeployInfoError. */

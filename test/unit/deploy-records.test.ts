@@ -15,7 +15,7 @@ describe("deploy records, strictly", () => {
             tag: "6350192", digest, description: "x: \"y\"", deployed_at: "2026-01-25T01:10:00Z", deployed_by: "wander@casa" });
         const at = parseDeployInfoAt(text, "deploy-info.yml");
         assert.deepStrictEqual(at.image, { registry: "registry.rednaw.nl", repository: "rednaw/hello-world" });
-        assert.deepStrictEqual([at.record.tag, at.record.description, at.line], ["6350192", "x: \"y\"", 1]);
+        assert.deepStrictEqual([at.record.tag, at.record.description], ["6350192", "x: \"y\""]);
         assert.strictEqual(parseDeployInfo(record({ tag: "null", description: "null" }), "f").tag, null);
     });
 
@@ -39,7 +39,7 @@ describe("deploy records, strictly", () => {
 
     it("reads every history record, and refuses the history at the first one with a YAML error", () => {
         const history = `---\n${record({ tag: "a" })}---\n${record({ tag: "b" })}removed_at: "2026-01-26T00:00:00Z"\n`;
-        assert.deepStrictEqual(parseDeployHistory(history, "h").map((at) => [at.record.tag, at.line]), [["a", 2], ["b", 11]]);
+        assert.deepStrictEqual(parseDeployHistory(history, "h").map((at) => at.record.tag), ["a", "b"]);
         assert.deepStrictEqual(parseDeployHistory("", "h"), []);
         const broken = `${history}---\n${record({ tag: "c" })}description: [unclosed\n`;
         assert.throws(() => parseDeployHistory(broken, "deploy-history.yml on h"), /^DeployInfoError: deploy-history\.yml on h, line 2[0-9]: not valid YAML/);
