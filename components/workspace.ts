@@ -15,10 +15,16 @@ import { SshConnection, hostKeyPattern } from "./remote/ssh";
 
 export const projectNamespace = "iac";
 
+/**
+ * Pulumi reads Pulumi.yaml and Pulumi.<stack>.yaml with Go's yaml.v3, which resolves `<<:` merge keys (YAML 1.1)
+ * as YAML 1.2 parsers do only when asked: without this, a merged stack file that `pulumi` accepts would reach the
+ * model as a key named `<<`.
+ */
+const asPulumiReadsIt = { merge: true } as const;
 
 /** Pulumi.yaml's `config:` block: every project key with its type, and the defaults, declared there only. */
 function declaredConfig(): Record<string, { default?: unknown }> {
-    const project = YAML.parse(fs.readFileSync(path.join(projectRoot(), "Pulumi.yaml"), "utf8")) as { config: Record<string, { default?: unknown }> };
+    const project = YAML.parse(fs.readFileSync(path.join(projectRoot(), "Pulumi.yaml"), "utf8"), asPulumiReadsIt) as { config: Record<string, { default?: unknown }> };
     return project.config;
 }
 
@@ -332,7 +338,7 @@ export function readWorkspace(stack: string, projectDir: string): Workspace {
     } catch {
         throw new WorkspaceConfigError(stack, [`${file} does not exist: create the workspace with \`pulumi stack init ${stack}\``]);
     }
-    const document = YAML.parseDocument(text);
+    const document = YAML.parseDocument(text, asPulumiReadsIt);
     if (document.errors.length > 0) {
         throw new WorkspaceConfigError(stack, [`${file} is not valid YAML: ${document.errors[0].message}`]);
     }

@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { RegistryAccess, WorkspaceConfigError, encrypted, parseWorkspace, readWorkspace } from "../../components/workspace";
+import { RegistryAccess, Workspace, WorkspaceConfigError, encrypted, parseWorkspace, readWorkspace } from "../../components/workspace";
 import { runProgram, stackConfig } from "../helpers/mock-program";
 
 const projectRoot = path.resolve(__dirname, "..", "..");
@@ -16,18 +16,25 @@ const valid = {
     "iac:org": "rednaw", "hello-world:image": "rednaw/hello-world", "hello-world:tag": "eb53023",
 };
 
-/** Writes a stack file and reads it back as the commands do. */
-function fromStackFile(config: Record<string, unknown>): string {
+/** Reads the stack file `text` as the commands do. */
+function readStackText(text: string): Workspace {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "iac-workspace-"));
     try {
-        fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), YAML.stringify({ config }));
-        readWorkspace("dev", dir);
+        fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), text);
+        return readWorkspace("dev", dir);
+    } finally {
+        fs.rmSync(dir, { recursive: true });
+    }
+}
+
+/** Writes a stack file and reads it back as the commands do. */
+function fromStackFile(config: Record<string, unknown>): string {
+    try {
+        readStackText(YAML.stringify({ config }));
         return "accepted";
     } catch (error) {
         assert.ok(error instanceof WorkspaceConfigError, String(error));
         return error.message;
-    } finally {
-        fs.rmSync(dir, { recursive: true });
     }
 }
 
@@ -87,6 +94,36 @@ describe("the workspace model", () => {
             "hello-world:environment": { API_KEY: encrypted },
         });
         assert.deepStrictEqual([workspace.registry.username, workspace.registry.hasPassword], ["ci", true]);
+    });
+
+    it("reads `<<:` merge keys in a stack file as pulumi does: explicit keys over merged ones, the first merged map over the next", () => {
+        // `pulumi config --json` on this file lists exactly the entries of `expanded`.
+        const text = [
+            "x-registry: &registry",
+            "  iac:registry: 127.0.0.1:5000",
+            "  iac:sshUser: deploy",
+            "x-host: &host",
+            "  iac:sshUser: ignored",
+            "  iac:sshHost: 127.0.0.1",
+            "  iac:sshPort: \"2222\"",
+            "x-env: &env",
+            "  PORT: \"8080\"",
+            "  MODE: base",
+            "config:",
+            "  <<: [*registry, *host]",
+            "  iac:apps: [hello-world]",
+            "  iac:org: rednaw",
+            "  hello-world:image: rednaw/hello-world",
+            "  hello-world:tag: eb53023",
+            "  hello-world:environment:",
+            "    <<: *env",
+            "    MODE: override",
+            "",
+        ].join("\n");
+        const expanded = {
+            ...valid, "iac:sshPort": "2222", "hello-world:environment": { PORT: "8080", MODE: "override" },
+        };
+        assert.deepStrictEqual(readStackText(text), parseWorkspace("dev", expanded));
     });
 
     it("gives the program and the commands the same message for the same config", async function () {
