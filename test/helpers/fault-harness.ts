@@ -26,6 +26,8 @@ import { CliRun, TestStack, createTestStack } from "./pulumi-stack";
 
 /** The two healthy versions; "c" (unhealthy) is only ever deployed by the deployUnhealthy step. */
 export type HealthyImage = "a" | "b";
+/** "other": the healthy version the config does not name now, so the step changes something. */
+export type DeployTarget = HealthyImage | "other";
 
 export type HandChange =
     | "stopContainer" | "removeContainer"
@@ -37,7 +39,7 @@ const handChanges: readonly HandChange[] = [
 ];
 
 export type Op =
-    | { kind: "deploy"; image: HealthyImage }
+    | { kind: "deploy"; image: DeployTarget }
     | { kind: "rollback" }
     | { kind: "deployUnhealthy" }
     | { kind: "setHealthTimeout"; seconds: number }
@@ -89,7 +91,7 @@ const upOps = new Set<Op["kind"]>(["deploy", "rollback", "deployUnhealthy", "set
 
 function drawKillPoint(random: Prng, kind: FaultKind): KillPoint {
     return random.weighted<() => KillPoint>([
-        [() => ({ after: "logLines", lines: random.int(0, 10) }), 4],
+        [() => ({ after: "logLines", lines: random.int(0, 12) }), 4],
         [() => ({ after: "delay", ms: kind === "killCli" ? random.int(500, 12_000) : random.int(0, 5_000) }), 3],
         // Words the host's job log shows as a deploy goes: compose's own pull and health output, and the phase's.
         [() => ({ after: "logSays", text: random.pick(["pulling", "starting", "Healthy", "Started"]) }), 2],
@@ -106,7 +108,7 @@ function drawOp(random: Prng, first: boolean): Op {
         return { kind: "deploy", image: random.pick<HealthyImage>(["a", "b"]) };
     }
     return random.weighted<() => Op>([
-        [() => ({ kind: "deploy", image: random.pick<HealthyImage>(["a", "b"]) }), 3],
+        [() => ({ kind: "deploy", image: random.weighted<DeployTarget>([["other", 4], ["a", 1], ["b", 1]]) }), 3],
         [() => ({ kind: "rollback" }), 2],
         [() => ({ kind: "deployUnhealthy" }), 2],
         [() => ({ kind: "setHealthTimeout", seconds: random.pick([10, 15, 25]) }), 1],
@@ -205,7 +207,7 @@ export function describeFault(fault: Fault): string {
 export function describeOp(op: Op): string {
     switch (op.kind) {
         case "deploy":
-            return `deploy ${op.image}`;
+            return op.image === "other" ? "deploy the other healthy version" : `deploy ${op.image}`;
         case "rollback":
             return "roll back to the version recorded before";
         case "deployUnhealthy":
@@ -290,9 +292,14 @@ function excerpt(output: string, lines = 30): string {
     return shown.map((line) => `      | ${line}`).join("\n") + (chosen.length > lines ? "\n      | …" : "");
 }
 
-/** The first `error: …` a command printed, for the step list. */
+/** The first `error: …` a command printed (with the line after it when it ends in a colon), for the step list. */
 function firstError(output: string): string {
-    return (output.match(/\berror: (.*)/)?.[1] ?? "(no error line)").trim().slice(0, 240);
+    const match = output.match(/\berror: (.*)(?:\n(.*))?/);
+    if (!match) {
+        return "(no error line)";
+    }
+    const line = match[1].trim();
+    return (line.endsWith(":") && match[2] ? `${line} ${match[2].trim()}` : line).slice(0, 300);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -603,8 +610,8 @@ class PlanRun {
                 done.push("pulumi up --refresh: ok");
                 break;
             }
-            done.push(`pulumi up --refresh: exit ${up.status} (${firstError(up.output)})`);
-            this.note(`   recovery so far: ${done.join(", ")}`);
+            done.push(`pulumi up --refresh: exit ${up.status}`);
+            this.note(`   recovery: pulumi up --refresh exited ${up.status}: ${firstError(up.output)}`);
             await this.judgeFailure("the recovery's pulumi up --refresh", up);
             if (attempt === 2) {
                 throw new Broken(`the recovery failed twice; the second pulumi up --refresh said:\n${excerpt(up.output)}`);
@@ -752,9 +759,14 @@ class PlanRun {
     async step(step: Step): Promise<void> {
         const op = step.op;
         switch (op.kind) {
-            case "deploy":
-                await this.setTag(this.image(op.image).tag);
+            case "deploy": {
+                const target = op.image !== "other" ? op.image : this.configuredTag === this.image("a").tag ? "b" : "a";
+                if (op.image === "other") {
+                    this.note(`   deploying ${target}`);
+                }
+                await this.setTag(this.image(target).tag);
                 return this.up(step, "success");
+            }
             case "rollback": {
                 const target = this.rollbackTarget();
                 this.note(`   rolling back to ${target}`);
@@ -774,7 +786,7 @@ class PlanRun {
                 await this.stack.stack.setConfig("hello-world:healthTimeout", { value: String(op.seconds) });
                 return this.up(step, "success");
             case "setEnvironment":
-                await this.stack.stack.setConfig("hello-world:environment.GREETING", { value: op.value });
+                await this.stack.stack.setConfig("hello-world:environment.GREETING", { value: op.value }, true);
                 return this.up(step, "success");
             case "moveDeployRoot":
                 return this.moveDeployRoot(step);
@@ -808,7 +820,7 @@ class PlanRun {
                 }
             }
             fs.rmSync(this.stack.workDir, { recursive: true, force: true });
-            return `the stack's destroy failed (${(error as Error).message.split("\n")[0].slice(0, 200)}); its containers were removed by hand`;
+            return `the stack's destroy failed (${firstError(String((error as { stderr?: string }).stderr ?? (error as Error).message))}); its containers were removed by hand`;
         }
     }
 }
@@ -848,10 +860,9 @@ export async function runPlan(env: DeployEnvironment, plan: Plan, progress: (lin
             }
         }
     } finally {
+        const closing = Date.now();
         const cleanup = await run.close();
-        if (cleanup) {
-            run.note(`cleanup: ${cleanup}`);
-        }
+        run.note(`cleanup: ${cleanup ?? "stack destroyed"} (${((Date.now() - closing) / 1000).toFixed(1)} s)`);
     }
     if (failure) {
         throw failure;
