@@ -386,7 +386,7 @@ function logReached(at: KillPoint, log: string): boolean {
  * the phase ended first, or no deploy phase ran at all).
  */
 async function fireFault(fault: Fault, run: { child: ChildProcess; done: () => boolean }, dir: string, jobsBefore: Set<string>):
-    Promise<{ fired: boolean; what: string }> {
+    Promise<{ fired: boolean; what: string; phaseSession?: number }> {
     const started = Date.now();
     let phase: { pid: number; job: string; seenAt: number } | undefined;
     let job: string | undefined;
@@ -416,7 +416,7 @@ async function fireFault(fault: Fault, run: { child: ChildProcess; done: () => b
             if (!killed.includes(phase!.pid)) {
                 return { fired: false, what: "not fired: the phase had ended at the kill point" };
             }
-            return { fired: true, what: `killed the phase (${killed.length} process(es)) ${Date.now() - phase!.seenAt} ms after it started, job log at ${logLines} line(s): "${log.trimEnd().split("\n").pop() ?? ""}"` };
+            return { fired: true, phaseSession: phase!.pid, what: `killed the phase (${killed.length} process(es)) ${Date.now() - phase!.seenAt} ms after it started, job log at ${logLines} line(s): "${log.trimEnd().split("\n").pop() ?? ""}"` };
         }
         if (phase !== undefined && !fs.existsSync(`/proc/${phase.pid}`)) {
             return { fired: false, what: "not fired: the phase ended before the kill point" };
@@ -571,6 +571,16 @@ class PlanRun {
         }
     }
 
+    /** Until the processes a killed phase left in its session have ended (bounded: a stuck one is a finding). */
+    private async drainSession(sid: number): Promise<void> {
+        for (let waited = 0; sessionMembers(sid).length > 0; waited += 100) {
+            if (waited > 180_000) {
+                throw new Broken(`what the killed phase started still runs after 3 minutes: pids ${sessionMembers(sid).join(" ")}`);
+            }
+            await sleep(100);
+        }
+    }
+
     /** Until no deploy phase of this app dir runs (a killed CLI's phase goes on to its end). */
     private async settle(): Promise<void> {
         for (let waited = 0; phaseProcesses(this.dir).length > 0; waited += 200) {
@@ -638,6 +648,11 @@ class PlanRun {
         const fault = step.fault ? await fireFault(step.fault, { child: run.child, done: () => finished }, this.dir, jobsBefore) : undefined;
         const { status, output } = await result;
         await run.reap();
+        if (fault?.phaseSession !== undefined) {
+            // What the phase started (compose pulling or starting containers) runs on without it: the host is
+            // judged where it ends, not half-way through a container's recreation.
+            await this.drainSession(fault.phaseSession);
+        }
         const cliKilled = fault?.fired === true && step.fault?.kind === "killCli";
         if (fault) {
             this.note(`   fault: ${fault.what}`);
