@@ -279,27 +279,39 @@ export function nextStepNamed(output: string): string | undefined {
     return output.match(/\brun\s+[`'"]?(pulumi\s+[a-z]+(?:\s+--?[a-z-]+)*)/i)?.[1];
 }
 
-/**
- * What a command said, for a failure message: Pulumi's Diagnostics section (the errors and the host's account)
- * when there is one, else the last lines that say something; indented, at most `lines` of them.
- */
-function excerpt(output: string, lines = 30): string {
+/** Pulumi's Diagnostics section of a command's output (the errors and the host's account), or [] when it has none. */
+function diagnostics(output: string): string[] {
     const all = output.split("\n");
     const start = all.findIndex((line) => line.startsWith("Diagnostics:"));
-    const end = start < 0 ? -1 : all.findIndex((line, i) => i > start && /^(Outputs|Resources):/.test(line));
-    const chosen = (start < 0 ? all : all.slice(start, end < 0 ? undefined : end)).filter((line) => line.trim() !== "");
-    const shown = start < 0 ? chosen.slice(-lines) : chosen.slice(0, lines);
+    if (start < 0) {
+        return [];
+    }
+    const end = all.findIndex((line, i) => i > start && /^(Outputs|Resources):/.test(line));
+    return all.slice(start, end < 0 ? undefined : end).filter((line) => line.trim() !== "");
+}
+
+/**
+ * What a command said, for a failure message: the Diagnostics section when there is one, else the last lines that
+ * say something; indented, at most `lines` of them.
+ */
+function excerpt(output: string, lines = 30): string {
+    const section = diagnostics(output);
+    const chosen = section.length > 0 ? section : output.split("\n").filter((line) => line.trim() !== "");
+    const shown = section.length > 0 ? chosen.slice(0, lines) : chosen.slice(-lines);
     return shown.map((line) => `      | ${line}`).join("\n") + (chosen.length > lines ? "\n      | …" : "");
 }
 
-/** The first `error: …` a command printed (with the line after it when it ends in a colon), for the step list. */
+/**
+ * One line for the step list: the first error of the Diagnostics (not the engine's closing "update failed") and
+ * the last thing the host said of the app (a line `<app>@<workspace>: …`, not the preview's `x → y` notice).
+ */
 function firstError(output: string): string {
-    const match = output.match(/\berror: (.*)(?:\n(.*))?/);
-    if (!match) {
-        return "(no error line)";
-    }
-    const line = match[1].trim();
-    return (line.endsWith(":") && match[2] ? `${line} ${match[2].trim()}` : line).slice(0, 300);
+    const section = diagnostics(output);
+    const error = section.find((line) => /\berror: /.test(line) && !/error: update failed/.test(line))
+        ?? output.split("\n").find((line) => /^\s*error: /.test(line));
+    const said = section.filter((line) => /^\s*[a-z0-9-]+@[a-z0-9-]+: /.test(line) && !line.includes(" → ")).pop();
+    const text = [error?.replace(/^.*?\berror: /, "").trim().replace(/:$/, ""), said?.trim()].filter(Boolean).join(" — ");
+    return (text || "(no error line)").slice(0, 400);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -591,8 +603,12 @@ class PlanRun {
         }
     }
 
-    /** What docs/faults.md says after an interrupted or failed run, checked to the end. */
-    private async recover(recovery: Recovery, cliKilled: boolean): Promise<void> {
+    /**
+     * What docs/faults.md says after an interrupted or failed run, checked to the end. `keepConfig`: the step
+     * failed with no fault in it, so the operator retries what they asked for rather than going back (going back
+     * would hide a tool that can no longer deploy).
+     */
+    private async recover(recovery: Recovery, cliKilled: boolean, keepConfig = false): Promise<void> {
         const done: string[] = [];
         if (cliKilled) {
             const cancel = await this.cli(["cancel", "--yes"]);
@@ -607,7 +623,7 @@ class PlanRun {
             done.push(`pulumi refresh (exit ${refresh.status})`);
         }
         const unhealthy = this.configuredTag === this.image("c").tag;
-        if ((recovery.config === "revert" || unhealthy) && this.lastGoodTag !== undefined && this.configuredTag !== this.lastGoodTag) {
+        if (((recovery.config === "revert" && !keepConfig) || unhealthy) && this.lastGoodTag !== undefined && this.configuredTag !== this.lastGoodTag) {
             await this.setTag(this.lastGoodTag);
             done.push(`config set back to ${this.lastGoodTag}`);
         } else if (unhealthy) {
@@ -680,7 +696,7 @@ class PlanRun {
         if (expect === "failure" && !fault?.fired && verdict === "agree") {
             return; // The unhealthy version failed and the previous one runs, as recorded.
         }
-        await this.recover(step.recovery, false);
+        await this.recover(step.recovery, false, expect === "success" && !fault?.fired);
     }
 
     private rollbackTarget(): HealthyImage {
@@ -835,7 +851,7 @@ class PlanRun {
                 }
             }
             fs.rmSync(this.stack.workDir, { recursive: true, force: true });
-            return `the stack's destroy failed (${firstError(String((error as { stderr?: string }).stderr ?? (error as Error).message))}); its containers were removed by hand`;
+            return `the stack's destroy failed (${firstError((error as Error).message)}); its containers were removed by hand`;
         }
     }
 }
