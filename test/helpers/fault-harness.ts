@@ -167,6 +167,14 @@ export const namedCases: Plan[] = ([
         ],
     },
     {
+        name: "cli-killed-during-the-first-deploy",
+        about: "kill -9 of pulumi up during a new stack's first deploy, then cancel and up --refresh as docs/faults.md says",
+        steps: [
+            { op: { kind: "deploy", image: "b" }, fault: { kind: "killCli", at: { after: "logSays", text: "starting" } }, recovery: plain },
+            { op: { kind: "deploy", image: "a" }, recovery: plain },
+        ],
+    },
+    {
         name: "record-workspace-quoted-by-hand",
         about: "deploy-info.yml edited by hand to `workspace: \"dev\"` (the same YAML), then a deploy of another version",
         steps: [
@@ -307,9 +315,11 @@ function excerpt(output: string, lines = 30): string {
  */
 function firstError(output: string): string {
     const section = diagnostics(output);
-    const error = section.find((line) => /\berror: /.test(line) && !/error: update failed/.test(line))
-        ?? output.split("\n").find((line) => /^\s*error: /.test(line));
-    const said = section.filter((line) => /^\s*[a-z0-9-]+@[a-z0-9-]+: /.test(line) && !line.includes(" → ")).pop();
+    const at = section.findIndex((line) => /\berror: /.test(line) && !/error: update failed/.test(line));
+    const error = at >= 0 ? section[at] : output.split("\n").find((line) => /^\s*error: /.test(line));
+    // The host's account follows its error; the engine may print other resources' notices before or after.
+    const said = section.slice(Math.max(at, 0)).filter((line) => /^\s*[a-z0-9-]+@[a-z0-9-]+: /.test(line) && !line.includes(" → ") &&
+        !/: first deploy of /.test(line)).pop();
     const text = [error?.replace(/^.*?\berror: /, "").trim().replace(/:$/, ""), said?.trim()].filter(Boolean).join(" — ");
     return (text || "(no error line)").slice(0, 400);
 }
