@@ -5,8 +5,11 @@ import { AppDeployment } from "./components/app-deployment";
 import { formatDeployment, formatImageTable } from "./components/overview";
 import { ImageDigest } from "./components/image-digest";
 import { loadWorkspaceConfig } from "./components/program-workspace";
+import { StackIdentity } from "./components/stack-identity";
 
 const workspace = loadWorkspaceConfig();
+// One id for the stack, recorded before any deploy: the mark of every app dir it owns.
+const identity = new StackIdentity("stack-identity");
 
 const apps = workspace.apps.map((app) => {
     const image = new ImageDigest(`${app.name}-image`, {
@@ -42,6 +45,7 @@ const apps = workspace.apps.map((app) => {
         registry: { address: workspace.registry.address, insecure: workspace.registry.insecure, platform: workspace.platform, repository: app.repository },
         registryUsername: workspace.registry.username,
         registryPassword: workspace.registryPassword,
+        owner: identity.value,
     });
     deployment.drift.apply((drift) => {
         if (drift.length > 0) {

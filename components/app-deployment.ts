@@ -49,6 +49,8 @@ export interface AppDeploymentArgs {
     /** When set, the host logs in to the registry before pulling; the password travels on stdin. */
     registryUsername?: string;
     registryPassword?: pulumi.Input<string>;
+    /** The stack's id (StackIdentity): the app dir's `.owner` names it. */
+    owner: pulumi.Input<string>;
 }
 
 export class AppDeployment extends ComponentResource {
@@ -101,6 +103,7 @@ export class AppDeployment extends ComponentResource {
             healthTimeoutSeconds: args.healthTimeoutSeconds ?? 120,
             // The URN's value without the dependency on this component, which would make the child wait for itself.
             logUrn: output(new Promise<string>((resolve) => this.urn.apply(resolve))),
+            owner: args.owner,
         }, { parent: this });
 
         this.deployed = deployment.observed.apply((observed) => observed.record);

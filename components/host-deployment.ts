@@ -53,12 +53,14 @@ export interface HostDeploymentInputs {
     healthTimeoutSeconds: number;
     /** Where the engine shows progress and notices: the component this deployment belongs to. */
     logUrn?: string;
+    /** The stack's id (StackIdentity), which the app dir's `.owner` names. */
+    owner?: string;
 }
 
 export interface HostDeploymentOutputs extends HostDeploymentInputs {
     /**
-     * The stack's mark on its app dir (`.owner`), made at the first deploy and kept in the state, so a same-named
-     * stack elsewhere cannot pass for this one. Absent in states from before owner marks: their next deploy makes it.
+     * The id the app dir's `.owner` names, as the last deploy wrote it, so a same-named stack elsewhere cannot pass
+     * for this one. Absent in states from before owner marks: their next deploy makes it.
      */
     owner?: string;
     /** What the host held at the last deploy or refresh. */
@@ -188,11 +190,11 @@ export const hostDeploymentProvider: pulumi.dynamic.ResourceProvider<HostDeploym
 
     async create(inputs) {
         const { host, port } = inputs.connection;
-        return { id: `${host}:${port}${appDir(inputs.location)}`, outs: await deploy(inputs, randomUUID()) };
+        return { id: `${host}:${port}${appDir(inputs.location)}`, outs: await deploy(inputs, inputs.owner ?? randomUUID()) };
     },
 
     async update(_id, olds, news) {
-        return { outs: await deploy(news, olds.owner ?? randomUUID()) };
+        return { outs: await deploy(news, olds.owner ?? news.owner ?? randomUUID()) };
     },
 
     async read(id, props) {
@@ -226,6 +228,7 @@ export interface HostDeploymentArgs {
     deployedBy: string;
     healthTimeoutSeconds: number;
     logUrn?: pulumi.Input<string>;
+    owner: pulumi.Input<string>;
 }
 
 export class HostDeployment extends CachedDynamicResource {
