@@ -336,7 +336,7 @@ function readProc(pid: string, file: string): string | undefined {
 }
 
 /** Processes running `sh <dir>/staged/job.XXXXXXXX/phase` (a path relative to their cwd, or absolute), with their job dir. */
-function phaseProcesses(dir: string): { pid: number; job: string }[] {
+export function phaseProcesses(dir: string): { pid: number; job: string }[] {
     const found: { pid: number; job: string }[] = [];
     for (const pid of fs.readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
         const argv = readProc(pid, "cmdline")?.split("\0") ?? [];

@@ -14,6 +14,7 @@ import { BuiltImage } from "../../local/app-repository";
 import { freePort } from "../../local/sshd";
 import { DeployEnvironment, repository, startDeployEnvironment } from "../helpers/deploy-environment";
 import { deployRequest as buildDeployRequest, ownerOf } from "../helpers/deploy-request";
+import { phaseProcesses } from "../helpers/fault-harness";
 import { RemoteResult, runOverSsh } from "../helpers/ssh";
 
 // One scenario: each test starts from what the one before deployed.
@@ -140,10 +141,9 @@ describe("host scripts over a real SSH host, dockerd, compose v2 and Registry v3
     const notDeployed = () => parseDeployInfo(deployInfoText(), "").digest === env.images.a.digest ? env.images.b : env.images.a;
     /** kill -9 of the detached deploy phase working in `dir` (other suites' phases may run beside it). */
     const killPhaseIn = (dir: string) => {
-        const pids = execFileSync("sh", ["-c", "pgrep -f '^sh staged/job[.][A-Za-z0-9]+/phase ' || true"], { encoding: "utf8" }).split("\n").filter(Boolean);
-        const ours = pids.filter((pid) => { try { return fs.readlinkSync(`/proc/${pid}/cwd`) === dir; } catch { return false; } });
+        const ours = phaseProcesses(dir);
         assert.strictEqual(ours.length, 1, `one deploy phase works in ${dir}`);
-        process.kill(Number(ours[0]), "SIGKILL");
+        process.kill(ours[0].pid, "SIGKILL");
     };
     /** Waits for a deploy that holds the app's lock to finish. */
     const lockReleased = () => execFileSync("flock", [path.join(appDir(location), ".deploy.lock"), "true"]);
