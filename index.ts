@@ -1,11 +1,11 @@
 // The workspace (this stack): its config read and checked, then per app a pinned image and its deployment.
 import { all } from "@pulumi/pulumi/output";
 import * as log from "@pulumi/pulumi/log";
-import { AppDeployment } from "./components/app-deployment";
-import { formatDeployment, formatImageTable } from "./components/overview";
-import { ImageDigest } from "./components/image-digest";
-import { loadWorkspaceConfig } from "./components/program-workspace";
-import { StackIdentity } from "./components/stack-identity";
+import { AppDeployment } from "./components/pulumi/app-deployment";
+import { formatDeployment, formatImageTable } from "./components/model/overview";
+import { ImageDigest } from "./components/pulumi/image-digest";
+import { loadWorkspaceConfig } from "./components/pulumi/program-workspace";
+import { StackIdentity } from "./components/pulumi/stack-identity";
 
 const workspace = loadWorkspaceConfig();
 // One id for the stack, recorded before any deploy: the mark of every app dir it owns.

@@ -11,7 +11,7 @@ import { gatherReferences } from "../components/cleanup/references";
 import { DigestCache } from "../components/registry/cache";
 import { RegistryClient } from "../components/registry/client";
 import { mapWithLimit } from "../components/registry/listing";
-import { parseWorkspace } from "../components/workspace";
+import { parseWorkspace } from "../components/model/workspace";
 import { startDockerd } from "../local/dockerd";
 import { startRegistry } from "../local/registry";
 import { startSshHost } from "../local/sshd";

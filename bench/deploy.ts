@@ -10,7 +10,7 @@ import * as path from "path";
 import { parseArgs, promisify } from "util";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import * as ts from "typescript";
-import { renderCompose } from "../components/compose";
+import { renderCompose } from "../components/model/compose";
 import { runRemote } from "../components/remote/ssh";
 import { openWorkspace } from "../local/pulumi-workspace";
 import { freePort } from "../local/sshd";

@@ -5,15 +5,15 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parseArgs } from "util";
-import { parseDeployInfo } from "../components/deploy-info";
-import { listOverview } from "../components/overview-listing";
-import { formatDeployment, formatImageTable } from "../components/overview";
-import { printableJson } from "../components/printable";
-import { projectRoot } from "../components/project-root";
+import { parseDeployInfo } from "../components/model/deploy-info";
+import { listOverview } from "../components/model/overview-listing";
+import { formatDeployment, formatImageTable } from "../components/model/overview";
+import { printableJson } from "../components/model/printable";
+import { projectRoot } from "../components/model/project-root";
 import { appDir } from "../components/remote/layout";
 import { buildReadRecordsScript, splitRecords } from "../components/remote/scripts";
 import { runRemote } from "../components/remote/ssh";
-import { RegistryAccess, WorkspaceConfigError, appLocation, readWorkspace, sshConnection } from "../components/workspace";
+import { RegistryAccess, WorkspaceConfigError, appLocation, readWorkspace, sshConnection } from "../components/model/workspace";
 
 const usage = `usage: npm run images:overview -- WORKSPACE REPOSITORY [--json] [--identity FILE] [--project-dir DIR]
   WORKSPACE    a stack with a Pulumi.<stack>.yaml, e.g. dev

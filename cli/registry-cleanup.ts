@@ -11,13 +11,13 @@ import { Decision, planCleanup } from "../components/cleanup/plan";
 import { loadPolicy } from "../components/cleanup/policy";
 import { CleanupError, WorkspaceSource, gatherReferences } from "../components/cleanup/references";
 import { applyTagPrune, planTagPrune } from "../components/cleanup/tag-prune";
-import { DeployInfo } from "../components/deploy-info";
-import { formatCreated } from "../components/overview";
-import { printable } from "../components/printable";
-import { projectRoot } from "../components/project-root";
+import { DeployInfo } from "../components/model/deploy-info";
+import { formatCreated } from "../components/model/overview";
+import { printable } from "../components/model/printable";
+import { projectRoot } from "../components/model/project-root";
 import { DigestCache } from "../components/registry/cache";
 import { shortDigest } from "../components/registry/reference";
-import { RegistryAccess, Workspace, listWorkspaces, readWorkspace } from "../components/workspace";
+import { RegistryAccess, Workspace, listWorkspaces, readWorkspace } from "../components/model/workspace";
 
 const say = (message: string) => process.stderr.write(`registry:cleanup: ${message}\n`);
 

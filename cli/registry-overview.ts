@@ -4,10 +4,10 @@ import { parseArgs } from "util";
 import { DigestCache } from "../components/registry/cache";
 import { RegistryClient } from "../components/registry/client";
 import { ConcurrencyLimit, defaultConcurrency, listRepositoryTags, newestFirst, TagRow } from "../components/registry/listing";
-import { formatImageTable } from "../components/overview";
-import { printableJson } from "../components/printable";
-import { projectRoot } from "../components/project-root";
-import { RegistryAccess, readWorkspace } from "../components/workspace";
+import { formatImageTable } from "../components/model/overview";
+import { printableJson } from "../components/model/printable";
+import { projectRoot } from "../components/model/project-root";
+import { RegistryAccess, readWorkspace } from "../components/model/workspace";
 
 const usage = `usage: npm run registry:overview -- [--registry HOST[:PORT]] [--insecure] [--json] [--stack NAME]
   --registry   the registry (default: iac:registry of the stack)

@@ -8,7 +8,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
-import { readWorkspace } from "../components/workspace";
+import { readWorkspace } from "../components/model/workspace";
 import { AppRepository } from "./app-repository";
 import { startDockerd, unmountUnder } from "./dockerd";
 import { stopPid } from "./process";

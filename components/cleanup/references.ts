@@ -3,12 +3,12 @@
 // each deploy history (so a rollback stays possible), every deploy staged there (one waiting on the app's lock
 // pulls its digest later) and the image of every container, running or stopped; where given, the stack's
 // recorded `deployed` output. Anything unreadable or unusable stops everything.
-import { DeployInfo, DeployRecordAt, parseDeployHistory, parseDeployInfoAt } from "../deploy-info";
-import { ImageName, parseImageName } from "../image-name";
-import { printable } from "../printable";
+import { DeployInfo, DeployRecordAt, parseDeployHistory, parseDeployInfoAt } from "../model/deploy-info";
+import { ImageName, parseImageName } from "../model/image-name";
+import { printable } from "../model/printable";
 import { validateDigest } from "../registry/reference";
 import { runRemote } from "../remote/ssh";
-import { Workspace, sshConnection } from "../workspace";
+import { Workspace, sshConnection } from "../model/workspace";
 import { AppDirRecords, buildContainerImagesScript, buildListAppRecordsScript, parseAppRecords, parseContainerImages, parseStagedImages } from "./host-references";
 import { References, anyRepository, referenceKey } from "./plan";
 

@@ -1,7 +1,7 @@
 // Typed errors: each message names the registry, repository and tag/digest involved and says what to do
 // next. None ever carries a credential: messages are built from names only, never from request options.
 // Whatever the registry itself wrote (error bodies, values it sent) is made printable before it is shown.
-import { printable } from "../printable";
+import { printable } from "../model/printable";
 
 /** Where in a registry something went wrong: `127.0.0.1:5000/rednaw/hello-world:eb53023`. */
 export interface RegistryLocation {

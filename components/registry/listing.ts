@@ -1,6 +1,6 @@
 // Every tag of a repository with its digest and labels: its manifest per tag, and the config blob once per
 // distinct digest, a few requests at a time.
-import { printable } from "../printable";
+import { printable } from "../model/printable";
 import { RegistryClient, defaultPlatform } from "./client";
 import {
     BlobNotFoundError, DigestMismatchError, MalformedResponseError, ManifestNotFoundError, TagNotFoundError,

@@ -2,7 +2,7 @@
 // the compose project, the lock, the stagings — derives from the deploy dir `<deployRoot>/<org>/<app>`, so
 // two workspaces with their own dirs never share a name on one host.
 import * as crypto from "crypto";
-import { InvalidValueError } from "../invalid-value";
+import { InvalidValueError } from "../model/invalid-value";
 
 export const appNamePattern = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const absolutePathPattern = /^\/(?:[A-Za-z0-9._-]+\/?)*$/;

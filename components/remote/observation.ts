@@ -1,7 +1,7 @@
 // What a host holds for an app — deploy-info.yml and the app's containers with the digests they run — read
 // from the observe script's output, and how that differs from what the stack recorded.
-import { DeployInfo, parseDeployInfo } from "../deploy-info";
-import { printable } from "../printable";
+import { DeployInfo, parseDeployInfo } from "../model/deploy-info";
+import { printable } from "../model/printable";
 import { observationMarkers } from "./scripts";
 
 export interface ContainerState {

@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { ConfigMap, Stack } from "@pulumi/pulumi/automation";
 import * as YAML from "yaml";
-import { DeployInfo, parseDeployInfo } from "../../components/deploy-info";
+import { DeployInfo, parseDeployInfo } from "../../components/model/deploy-info";
 import { appDir, composeProject } from "../../components/remote/layout";
 import { freePort } from "../../local/sshd";
 import { DeployEnvironment, repository, startDeployEnvironment } from "../helpers/deploy-environment";

@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ConfigMap } from "@pulumi/pulumi/automation";
-import { DeployInfo, parseDeployInfo } from "../../components/deploy-info";
+import { DeployInfo, parseDeployInfo } from "../../components/model/deploy-info";
 import { AppLocation, appDir, composeProject } from "../../components/remote/layout";
 import { BuiltImage } from "../../local/app-repository";
 import { startDockerd } from "../../local/dockerd";

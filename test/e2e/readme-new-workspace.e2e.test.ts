@@ -7,7 +7,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { parseDeployInfo } from "../../components/deploy-info";
+import { parseDeployInfo } from "../../components/model/deploy-info";
 import { appDir, composeProject } from "../../components/remote/layout";
 import { SshHost, startSshHost } from "../../local/sshd";
 import { DeployEnvironment, startDeployEnvironment } from "../helpers/deploy-environment";

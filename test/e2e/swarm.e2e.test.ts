@@ -9,7 +9,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { DeployInfo, parseDeployInfo } from "../../components/deploy-info";
+import { DeployInfo, parseDeployInfo } from "../../components/model/deploy-info";
 import { appDir, swarmStack } from "../../components/remote/layout";
 import { DeployEnvironment, repository, startDeployEnvironment } from "../helpers/deploy-environment";
 import { createTestStack, TestStack } from "../helpers/pulumi-stack";

@@ -5,7 +5,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { DeployInfo, parseDeployHistory, parseDeployInfo } from "../../components/deploy-info";
+import { DeployInfo, parseDeployHistory, parseDeployInfo } from "../../components/model/deploy-info";
 import { AppLocation, appDir, composeProject } from "../../components/remote/layout";
 import { BuiltImage } from "../../local/app-repository";
 import { PostgresServer, startPostgres } from "../../local/postgres";

@@ -2,8 +2,8 @@
 // scripts over real SSH without the engine.
 import * as fs from "fs";
 import * as path from "path";
-import { renderCompose, renderEnvFile } from "../../components/compose";
-import { renderRecordParts } from "../../components/deploy-info";
+import { renderCompose, renderEnvFile } from "../../components/model/compose";
+import { renderRecordParts } from "../../components/model/deploy-info";
 import { AppLocation, DeployTarget } from "../../components/remote/layout";
 import { DeploySpec, buildDeployPhase, buildDeployScript, encodeBundle } from "../../components/remote/scripts";
 import { BuiltImage } from "../../local/app-repository";

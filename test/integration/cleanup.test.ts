@@ -16,7 +16,7 @@ import { gatherReferences } from "../../components/cleanup/references";
 import { applyTagPrune, planTagPrune } from "../../components/cleanup/tag-prune";
 import { RegistryClient } from "../../components/registry/client";
 import { AppLocation, composeLabels, composeProject } from "../../components/remote/layout";
-import { readWorkspace } from "../../components/workspace";
+import { readWorkspace } from "../../components/model/workspace";
 import { AppRepository } from "../../local/app-repository";
 import { DockerEngine, startDockerd } from "../../local/dockerd";
 import { RegistryFlavour, RegistryServer, registryBinary, registryFlavours, startRegistry } from "../../local/registry";

@@ -5,7 +5,7 @@ import * as fc from "fast-check";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { renderCompose, renderEnvFile } from "../../components/compose";
+import { renderCompose, renderEnvFile } from "../../components/model/compose";
 
 describe("env files read by docker compose v2", function () {
     this.timeout(120_000);

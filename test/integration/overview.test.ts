@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { listOverview } from "../../components/overview-listing";
+import { listOverview } from "../../components/model/overview-listing";
 import { RegistryClient } from "../../components/registry/client";
 import { listRepositoryTags } from "../../components/registry/listing";
 import { appDir } from "../../components/remote/layout";

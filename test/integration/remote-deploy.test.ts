@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { parseDeployInfo } from "../../components/deploy-info";
+import { parseDeployInfo } from "../../components/model/deploy-info";
 import { AppLocation, appDir, composeProject } from "../../components/remote/layout";
 import { parseObservation } from "../../components/remote/observation";
 import { buildObserveScript, buildRemoveScript } from "../../components/remote/scripts";

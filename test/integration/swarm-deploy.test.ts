@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { buildContainerImagesScript, parseContainerImages } from "../../components/cleanup/host-references";
-import { parseDeployInfo } from "../../components/deploy-info";
+import { parseDeployInfo } from "../../components/model/deploy-info";
 import { AppLocation, DeployTarget, appDir, composeProject, swarmStack } from "../../components/remote/layout";
 import { driftOf, parseObservation } from "../../components/remote/observation";
 import { buildObserveScript, buildRemoveScript } from "../../components/remote/scripts";

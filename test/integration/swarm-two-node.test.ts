@@ -6,7 +6,7 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { parseDeployInfo } from "../../components/deploy-info";
+import { parseDeployInfo } from "../../components/model/deploy-info";
 import { AppLocation, appDir, swarmStack } from "../../components/remote/layout";
 import { buildRemoveScript } from "../../components/remote/scripts";
 import { BuiltImage } from "../../local/app-repository";

@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { ChangeNoticeArgs, describePendingChange, formatChange } from "../../components/change-notice";
+import { ChangeNoticeArgs, describePendingChange, formatChange } from "../../components/model/change-notice";
 import { RegistryClient } from "../../components/registry/client";
 
 const a = { tag: "eb53023", digest: "sha256:" + "a".repeat(64), description: "initial deploy", created: "2026-01-25T01:01:00Z" };

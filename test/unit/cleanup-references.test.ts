@@ -11,9 +11,9 @@ import * as path from "path";
 import { buildContainerImagesScript, buildListAppRecordsScript, parseAppRecords, parseContainerImages, parseStagedImages } from "../../components/cleanup/host-references";
 import { DigestEntry, planCleanup, referenceKey } from "../../components/cleanup/plan";
 import { CleanupError, HostObservation, collectReferences } from "../../components/cleanup/references";
-import { renderCompose } from "../../components/compose";
-import { renderDeployInfo } from "../../components/deploy-info";
-import { parseWorkspace } from "../../components/workspace";
+import { renderCompose } from "../../components/model/compose";
+import { renderDeployInfo } from "../../components/model/deploy-info";
+import { parseWorkspace } from "../../components/model/workspace";
 import { helloWorldTemplate } from "../helpers/deploy-request";
 
 const registry = "127.0.0.1:5000";

@@ -1,7 +1,7 @@
 // Deploy records are read strictly: a record cleanup cannot use is refused with its file and line, never
 // skipped (a skipped record is a digest nobody protects).
 import * as assert from "assert";
-import { DeployInfoError, parseDeployHistory, parseDeployInfo, parseDeployInfoAt, renderDeployInfo } from "../../components/deploy-info";
+import { DeployInfoError, parseDeployHistory, parseDeployInfo, parseDeployInfoAt, renderDeployInfo } from "../../components/model/deploy-info";
 
 const digest = `sha256:${"ab".repeat(32)}`;
 const record = (fields: Record<string, string> = {}) => Object.entries({

@@ -6,10 +6,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { codeKey, providerCacheDir, providerText } from "../../components/dynamic-resource";
-import { hostDeploymentProvider } from "../../components/host-deployment";
-import { imageDigestProvider } from "../../components/image-digest";
-import { imageOverviewProvider } from "../../components/image-overview";
+import { codeKey, providerCacheDir, providerText } from "../../components/pulumi/dynamic-resource";
+import { hostDeploymentProvider } from "../../components/pulumi/host-deployment";
+import { imageDigestProvider } from "../../components/pulumi/image-digest";
+import { imageOverviewProvider } from "../../components/pulumi/image-overview";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const requireFromString: (code: string) => { handler: () => Record<string, unknown> } = require("require-from-string");
 

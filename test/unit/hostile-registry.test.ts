@@ -6,8 +6,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { ImageDigestInputs, ImageDigestOutputs, imageDigestProvider } from "../../components/image-digest";
-import { listOverview } from "../../components/overview-listing";
+import { ImageDigestInputs, ImageDigestOutputs, imageDigestProvider } from "../../components/pulumi/image-digest";
+import { listOverview } from "../../components/model/overview-listing";
 import { RegistryClient } from "../../components/registry/client";
 import {
     MalformedResponseError, RegistryError, RegistryTimeoutError, TagNotFoundError,

@@ -1,6 +1,6 @@
 // The provider's offline parts: input checks and diff semantics.
 import * as assert from "assert";
-import { ImageDigestOutputs, checkImageInputs, imageDigestProvider } from "../../components/image-digest";
+import { ImageDigestOutputs, checkImageInputs, imageDigestProvider } from "../../components/pulumi/image-digest";
 import { serializedProvider } from "../helpers/serialized-provider";
 
 const digest = "sha256:" + "d".repeat(64);

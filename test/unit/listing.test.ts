@@ -5,8 +5,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ServerResponse } from "http";
-import { imageOverviewProvider } from "../../components/image-overview";
-import { formatImageTable } from "../../components/overview";
+import { imageOverviewProvider } from "../../components/pulumi/image-overview";
+import { formatImageTable } from "../../components/model/overview";
 import { DigestCache } from "../../components/registry/cache";
 import { RegistryClient } from "../../components/registry/client";
 import {

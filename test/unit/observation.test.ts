@@ -1,6 +1,6 @@
 // What a swarm manager's observation says, parsed, and how it differs from the recorded deploy.
 import * as assert from "assert";
-import { DeployInfo } from "../../components/deploy-info";
+import { DeployInfo } from "../../components/model/deploy-info";
 import { driftOf, parseObservation } from "../../components/remote/observation";
 import { observationMarkers } from "../../components/remote/scripts";
 

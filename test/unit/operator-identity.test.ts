@@ -2,7 +2,7 @@
 // and never anything that could break the record's line or a terminal.
 import * as assert from "assert";
 import * as os from "os";
-import { operatorIdentity } from "../../components/deploy-info";
+import { operatorIdentity } from "../../components/model/deploy-info";
 
 describe("the operator's identity for deployed_by", () => {
     it("is IAC_OPERATOR when set, of any script, else user@host", () => {

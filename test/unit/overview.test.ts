@@ -1,6 +1,6 @@
 import * as assert from "assert";
-import { formatCreated, formatDeployment, formatImageTable } from "../../components/overview";
-import { printable } from "../../components/printable";
+import { formatCreated, formatDeployment, formatImageTable } from "../../components/model/overview";
+import { printable } from "../../components/model/printable";
 import { TagRow } from "../../components/registry/listing";
 
 const row = (tag: string, digest: string | null, created: string | null, description: string | null): TagRow =>

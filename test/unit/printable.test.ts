@@ -2,7 +2,7 @@
 // means exactly what it meant.
 import * as assert from "assert";
 import * as fc from "fast-check";
-import { printable, printableJson } from "../../components/printable";
+import { printable, printableJson } from "../../components/model/printable";
 
 const terminalControls = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 // Strings full of what terminals act on: ESC sequences, C1, NUL, bidi, mixed with any other character.

@@ -7,8 +7,8 @@ import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { getMonitor } from "@pulumi/pulumi/runtime/settings";
-import { HostDeployment } from "../../components/host-deployment";
-import { loadWorkspaceConfig } from "../../components/program-workspace";
+import { HostDeployment } from "../../components/pulumi/host-deployment";
+import { loadWorkspaceConfig } from "../../components/pulumi/program-workspace";
 import { outputValue, stackConfig } from "../helpers/mock-program";
 
 /** A RegisterResource request as the engine receives it, secrets still marked. */

@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { RegistryAccess, Workspace, WorkspaceConfigError, encrypted, parseWorkspace, readWorkspace } from "../../components/workspace";
+import { RegistryAccess, Workspace, WorkspaceConfigError, encrypted, parseWorkspace, readWorkspace } from "../../components/model/workspace";
 import { runProgram, stackConfig } from "../helpers/mock-program";
 
 const projectRoot = path.resolve(__dirname, "..", "..");

@@ -2,10 +2,10 @@
 // by the ImageOverview resource (./image-overview) and the images:overview command, which must start without
 // loading @pulumi/pulumi.
 import { printableLabels } from "./printable";
-import { credentialsOf } from "./registry/auth";
-import { DigestCache } from "./registry/cache";
-import { RegistryClient, defaultPlatform } from "./registry/client";
-import { TagRow, listRepositoryTags, newestFirst } from "./registry/listing";
+import { credentialsOf } from "../registry/auth";
+import { DigestCache } from "../registry/cache";
+import { RegistryClient, defaultPlatform } from "../registry/client";
+import { TagRow, listRepositoryTags, newestFirst } from "../registry/listing";
 
 export interface OverviewRow extends TagRow {
     /** The row's digest is the one in the workspace's deploy-info.yml. */

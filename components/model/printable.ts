@@ -1,6 +1,6 @@
 // Labels, tag lists and error bodies come from whoever built the image or runs the registry, so whatever of
 // theirs reaches a terminal (tables, stack outputs and their diffs, preview messages, errors) goes through here.
-import type { ImageLabels } from "./registry/types";
+import type { ImageLabels } from "../registry/types";
 
 // Past C0: DEL, C1 (U+009B is a CSI of its own), line and paragraph separators, bidi overrides and isolates.
 const unsafePastC0 = "\\x7f-\\x9f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069";

@@ -5,7 +5,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { secret } from "@pulumi/pulumi/output";
 import { CachedDynamicResource } from "./dynamic-resource";
-import { ImageOverviewInputs, ImageOverviewOutputs, OverviewRow, listOverview } from "./overview-listing";
+import { ImageOverviewInputs, ImageOverviewOutputs, OverviewRow, listOverview } from "../model/overview-listing";
 
 /** A change of any of these lists again; credentials included, so a refresh never uses stale ones. */
 const listingKeys = ["registry", "repository", "deployedDigest", "deployedTag", "platform", "insecure", "username", "password"] as const;

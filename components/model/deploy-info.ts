@@ -4,7 +4,7 @@ import * as os from "os";
 import YAML = require("yaml");
 import { ImageName, parseImageName } from "./image-name";
 import { printable } from "./printable";
-import { validateDigest, validateTag } from "./registry/reference";
+import { validateDigest, validateTag } from "../registry/reference";
 
 export interface DeployInfo {
     app: string;

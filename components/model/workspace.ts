@@ -6,12 +6,12 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { envEntryProblem } from "./compose";
 import { projectRoot } from "./project-root";
-import { Credentials, credentialsFromDockerConfig } from "./registry/auth";
-import { DigestCache } from "./registry/cache";
-import { RegistryClient } from "./registry/client";
-import { parsePlatform, validateDigest, validateHost, validateRegistry, validateRepository, validateTag } from "./registry/reference";
-import { AppLocation, DeployTarget, appNamePattern, deployTargets, validateAbsolutePath, validateName } from "./remote/layout";
-import { SshConnection, hostKeyPattern } from "./remote/ssh";
+import { Credentials, credentialsFromDockerConfig } from "../registry/auth";
+import { DigestCache } from "../registry/cache";
+import { RegistryClient } from "../registry/client";
+import { parsePlatform, validateDigest, validateHost, validateRegistry, validateRepository, validateTag } from "../registry/reference";
+import { AppLocation, DeployTarget, appNamePattern, deployTargets, validateAbsolutePath, validateName } from "../remote/layout";
+import { SshConnection, hostKeyPattern } from "../remote/ssh";
 
 export const projectNamespace = "iac";
 

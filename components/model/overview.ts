@@ -2,7 +2,7 @@
 // from whoever built the image, so nothing in them reaches a terminal raw.
 import { DeployInfo } from "./deploy-info";
 import { printable } from "./printable";
-import { TagRow } from "./registry/listing";
+import { TagRow } from "../registry/listing";
 
 const descriptionWidth = 60;
 const createdWidth = 21;

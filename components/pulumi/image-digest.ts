@@ -4,15 +4,15 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { secret } from "@pulumi/pulumi/output";
 import { CachedDynamicResource } from "./dynamic-resource";
-import { printableLabels } from "./printable";
-import { credentialsOf } from "./registry/auth";
-import { DigestCache } from "./registry/cache";
-import { RegistryClient, defaultPlatform } from "./registry/client";
-import { DigestMismatchError, TagNotFoundError } from "./registry/errors";
+import { printableLabels } from "../model/printable";
+import { credentialsOf } from "../registry/auth";
+import { DigestCache } from "../registry/cache";
+import { RegistryClient, defaultPlatform } from "../registry/client";
+import { DigestMismatchError, TagNotFoundError } from "../registry/errors";
 import {
     parsePlatform, pinnedRef, validateDigest, validateRegistry, validateRepository, validateTag,
-} from "./registry/reference";
-import { ImageLabels } from "./registry/types";
+} from "../registry/reference";
+import { ImageLabels } from "../registry/types";
 
 export interface ImageDigestArgs {
     /** host[:port] of the registry. */

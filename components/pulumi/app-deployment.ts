@@ -4,13 +4,13 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { ComponentResource } from "@pulumi/pulumi/resource";
 import { all, output } from "@pulumi/pulumi/output";
-import { renderCompose, renderEnvFile } from "./compose";
-import { DeployInfo, operatorIdentity } from "./deploy-info";
+import { renderCompose, renderEnvFile } from "../model/compose";
+import { DeployInfo, operatorIdentity } from "../model/deploy-info";
 import { HostDeployment } from "./host-deployment";
 import { ImageDigest } from "./image-digest";
 import { ImageOverview } from "./image-overview";
-import { OverviewRow } from "./overview-listing";
-import { AppLocation, DeployTarget } from "./remote/layout";
+import { OverviewRow } from "../model/overview-listing";
+import { AppLocation, DeployTarget } from "../remote/layout";
 
 export interface HostConnection {
     host: pulumi.Input<string>;

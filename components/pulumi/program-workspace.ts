@@ -8,9 +8,9 @@ import { Config } from "@pulumi/pulumi/config";
 import { getStack } from "@pulumi/pulumi/metadata";
 import { secret } from "@pulumi/pulumi/output";
 import { allConfig, getConfig } from "@pulumi/pulumi/runtime/config";
-import { projectRoot } from "./project-root";
-import { credentialsFromDockerConfig } from "./registry/auth";
-import { Workspace, WorkspaceApp, parseWorkspace, projectNamespace } from "./workspace";
+import { projectRoot } from "../model/project-root";
+import { credentialsFromDockerConfig } from "../registry/auth";
+import { Workspace, WorkspaceApp, parseWorkspace, projectNamespace } from "../model/workspace";
 
 export interface ProgramApp extends WorkspaceApp {
     /** apps/<app>/compose.yml, relative to the project. */

@@ -1,7 +1,7 @@
 // What a deploy means for people, said before it happens: `hello-world@dev: eb53023 "initial deploy" →
 // 6350192 "add healthcheck…"`, called a rollback when the target was built before what runs. Said by the
 // deployment's provider when it sees the change, so a no-op run asks nothing of anyone.
-import { RegistryClient } from "./registry/client";
+import { RegistryClient } from "../registry/client";
 import { printable } from "./printable";
 
 export interface VersionFacts {

@@ -1,8 +1,8 @@
 // `registry/repository` as deploy records name an image, split by the rule docker uses: the first component
 // names a registry only when it looks like a host (a '.' or ':' in it, or localhost). Without one, `acme/web`
 // would be looked up as another repository than the one deployed, so a registry host is required here.
-import { InvalidReferenceError } from "./registry/errors";
-import { validateRegistry, validateRepository } from "./registry/reference";
+import { InvalidReferenceError } from "../registry/errors";
+import { validateRegistry, validateRepository } from "../registry/reference";
 
 export interface ImageName {
     registry: string;

@@ -6,16 +6,16 @@ import type * as pulumi from "@pulumi/pulumi";
 import { randomUUID } from "crypto";
 import { secret } from "@pulumi/pulumi/output";
 import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
-import { VersionFacts, describePendingChange } from "./change-notice";
-import { DeployInfo, renderRecordParts } from "./deploy-info";
+import { VersionFacts, describePendingChange } from "../model/change-notice";
+import { DeployInfo, renderRecordParts } from "../model/deploy-info";
 import { CachedDynamicResource } from "./dynamic-resource";
 import { Severity, engineLog } from "./engine-log";
-import { credentialsOf } from "./registry/auth";
-import { RegistryClient } from "./registry/client";
-import { AppLocation, DeployTarget, appDir } from "./remote/layout";
-import { HostObservation, driftOf, parseObservation } from "./remote/observation";
-import { buildDeployPhase, buildDeployScript, buildObserveScript, buildRemoveScript, encodeBundle } from "./remote/scripts";
-import { SshConnection, runRemote } from "./remote/ssh";
+import { credentialsOf } from "../registry/auth";
+import { RegistryClient } from "../registry/client";
+import { AppLocation, DeployTarget, appDir } from "../remote/layout";
+import { HostObservation, driftOf, parseObservation } from "../remote/observation";
+import { buildDeployPhase, buildDeployScript, buildObserveScript, buildRemoveScript, encodeBundle } from "../remote/scripts";
+import { SshConnection, runRemote } from "../remote/ssh";
 
 /** The pinned image, from ImageDigest; unknown during a preview that changes it. */
 export interface PinnedImage extends VersionFacts {

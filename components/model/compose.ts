@@ -2,7 +2,7 @@
 // `${IMAGE}` runs the pinned `registry/repository@sha256:…` — never a tag — and reads the app's env file.
 import * as YAML from "yaml";
 import { InvalidValueError } from "./invalid-value";
-import { DeployTarget, files, validateServiceName } from "./remote/layout";
+import { DeployTarget, files, validateServiceName } from "../remote/layout";
 import { translateForSwarm } from "./swarm-compose";
 
 export const imagePlaceholder = "${IMAGE}";
