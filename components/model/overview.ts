@@ -65,6 +65,23 @@ export function formatImageTable(repository: string, rows: TableRow[], deployedD
 }
 
 /**
+ * A table cell of GitHub-flavoured Markdown: labels come from whoever built the image, so what would end the cell,
+ * format the text or open HTML in a job summary is written as a character reference instead.
+ */
+function markdownCell(text: string): string {
+    return text.replace(/[\\`*_[\]<>|&#!~]/g, (char) => `&#${char.charCodeAt(0)};`);
+}
+
+/** The same rows as formatImageTable, as a Markdown table (a CI job summary), → on the image with `markedDigest`. */
+export function formatImageMarkdown(repository: string, rows: TableRow[], markedDigest?: string | null): string {
+    const body = rows.map((row) => {
+        const marker = markedDigest && row.digest === markedDigest ? "→" : "";
+        return `| ${marker} | ${[shownTag(row), shownCreated(row), shownDescription(row)].map(markdownCell).join(" | ")} |`;
+    });
+    return [`#### ${markdownCell(printable(repository))}`, "", "| | Tag | Created | Description |", "|---|---|---|---|", ...body].join("\n");
+}
+
+/**
  * Under a workspace's table: who deployed what runs, and when. On a shared stack this is how the next operator
  * sees whose deploy they are looking at; the record is the host's deploy-info.yml.
  */

@@ -6,11 +6,16 @@ import * as path from "path";
 const projectRoot = path.resolve(__dirname, "..", "..");
 let built = false;
 
-export function runOperatorCommand(name: string, args: string[], options: { env?: NodeJS.ProcessEnv; timeout?: number } = {}): SpawnSyncReturns<string> {
+/** Also for a script that runs the commands itself (scripts/registry-summary). */
+export function buildOperatorCommands(): void {
     if (!built) {
         execFileSync("npm", ["run", "-s", "build:cli"], { cwd: projectRoot, stdio: "inherit" });
         built = true;
     }
+}
+
+export function runOperatorCommand(name: string, args: string[], options: { env?: NodeJS.ProcessEnv; timeout?: number } = {}): SpawnSyncReturns<string> {
+    buildOperatorCommands();
     return spawnSync("npm", ["run", "-s", name, "--", ...args],
         { cwd: projectRoot, encoding: "utf8", env: options.env ?? process.env, timeout: options.timeout ?? 60_000 });
 }
