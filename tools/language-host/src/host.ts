@@ -32,6 +32,19 @@ export function sdkVersion(): string {
     return String(pkg.version);
 }
 
+/**
+ * The TypeScript the program would load, resolved from its directory as node resolves it there (a tsc on PATH may
+ * be another one), read from its package.json; "" when there is none, as upstream's About leaves it out then.
+ */
+function typescriptVersion(dir: string): string {
+    try {
+        const version = JSON.parse(fs.readFileSync(locateModule("typescript/package.json", dir), "utf8")).version;
+        return typeof version === "string" ? version : "";
+    } catch {
+        return "";
+    }
+}
+
 /** Pulumi.yaml's runtime.options as a plain object. */
 function programOptions(info: langproto.ProgramInfo | undefined): Record<string, unknown> | undefined {
     return info?.getOptions()?.toJavaScript() as Record<string, unknown> | undefined;
@@ -213,6 +226,10 @@ export class NodeLanguageHost {
         resp.setVersion(commandOutput("node", ["--version"]));
         resp.getMetadataMap().set("packagemanager", pm);
         resp.getMetadataMap().set("packagemanagerVersion", commandOutput(pm, ["--version"]));
+        const typescript = typescriptVersion(dir);
+        if (typescript) {
+            resp.getMetadataMap().set("typescriptVersion", typescript);
+        }
         return resp;
     }
 
@@ -227,8 +244,8 @@ export class NodeLanguageHost {
     async installDependencies(req: langproto.InstallDependenciesRequest, out: InstallOutput, signal: AbortSignal): Promise<void> {
         const info = req.getInfo();
         const dir = info?.getProgramDirectory() || req.getDirectory() || process.cwd();
-        const pm = resolvePackageManager(parseOptions(programOptions(info)).packagemanager, dir);
-        await installDependencies(pm, dir, out, signal);
+        const opts = parseOptions(programOptions(info));
+        await installDependencies(resolvePackageManager(opts.packagemanager, dir), opts.production, dir, out, signal);
     }
 
     cancel(): void {

@@ -5,15 +5,19 @@ import * as childProcess from "child_process";
 
 import type { PackageManager } from "./options";
 
-/** The install command of each package manager, as upstream runs it (never --production: the program is built). */
-export function installCommand(pm: PackageManager): [string, string[]] {
+/**
+ * The install command of each package manager, as upstream runs it; `production` (the runtime option) leaves
+ * devDependencies out, except with bun, whose --production also freezes the lock file (upstream leaves it off too).
+ */
+export function installCommand(pm: PackageManager, production: boolean): [string, string[]] {
+    const omitDev = production ? ["--production"] : [];
     switch (pm) {
         case "npm":
-            return ["npm", ["install", "--loglevel=error"]];
+            return ["npm", ["install", "--loglevel=error", ...omitDev]];
         case "yarn":
-            return ["yarn", ["install"]];
+            return ["yarn", ["install", ...omitDev]];
         case "pnpm":
-            return ["pnpm", ["install"]];
+            return ["pnpm", ["install", "--use-stderr", ...omitDev]];
         case "bun":
             return ["bun", ["install"]];
     }
@@ -25,8 +29,14 @@ export interface InstallOutput {
 }
 
 /** Runs the install in `dir`; rejects with upstream's "<pm> install failed: …" when it does not succeed. */
-export function installDependencies(pm: PackageManager, dir: string, out: InstallOutput, signal?: AbortSignal): Promise<void> {
-    const [cmd, args] = installCommand(pm);
+export function installDependencies(
+    pm: PackageManager,
+    production: boolean,
+    dir: string,
+    out: InstallOutput,
+    signal?: AbortSignal,
+): Promise<void> {
+    const [cmd, args] = installCommand(pm, production);
     out.stdout(Buffer.from("Installing dependencies...\n\n"));
     return new Promise((resolve, reject) => {
         const child = childProcess.spawn(cmd, args, { cwd: dir, stdio: ["ignore", "pipe", "pipe"], signal });

@@ -10,6 +10,8 @@ export interface NodeOptions {
     tsconfigpath: string;
     nodeargs: string;
     packagemanager: PackageManager | "auto";
+    /** `pulumi install` leaves devDependencies out. */
+    production: boolean;
 }
 
 const packageManagers: readonly string[] = ["auto", "npm", "yarn", "pnpm", "bun"];
@@ -17,7 +19,7 @@ const packageManagers: readonly string[] = ["auto", "npm", "yarn", "pnpm", "bun"
 /** Validated as upstream's parseOptions does; the messages are upstream's. */
 export function parseOptions(raw: Record<string, unknown> | undefined): NodeOptions {
     raw ??= {};
-    const opts: NodeOptions = { typescript: true, tsconfigpath: "", nodeargs: "", packagemanager: "auto" };
+    const opts: NodeOptions = { typescript: true, tsconfigpath: "", nodeargs: "", packagemanager: "auto", production: false };
     if ("typescript" in raw) {
         if (typeof raw.typescript !== "boolean") {
             throw new Error("typescript option must be a boolean");
@@ -35,6 +37,12 @@ export function parseOptions(raw: Record<string, unknown> | undefined): NodeOpti
             throw new Error("nodeargs option must be a string");
         }
         opts.nodeargs = raw.nodeargs;
+    }
+    if ("production" in raw) {
+        if (typeof raw.production !== "boolean") {
+            throw new Error("production option must be a boolean");
+        }
+        opts.production = raw.production;
     }
     if ("packagemanager" in raw) {
         const pm = raw.packagemanager;

@@ -129,16 +129,27 @@ function packageDependency(info: any): plugproto.PackageDependency | undefined {
         version = "v" + version;
     }
     const dep = new plugproto.PackageDependency().setName(name!).setKind("resource").setVersion(version).setServer(pulumi.server ?? "");
-    const param = pulumi.parameterization;
-    if (param && typeof param === "object") {
-        dep.setParameterization(
-            new plugproto.PackageParameterization()
-                .setName(param.name ?? "")
-                .setVersion(param.version ?? "")
-                .setValue(Buffer.from(param.value ?? "", "base64")),
-        );
+    const replacement = parameterization(pulumi.parameterization);
+    if (replacement) {
+        dep.setParameterization(replacement);
+    }
+    // A package that extends its base plugin in place instead of replacing it.
+    const extension = parameterization(pulumi.extensionParameterization);
+    if (extension) {
+        dep.setExtension$(extension);
     }
     return dep;
+}
+
+/** A package.json's parameterization (PulumiParameterizationJSON: the value is base64, as Go writes bytes). */
+function parameterization(param: any): plugproto.PackageParameterization | undefined {
+    if (!param || typeof param !== "object") {
+        return undefined;
+    }
+    return new plugproto.PackageParameterization()
+        .setName(param.name ?? "")
+        .setVersion(param.version ?? "")
+        .setValue(Buffer.from(param.value ?? "", "base64"));
 }
 
 /** The warning upstream prints when node_modules holds @pulumi/pulumi of different major versions. */

@@ -1,7 +1,7 @@
 // The language host as the engine starts it: the installed wrapper (.tools/bin/pulumi-language-nodejs, written by
 // scripts/install-tools), which runs the bundle from its code cache. A real process, spoken to over gRPC.
 import * as assert from "assert";
-import { ChildProcess, spawn } from "child_process";
+import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -62,6 +62,45 @@ describe("language host: the installed wrapper", function () {
         const packages = await call<langproto.GetRequiredPackagesRequest, langproto.GetRequiredPackagesResponse>(client.getRequiredPackages,
             new langproto.GetRequiredPackagesRequest().setInfo(new langproto.ProgramInfo().setProgramDirectory(root)));
         assert.ok(Array.isArray(packages.getPackagesList()));
+    });
+
+    it("answers About with the node on PATH, the package manager and the TypeScript the program would load", async () => {
+        const about = await call<langproto.AboutRequest, langproto.AboutResponse>(client.about,
+            new langproto.AboutRequest().setInfo(new langproto.ProgramInfo().setProgramDirectory(root)));
+        assert.strictEqual(about.getVersion(), spawnSync("node", ["--version"], { encoding: "utf8" }).stdout.trim());
+        assert.strictEqual(about.getMetadataMap().get("packagemanager"), "npm");
+        const typescript = JSON.parse(fs.readFileSync(path.join(root, "node_modules", "typescript", "package.json"), "utf8")).version;
+        assert.strictEqual(about.getMetadataMap().get("typescriptVersion"), typescript);
+        const bare = fs.mkdtempSync(path.join(os.tmpdir(), "langhost-about-"));
+        try {
+            const none = await call<langproto.AboutRequest, langproto.AboutResponse>(client.about,
+                new langproto.AboutRequest().setInfo(new langproto.ProgramInfo().setProgramDirectory(bare)));
+            assert.strictEqual(none.getMetadataMap().has("typescriptVersion"), false, "no TypeScript, no entry");
+        } finally {
+            fs.rmSync(bare, { recursive: true, force: true });
+        }
+    });
+
+    it("names a package's extension parameterization apart from a replacing one in GetRequiredPackages", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "langhost-packages-"));
+        try {
+            const pkg = path.join(dir, "node_modules", "@acme", "ext");
+            fs.mkdirSync(pkg, { recursive: true });
+            const value = Buffer.from("params").toString("base64");
+            fs.writeFileSync(path.join(pkg, "package.json"), JSON.stringify({ name: "@acme/ext", version: "1.2.3",
+                pulumi: { resource: true, name: "base", extensionParameterization: { name: "ext", version: "0.1.0", value } } }));
+            const packages = await call<langproto.GetRequiredPackagesRequest, langproto.GetRequiredPackagesResponse>(client.getRequiredPackages,
+                new langproto.GetRequiredPackagesRequest().setInfo(new langproto.ProgramInfo().setProgramDirectory(dir)));
+            const [dep] = packages.getPackagesList();
+            assert.strictEqual(packages.getPackagesList().length, 1);
+            assert.strictEqual(dep.getName(), "base");
+            assert.strictEqual(dep.getVersion(), "v1.2.3");
+            assert.strictEqual(dep.hasParameterization(), false);
+            const ext = dep.getExtension$()!;
+            assert.deepStrictEqual([ext.getName(), ext.getVersion(), Buffer.from(ext.getValue_asU8()).toString()], ["ext", "0.1.0", "params"]);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 
     it("starts without NODE_EXTRA_CA_CERTS and hands it back to what it runs, the environment otherwise as given", async () => {

@@ -7,12 +7,30 @@ import { parseOptions, resolvePackageManager, shellSplit } from "../src/options"
 
 describe("language host: runtime options", () => {
     it("defaults to TypeScript, no tsconfig, no node args, the package manager found by lock file", () => {
-        assert.deepStrictEqual(parseOptions(undefined), { typescript: true, tsconfigpath: "", nodeargs: "", packagemanager: "auto" });
+        assert.deepStrictEqual(parseOptions(undefined), {
+            typescript: true,
+            tsconfigpath: "",
+            nodeargs: "",
+            packagemanager: "auto",
+            production: false,
+        });
     });
 
     it("takes Pulumi.yaml's option names (tsconfig, not tsconfigpath)", () => {
-        const opts = parseOptions({ typescript: false, tsconfig: "tsconfig.pulumi.json", nodeargs: "--max-old-space-size=4096", packagemanager: "pnpm" });
-        assert.deepStrictEqual(opts, { typescript: false, tsconfigpath: "tsconfig.pulumi.json", nodeargs: "--max-old-space-size=4096", packagemanager: "pnpm" });
+        const opts = parseOptions({
+            typescript: false,
+            tsconfig: "tsconfig.pulumi.json",
+            nodeargs: "--max-old-space-size=4096",
+            packagemanager: "pnpm",
+            production: true,
+        });
+        assert.deepStrictEqual(opts, {
+            typescript: false,
+            tsconfigpath: "tsconfig.pulumi.json",
+            nodeargs: "--max-old-space-size=4096",
+            packagemanager: "pnpm",
+            production: true,
+        });
     });
 
     it("refuses wrongly typed values with upstream's messages", () => {
@@ -20,6 +38,7 @@ describe("language host: runtime options", () => {
         assert.throws(() => parseOptions({ tsconfig: 1 }), /tsconfigpath option must be a string/);
         assert.throws(() => parseOptions({ nodeargs: ["--x"] }), /nodeargs option must be a string/);
         assert.throws(() => parseOptions({ packagemanager: "deno" }), /must be one of auto, npm, yarn, pnpm or bun, got "deno"/);
+        assert.throws(() => parseOptions({ production: "true" }), /production option must be a boolean/);
     });
 
     it("splits nodeargs as a shell does", () => {
