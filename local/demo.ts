@@ -6,6 +6,7 @@
 // workspace targets it (iac:target swarm: hello-world runs as a stack); `--stop`
 // leaves the swarm before stopping dockerd and removes what a swarm engine leaves behind.
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { readWorkspace } from "../components/model/workspace";
@@ -26,6 +27,11 @@ const servicesFile = path.join(demoDir, "services.json");
  * the netns/default mount under its exec-root behind once stopped by pid.
  */
 const engineFile = path.join(demoDir, "engine.json");
+/**
+ * Where the --team demo's PostgreSQL keeps its files, for --stop. Not in the checkout: the server runs as the
+ * postgres user (postgres refuses root), who may not reach a checkout, e.g. one in a directory only root can enter.
+ */
+const stateStoreFile = path.join(demoDir, "state-store.json");
 const passphrase = "demo";
 
 const step = (text: string) => console.log(`\n==> ${text}`);
@@ -50,6 +56,11 @@ async function stopServices(): Promise<void> {
         }
         fs.rmSync(engine.dockerDir, { recursive: true, force: true });
         fs.rmSync(engineFile);
+    }
+    if (fs.existsSync(stateStoreFile)) {
+        const store = JSON.parse(fs.readFileSync(stateStoreFile, "utf8")) as { dir: string };
+        fs.rmSync(store.dir, { recursive: true, force: true });
+        fs.rmSync(stateStoreFile);
     }
 }
 
@@ -108,10 +119,12 @@ async function main(): Promise<void> {
     let backend: { backendUrl?: string; stateDir?: string; env: Record<string, string> } = { stateDir: path.join(demoDir, "state"), env: {} };
     if (team) {
         step("starting PostgreSQL on loopback, the team's state store");
-        const store = await startPostgres({ dir: path.join(demoDir, "postgres"), keepRunning: true });
+        const storeDir = fs.mkdtempSync(path.join(os.tmpdir(), "iac-demo-postgres-"));
+        fs.writeFileSync(stateStoreFile, JSON.stringify({ dir: storeDir }, null, 2));
+        const store = await startPostgres({ dir: storeDir, keepRunning: true });
         remember("postgres", store.pid);
         // The password in a pgpass file, as an operator keeps it: never in the URL, the shell history or the repo.
-        const passFile = path.join(store.dir, "pgpass");
+        const passFile = path.join(demoDir, "pgpass");
         fs.writeFileSync(passFile, `${store.host}:${store.port}:${store.database}:${store.user}:${store.password}\n`, { mode: 0o600 });
         backend = { backendUrl: store.backendUrl, env: { PGPASSFILE: passFile } };
         console.log(`demo: state store ${store.backendUrl} (password in ${path.relative(process.cwd(), passFile)})`);

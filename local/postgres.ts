@@ -1,7 +1,7 @@
 // A PostgreSQL state store on loopback for the Pulumi CLI's postgres backend (a team's shared stack state):
 // Debian's postgresql binaries, a data dir made by initdb in a temp dir, 127.0.0.1 on an ephemeral port, its
 // unix socket inside that dir, and a password (scram-sha-256) so operators connect as they would to a real store.
-import { execFileSync } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -23,6 +23,20 @@ function serverUser(): { uid: number; gid: number } | undefined {
     }
     const id = (flag: string) => Number(execFileSync("id", [flag, "postgres"], { encoding: "utf8" }).trim());
     return { uid: id("-u"), gid: id("-g") };
+}
+
+/** The server's user (postgres, under root) cannot reach the dir its files are to live in. */
+export class PostgresDirUnreachableError extends Error {
+    constructor(dir: string) {
+        super(`PostgreSQL runs as the postgres user, who cannot reach ${dir} (a directory on its way is closed to ` +
+            "other users): keep its files in a directory every user can enter, such as a new one under /tmp");
+        this.name = "PostgresDirUnreachableError";
+    }
+}
+
+/** Whether `user` can enter and write `dir`: every directory on its way open to them, as initdb needs. */
+function reachable(dir: string, user: { uid: number; gid: number }): boolean {
+    return spawnSync("test", ["-w", dir, "-a", "-x", dir], { uid: user.uid, gid: user.gid }).status === 0;
 }
 
 export interface PostgresServer {
@@ -53,9 +67,14 @@ export async function startPostgres(options: { port?: number; dir?: string; keep
     const chown = (file: string) => runAs && fs.chownSync(file, runAs.uid, runAs.gid);
     // A restart (same dir) keeps the data and the password; only a new dir is initialised.
     const fresh = !fs.existsSync(dataDir);
+    if (runAs) {
+        chown(dir);
+        if (!reachable(dir, runAs)) {
+            throw new PostgresDirUnreachableError(dir);
+        }
+    }
     if (fresh) {
         fs.writeFileSync(passwordFile, `${require("crypto").randomBytes(18).toString("base64url")}\n`, { mode: 0o600 });
-        chown(dir);
         chown(passwordFile);
         execFileSync(postgresBin("initdb"), [
             "-D", dataDir, "-U", user, "--pwfile", passwordFile, "--auth", "scram-sha-256", "--encoding", "UTF8", "--no-sync",
