@@ -1,7 +1,8 @@
 // Starts the language host that scripts/install-tools bundles into main.js beside this file, compiled from
-// V8's code cache for it (main.js.cache, also written there). Node 20 has no compile cache of its own
-// (module.enableCompileCache came with Node 22), and compiling what the host loads (@grpc/grpc-js,
-// google-protobuf, Pulumi's generated messages) was the larger part of its start. The cache only saves work:
+// V8's code cache for it (main.js.cache, also written there). Made when Node 20, which has no compile cache of its
+// own, ran the host (module.enableCompileCache came with Node 22 and is not measured against this one yet):
+// compiling what the host loads (@grpc/grpc-js, google-protobuf, Pulumi's generated messages) was the larger part
+// of its start. The cache only saves work:
 // V8 checks it against the source, its own version and its flags, and compiles from source when it does not
 // match (after a Node upgrade, until install-tools runs again), so the host behaves the same either way.
 "use strict";
