@@ -81,7 +81,7 @@ export class NodeLanguageHost {
         }
 
         const info = req.getInfo();
-        // The 3.248 engine always sends ProgramInfo; pwd/program are the older fields for the same thing.
+        // The engine (3.248 and 3.276 alike) always sends ProgramInfo; pwd/program are the older fields for the same thing.
         const programDirectory = info?.getProgramDirectory() || req.getPwd() || process.cwd();
         const entryPoint = info?.getEntryPoint() || req.getProgram() || ".";
 
