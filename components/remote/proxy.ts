@@ -153,7 +153,8 @@ export function colourPortFreeCheck(port: number): string[] {
 /**
  * The switch: the colour on `spec.upstreamPort` must pass its health check first; then the app's server is
  * created if no app uses that listen address yet, and the app's route is set in one atomic change (PATCH of its
- * own `@id`, or added to the server the first time). Needs sayFunction and proxyApiFunction.
+ * own `@id`, or added to the server the first time). Needs sayFunction and proxyApiFunction. Of the apps served on
+ * one listen address, at most one may go without a host name (the workspace's config is checked for that).
  */
 export function switchProxyRoute(spec: ProxyRouteSpec): string[] {
     const routeId = proxyRouteId(spec);
@@ -170,7 +171,11 @@ export function switchProxyRoute(spec: ProxyRouteSpec): string[] {
         `if proxy_api GET ${shellQuote(`/id/${routeId}`)}; then`,
         `  proxy_api PATCH ${shellQuote(`/id/${routeId}`)} ${route} || ${fail(`switching route ${routeId}`)}`,
         `elif [ "$proxy_status" = 404 ]; then`,
-        `  proxy_api POST ${shellQuote(`/id/${serverId}/routes`)} ${route} || ${fail(`adding route ${routeId}`)}`,
+        // Caddy tries a server's routes in order: a route by host name goes first (PUT at index 0 inserts), the
+        // one route without a host name, which takes every request, last (POST appends).
+        spec.hostName === undefined
+            ? `  proxy_api POST ${shellQuote(`/id/${serverId}/routes`)} ${route} || ${fail(`adding route ${routeId}`)}`
+            : `  proxy_api PUT ${shellQuote(`/id/${serverId}/routes/0`)} ${route} || ${fail(`adding route ${routeId}`)}`,
         "else",
         `  ${fail(`reading route ${routeId}`)}`,
         "fi",

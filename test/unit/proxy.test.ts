@@ -121,6 +121,13 @@ describe("proxy switch, against a stand-in curl", () => {
         assert.deepStrictEqual(JSON.parse(result.requests[4].split("|")[1]), proxyRoute(spec));
     });
 
+    it("adds a route by host name before the server's other routes, where the one without a host name cannot shadow it", () => {
+        const withHost = { ...spec, hostName: "app.example.com" };
+        const result = runWithStandInCurl(switchProxyRoute(withHost), [healthy, "{}\\n200", "{}\\n404", "\\n200"]);
+        assert.strictEqual(result.status, 0, result.stderr);
+        assert.match(result.requests[3], new RegExp(`-X PUT .*http://localhost/id/${proxyServerId(spec.listen)}/routes/0\\|`));
+    });
+
     it("never touches the proxy when the colour fails its health check, and says what it answered", () => {
         const result = runWithStandInCurl(switchProxyRoute(spec), ["503"]);
         assert.notStrictEqual(result.status, 0);
