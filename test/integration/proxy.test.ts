@@ -5,7 +5,7 @@ import * as assert from "assert";
 import * as http from "http";
 import { AppLocation } from "../../components/remote/layout";
 import {
-    ObservedProxyRoute, ProxyListen, parseProxyRoute, proxyApiFunction, proxyRoute, proxyRouteId, readProxyRoute,
+    ObservedProxyRoute, ProxyListen, colourPortFreeCheck, parseProxyRoute, proxyApiFunction, proxyRoute, proxyRouteId, readProxyRoute,
     removeProxyRoute, switchProxyRoute,
 } from "../../components/remote/proxy";
 import { sayFunction, script, shellQuote } from "../../components/remote/shell";
@@ -174,6 +174,14 @@ describe("proxy builders against a real Caddy, over a real SSH host", function (
         const result = await runOverSsh(ssh, script(sayFunction("web"), proxyApiFunction({ socket: `${caddy.dir}/no-such.sock` }), readProxyRoute(web)));
         assert.notStrictEqual(result.status, 0);
         assert.match(result.stderr, /the proxy could not be read: 000/);
+    });
+
+    it("lets a colour start only on a port where nothing listens", async () => {
+        const free = await freePort();
+        assert.strictEqual((await onHost("web", colourPortFreeCheck(free))).status, 0);
+        const taken = await onHost("web", colourPortFreeCheck(colours[0].port));
+        assert.notStrictEqual(taken.status, 0);
+        assert.match(taken.stderr, new RegExp(`port ${colours[0].port} is already in use on this host`));
     });
 
     it("has its admin API on the unix socket only", async () => {
