@@ -132,10 +132,12 @@ export function proxyApiFunction(admin: ProxyAdmin): string[] {
 export function colourHealthCheck(port: number, healthPath: string): string[] {
     const url = shellQuote(`http://127.0.0.1:${validatePort("colour port", port)}${validateHealthPath(healthPath)}`);
     return [
-        `health=$(curl -sS -o /dev/null --max-time ${healthTimeoutSeconds} -w '%{http_code}' ${url} 2>&1) || true`,
+        // curl prints 000 as the status when nothing answered (refused, reset, timed out).
+        `health=$(curl -s -o /dev/null --max-time ${healthTimeoutSeconds} -w '%{http_code}' ${url}) || true`,
         "case $health in",
         "  2??) ;;",
-        `  *) say "the new version does not pass its health check: GET "${url}" answered $health"; exit 1 ;;`,
+        `  000|'') say "the new version does not pass its health check: GET "${url}" did not answer within ${healthTimeoutSeconds} s"; exit 1 ;;`,
+        `  *) say "the new version does not pass its health check: GET "${url}" answered HTTP $health"; exit 1 ;;`,
         "esac",
     ];
 }

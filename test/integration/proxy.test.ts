@@ -124,7 +124,7 @@ describe("proxy builders against a real Caddy, over a real SSH host", function (
         const report = await traffic.stop();
 
         assert.notStrictEqual(refused.status, 0);
-        assert.match(refused.stderr, new RegExp(`does not pass its health check: GET http://127\\.0\\.0\\.1:${broken.port}/up answered 503`));
+        assert.match(refused.stderr, new RegExp(`does not pass its health check: GET http://127\\.0\\.0\\.1:${broken.port}/up answered HTTP 503`));
         assert.deepStrictEqual(report.failures, {});
         assert.strictEqual(broken.served, 0);
         assert.deepStrictEqual(await readBack(web), { upstreamPort: green.port, healthPath: "/up" });

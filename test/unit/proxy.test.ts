@@ -131,8 +131,12 @@ describe("proxy switch, against a stand-in curl", () => {
     it("never touches the proxy when the colour fails its health check, and says what it answered", () => {
         const result = runWithStandInCurl(switchProxyRoute(spec), ["503"]);
         assert.notStrictEqual(result.status, 0);
-        assert.match(result.stderr, new RegExp(`GET http://127\\.0\\.0\\.1:${spec.upstreamPort}/up answered 503`));
+        assert.match(result.stderr, new RegExp(`GET http://127\\.0\\.0\\.1:${spec.upstreamPort}/up answered HTTP 503`));
         assert.strictEqual(result.requests.length, 1);
+        const silent = runWithStandInCurl(switchProxyRoute(spec), ["000"]);
+        assert.notStrictEqual(silent.status, 0);
+        assert.match(silent.stderr, new RegExp(`GET http://127\\.0\\.0\\.1:${spec.upstreamPort}/up did not answer within \\d+ s`));
+        assert.strictEqual(silent.requests.length, 1);
     });
 
     it("fails naming the proxy's answer when it refuses the change", () => {
