@@ -156,7 +156,7 @@ export function colourPortFreeCheck(port: number): string[] {
  * The switch: the colour on `spec.upstreamPort` must pass its health check first; then the app's server is
  * created if no app uses that listen address yet, and the app's route is set in one atomic change (PATCH of its
  * own `@id`, or added to the server the first time). Needs sayFunction and proxyApiFunction. Of the apps served on
- * one listen address, at most one may go without a host name (the workspace's config is checked for that).
+ * one listen address, at most one may go without a host name: the workspace's config must refuse a second one.
  */
 export function switchProxyRoute(spec: ProxyRouteSpec): string[] {
     const routeId = proxyRouteId(spec);
