@@ -13,14 +13,10 @@ const identity = new StackIdentity("stack-identity");
 
 const apps = workspace.apps.map((app) => {
     const image = new ImageDigest(`${app.name}-image`, {
-        registry: workspace.registry.address,
+        access: workspace.registryAccess,
         repository: app.repository,
         tag: app.tag,
         digest: app.digest,
-        platform: workspace.platform,
-        insecure: workspace.registry.insecure,
-        username: workspace.registry.username,
-        password: workspace.registryPassword,
     });
     image.drift.apply((drift) => {
         if (drift) {
@@ -42,9 +38,8 @@ const apps = workspace.apps.map((app) => {
         composeTemplateName: app.composeTemplateName,
         environment: app.secretEnvironment,
         healthTimeoutSeconds: app.healthTimeoutSeconds,
-        registry: { address: workspace.registry.address, insecure: workspace.registry.insecure, platform: workspace.platform, repository: app.repository },
-        registryUsername: workspace.registry.username,
-        registryPassword: workspace.registryPassword,
+        access: workspace.registryAccess,
+        repository: app.repository,
         owner: identity.value,
     });
     deployment.drift.apply((drift) => {

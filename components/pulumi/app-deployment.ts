@@ -7,6 +7,7 @@ import { all, output } from "@pulumi/pulumi/output";
 import { renderCompose, renderEnvFile } from "../model/compose";
 import { DeployInfo, operatorIdentity } from "../model/deploy-info";
 import { HostDeployment } from "./host-deployment";
+import { RegistryAccessInput } from "./registry-access-inputs";
 import { ImageDigest } from "./image-digest";
 import { ImageOverview } from "./image-overview";
 import { OverviewRow } from "../model/overview-listing";
@@ -44,11 +45,10 @@ export interface AppDeploymentArgs {
     environment?: pulumi.Input<Record<string, pulumi.Input<string>>>;
     /** How long `docker compose up --wait` may take to report healthy. Default 120 s. */
     healthTimeoutSeconds?: number;
-    /** The registry as the workspace's config names it (known at preview, unlike the pinned image). */
-    registry: { address: string; insecure: boolean; platform: string; repository: string };
-    /** When set, the host logs in to the registry before pulling; the password travels on stdin. */
-    registryUsername?: string;
-    registryPassword?: pulumi.Input<string>;
+    /** The workspace's registry access, as ImageDigest got it; with credentials, the host logs in before pulling. */
+    access: RegistryAccessInput;
+    /** The app's repository as the config names it (known at preview, unlike the pinned image). */
+    repository: string;
     /** The stack's id (StackIdentity): the app dir's `.owner` names it. */
     owner: pulumi.Input<string>;
 }
@@ -87,12 +87,8 @@ export class AppDeployment extends ComponentResource {
             connection,
             location,
             target,
-            registry: args.registry.address,
-            repository: args.registry.repository,
-            platform: args.registry.platform,
-            insecure: args.registry.insecure,
-            username: args.registryUsername,
-            password: args.registryPassword,
+            access: args.access,
+            repository: args.repository,
             requested: args.requested,
             image: all([image.digest, image.tag, image.description, image.descriptionBase64, image.created])
                 .apply(([digest, tag, description, descriptionBase64, created]) => ({ digest, tag, description, descriptionBase64, created })),
@@ -111,14 +107,10 @@ export class AppDeployment extends ComponentResource {
         this.ref = args.image.ref;
 
         const overview = new ImageOverview(`${name}-overview`, {
-            registry: args.image.registry,
+            access: args.access,
             repository: args.image.repository,
             deployedDigest: this.deployed.apply((record) => record?.digest ?? null),
             deployedTag: this.deployed.apply((record) => record?.tag ?? null),
-            platform: args.image.platform,
-            insecure: args.image.insecure,
-            username: args.registryUsername,
-            password: args.registryPassword,
         }, { parent: this });
         this.tags = overview.tags;
         this.registerOutputs({ deployed: this.deployed, drift: this.drift, ref: this.ref, tags: this.tags });

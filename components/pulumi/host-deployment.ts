@@ -9,9 +9,10 @@ import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
 import { VersionFacts, describePendingChange } from "../model/change-notice";
 import { DeployInfo, renderRecordParts } from "../model/deploy-info";
 import { CachedDynamicResource } from "./dynamic-resource";
+import { RegistryAccessInput, registryAccessInputs } from "./registry-access-inputs";
 import { Severity, engineLog } from "./engine-log";
-import { credentialsOf } from "../registry/auth";
-import { RegistryClient } from "../registry/client";
+import { registryAccessOf } from "../access/registry-access";
+import { registryClient } from "../access/registry-client";
 import { AppLocation, DeployTarget, appDir } from "../remote/layout";
 import { HostObservation, driftOf, parseObservation } from "../remote/observation";
 import { buildDeployPhase, buildDeployScript, buildObserveScript, buildRemoveScript, encodeBundle } from "../remote/scripts";
@@ -114,9 +115,7 @@ async function noticeProblem(olds: Partial<HostDeploymentInputs>, news: HostDepl
         const message = await describePendingChange({
             app: news.location.app, workspace: news.location.workspace, repository: news.repository, platform: news.platform,
             requested: news.requested, target: isKnown(news) ? news.image : undefined, deployed,
-            client: new RegistryClient({
-                registry: news.registry, insecure: news.insecure, credentials: credentialsOf(news.username, news.password),
-            }),
+            client: registryClient(registryAccessOf(news)),
         });
         if (message) {
             await say(news, "info", message);
@@ -214,12 +213,9 @@ export interface HostDeploymentArgs {
     connection: pulumi.Input<SshConnection>;
     location: AppLocation;
     target: DeployTarget;
-    registry: pulumi.Input<string>;
+    /** The workspace's registry access; with credentials, the host logs in before pulling (the password on stdin). */
+    access: RegistryAccessInput;
     repository: pulumi.Input<string>;
-    platform: pulumi.Input<string>;
-    insecure: pulumi.Input<boolean>;
-    username?: pulumi.Input<string>;
-    password?: pulumi.Input<string>;
     requested: { tag?: string; digest?: string };
     image: pulumi.Input<PinnedImage>;
     compose: pulumi.Input<string>;
@@ -237,10 +233,11 @@ export class HostDeployment extends CachedDynamicResource {
     declare readonly drift: pulumi.Output<string[]>;
 
     constructor(name: string, args: HostDeploymentArgs, opts?: pulumi.CustomResourceOptions) {
+        const { access, ...deployment } = args;
         super(hostDeploymentProvider, name, {
-            ...args,
+            ...deployment,
+            ...registryAccessInputs(access),
             env: secret(args.env),
-            password: args.password ? secret(args.password) : undefined,
             observed: undefined,
             written: undefined,
             drift: undefined,

@@ -2,10 +2,11 @@
 // compare config with the state and never ask the registry; only a refresh looks again, and then it
 // reports drift instead of moving the pin.
 import type * as pulumi from "@pulumi/pulumi";
-import { secret } from "@pulumi/pulumi/output";
 import { CachedDynamicResource } from "./dynamic-resource";
+import { RegistryAccessInput, registryAccessInputs } from "./registry-access-inputs";
 import { printableLabels } from "../model/printable";
-import { credentialsOf } from "../registry/auth";
+import { registryAccessOf } from "../access/registry-access";
+import { registryClient } from "../access/registry-client";
 import { DigestCache } from "../registry/cache";
 import { RegistryClient, defaultPlatform } from "../registry/client";
 import { DigestMismatchError, TagNotFoundError } from "../registry/errors";
@@ -15,19 +16,13 @@ import {
 import { ImageLabels } from "../registry/types";
 
 export interface ImageDigestArgs {
-    /** host[:port] of the registry. */
-    registry: pulumi.Input<string>;
+    /** The workspace's registry access: registry, scheme, platform (which image of an index), credentials. */
+    access: RegistryAccessInput;
     repository: pulumi.Input<string>;
     /** The human-facing tag (a short SHA). */
     tag?: pulumi.Input<string>;
     /** Deploy by digest: wins over the tag; when both are given the tag must point at it. */
     digest?: pulumi.Input<string>;
-    /** Which image of a multi-platform index to read labels from; default linux/amd64. */
-    platform?: pulumi.Input<string>;
-    /** Plain http (a registry on loopback). */
-    insecure?: pulumi.Input<boolean>;
-    username?: pulumi.Input<string>;
-    password?: pulumi.Input<string>;
 }
 
 /** What a refresh found when the tag no longer points at the pinned digest. */
@@ -97,13 +92,8 @@ const repositoryKeys: readonly string[] = ["registry", "repository"];
  * digest cache the overview reads (verified against the digest on every read), so the overview that follows a new
  * pin finds the manifest and config blob fetched here instead of asking the registry again.
  */
-function clientFor(inputs: { registry: string; insecure?: boolean; username?: string | null; password?: string | null }): RegistryClient {
-    return new RegistryClient({
-        registry: inputs.registry,
-        insecure: inputs.insecure ?? false,
-        credentials: credentialsOf(inputs.username, inputs.password),
-        cache: new DigestCache(),
-    });
+function clientFor(inputs: ImageDigestInputs | ImageDigestOutputs): RegistryClient {
+    return registryClient(registryAccessOf(inputs), new DigestCache());
 }
 
 /** Grammar only, no network: a bad value stops the preview before anything is asked or changed. */
@@ -271,14 +261,10 @@ export class ImageDigest extends CachedDynamicResource {
 
     constructor(name: string, args: ImageDigestArgs, opts?: pulumi.CustomResourceOptions) {
         super(imageDigestProvider, name, {
-            registry: args.registry,
+            ...registryAccessInputs(args.access),
             repository: args.repository,
             tag: args.tag,
             digest: args.digest,
-            platform: args.platform,
-            insecure: args.insecure,
-            username: args.username,
-            password: args.password ? secret(args.password) : undefined,
             requestedDigest: undefined,
             ref: undefined,
             description: undefined,

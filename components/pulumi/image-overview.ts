@@ -3,12 +3,13 @@
 // deployed digest changes and on `pulumi refresh`, never on a run that changes nothing. The rows are for
 // people (the `images` output, the overview table, their diffs), so their labels are kept printable.
 import type * as pulumi from "@pulumi/pulumi";
-import { secret } from "@pulumi/pulumi/output";
+import { registryAccessKeys } from "../access/registry-access";
 import { CachedDynamicResource } from "./dynamic-resource";
+import { RegistryAccessInput, registryAccessInputs } from "./registry-access-inputs";
 import { ImageOverviewInputs, ImageOverviewOutputs, OverviewRow, listOverview } from "../model/overview-listing";
 
-/** A change of any of these lists again; credentials included, so a refresh never uses stale ones. */
-const listingKeys = ["registry", "repository", "deployedDigest", "deployedTag", "platform", "insecure", "username", "password"] as const;
+/** A change of any of these lists again; the registry access whole, so a refresh never uses stale credentials. */
+const listingKeys = [...registryAccessKeys, "repository", "deployedDigest", "deployedTag"] as const;
 
 export const imageOverviewProvider: pulumi.dynamic.ResourceProvider<ImageOverviewInputs, ImageOverviewOutputs> = {
     async diff(_id, olds, news) {
@@ -30,14 +31,10 @@ export const imageOverviewProvider: pulumi.dynamic.ResourceProvider<ImageOvervie
 };
 
 export interface ImageOverviewArgs {
-    registry: pulumi.Input<string>;
+    access: RegistryAccessInput;
     repository: pulumi.Input<string>;
     deployedDigest: pulumi.Input<string | null>;
     deployedTag?: pulumi.Input<string | null>;
-    platform?: pulumi.Input<string>;
-    insecure?: pulumi.Input<boolean>;
-    username?: pulumi.Input<string>;
-    password?: pulumi.Input<string>;
     cacheDir?: pulumi.Input<string>;
 }
 
@@ -46,9 +43,10 @@ export class ImageOverview extends CachedDynamicResource {
     declare readonly listedAt: pulumi.Output<string>;
 
     constructor(name: string, args: ImageOverviewArgs, opts?: pulumi.CustomResourceOptions) {
+        const { access, ...listing } = args;
         super(imageOverviewProvider, name, {
-            ...args,
-            password: args.password ? secret(args.password) : undefined,
+            ...registryAccessInputs(access),
+            ...listing,
             tags: undefined,
             listedAt: undefined,
         }, { ...opts, additionalSecretOutputs: ["password"] }, "iac", "ImageOverview");
