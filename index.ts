@@ -1,7 +1,8 @@
 // The workspace (this stack): its config read and checked, then per app a pinned image and its deployment.
 import { all } from "@pulumi/pulumi/output";
 import * as log from "@pulumi/pulumi/log";
-import { AppDeployment } from "./components/pulumi/app-deployment";
+import { createUrn } from "@pulumi/pulumi/resource";
+import { AppDeployment, appDeploymentType } from "./components/pulumi/app-deployment";
 import { formatDeployment, formatImageTable } from "./components/model/overview";
 import { ImageDigest } from "./components/pulumi/image-digest";
 import { loadWorkspaceConfig } from "./components/pulumi/program-workspace";
@@ -17,6 +18,8 @@ const apps = workspace.apps.map((app) => {
         repository: app.repository,
         tag: app.tag,
         digest: app.digest,
+        // Said on the app's component, as everything else about its deploy.
+        notice: { app: app.name, workspace: workspace.name, urn: createUrn(app.name, appDeploymentType) },
     });
     image.drift.apply((drift) => {
         if (drift) {
@@ -32,7 +35,6 @@ const apps = workspace.apps.map((app) => {
         deployRoot: workspace.host.deployRoot,
         target: workspace.host.target,
         image,
-        requested: { tag: app.tag, digest: app.digest },
         connection: { ...workspace.host, privateKey: workspace.privateKey },
         composeTemplate: app.composeTemplate,
         composeTemplateName: app.composeTemplateName,

@@ -34,8 +34,6 @@ export interface AppDeploymentArgs {
     /** compose (the default): docker compose on the host; swarm: a stack on the swarm the host manages. */
     target?: DeployTarget;
     image: ImageDigest;
-    /** What the config asks for, said in the change notice before the image is pinned. */
-    requested: { tag?: string; digest?: string };
     connection: HostConnection;
     /** The app's compose template text; services with `image: ${IMAGE}` run the pinned image. */
     composeTemplate: string;
@@ -53,6 +51,8 @@ export interface AppDeploymentArgs {
     owner: pulumi.Input<string>;
 }
 
+export const appDeploymentType = "iac:deploy:AppDeployment";
+
 export class AppDeployment extends ComponentResource {
     /** deploy-info.yml as the host holds it (at the last deploy or refresh); null when it is missing there. */
     readonly deployed: pulumi.Output<DeployInfo | null>;
@@ -64,7 +64,7 @@ export class AppDeployment extends ComponentResource {
     readonly tags: pulumi.Output<OverviewRow[]>;
 
     constructor(name: string, args: AppDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("iac:deploy:AppDeployment", name, {}, opts);
+        super(appDeploymentType, name, {}, opts);
 
         const location: AppLocation = {
             app: args.app, workspace: args.workspace, org: args.org, deployRoot: args.deployRoot ?? "/opt",
@@ -89,7 +89,6 @@ export class AppDeployment extends ComponentResource {
             target,
             access: args.access,
             repository: args.repository,
-            requested: args.requested,
             image: all([image.digest, image.tag, image.description, image.descriptionBase64, image.created])
                 .apply(([digest, tag, description, descriptionBase64, created]) => ({ digest, tag, description, descriptionBase64, created })),
             compose: rendered.content,

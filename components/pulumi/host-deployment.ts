@@ -17,7 +17,6 @@ export interface HostDeploymentArgs {
     /** The workspace's registry access; with credentials, the host logs in before pulling (the password on stdin). */
     access: RegistryAccessInput;
     repository: pulumi.Input<string>;
-    requested: { tag?: string; digest?: string };
     image: pulumi.Input<PinnedImage>;
     compose: pulumi.Input<string>;
     services: pulumi.Input<string[]>;

@@ -14,6 +14,8 @@ export interface ImageDigestArgs {
     tag?: pulumi.Input<string>;
     /** Deploy by digest: wins over the tag; when both are given the tag must point at it. */
     digest?: pulumi.Input<string>;
+    /** The app and workspace the change notice names, and the resource it is said on (the app's component). */
+    notice?: { app: string; workspace: string; urn: pulumi.Input<string> };
 }
 
 /**
@@ -44,6 +46,9 @@ export class ImageDigest extends LoadedDynamicResource {
             repository: args.repository,
             tag: args.tag,
             digest: args.digest,
+            app: args.notice?.app,
+            workspace: args.notice?.workspace,
+            logUrn: args.notice?.urn,
             requestedDigest: undefined,
             ref: undefined,
             description: undefined,

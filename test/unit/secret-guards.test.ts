@@ -51,7 +51,7 @@ describe("the guards of an app's environment, each on its own", () => {
             location: { app: "hello-world", workspace: "dev", org: "rednaw", deployRoot: "/opt" },
             owner: "stack-id-1", target: "compose", repository: "rednaw/hello-world",
             access: { registry: "127.0.0.1:5000", platform: "linux/amd64", insecure: true },
-            requested: { tag: "eb53023" }, image: { digest: `sha256:${"1".repeat(64)}`, tag: "eb53023", description: "d", created: null },
+            image: { digest: `sha256:${"1".repeat(64)}`, tag: "eb53023", description: "d", created: null },
             compose: "services: {}\n", services: ["web"], env: envFile, deployedBy: "wander@casa", healthTimeoutSeconds: 120,
         });
         await outputValue(deployment.urn);
