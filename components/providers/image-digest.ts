@@ -41,8 +41,6 @@ export interface ImageDigestInputs {
     app?: string;
     workspace?: string;
     logUrn?: string;
-    /** Set by check when the pin moves: the new pin, resolved once for diff's notice and update's record. */
-    resolved?: ResolvedPin;
 }
 
 /** The image a tag or digest names: what a pin records of it. */
@@ -168,14 +166,21 @@ function pinnedState(inputs: ImageDigestInputs, pin: ResolvedPin): ImageDigestOu
     };
 }
 
-/** The state of the inputs' pin: the one check resolved for this run, or resolved now. */
-export async function resolveImage(inputs: ImageDigestInputs): Promise<ImageDigestOutputs> {
-    return pinnedState(inputs, inputs.resolved ?? await resolvePin(inputs));
-}
-
 /** The inputs that name the image, as check compares this run's with the last run's (inputs both). */
 function identityOf(inputs: Partial<ImageDigestInputs>): string {
     return JSON.stringify([inputs.registry, inputs.repository, inputs.tag ?? null, inputs.digest ?? null, inputs.platform ?? defaultPlatform]);
+}
+
+/**
+ * The pins check resolved in this provider process, which lives for one engine run, by the inputs that name
+ * them: diff words the notice from the pin check saw and update records it, so a run asks the registry once.
+ * Never in the state or the inputs, so what a preview shows of the resource is its config.
+ */
+const resolvedThisRun = new Map<string, ResolvedPin>();
+
+/** The state of the inputs' pin: the one check resolved in this run, or resolved now. */
+export async function resolveImage(inputs: ImageDigestInputs): Promise<ImageDigestOutputs> {
+    return pinnedState(inputs, resolvedThisRun.get(identityOf(inputs)) ?? await resolvePin(inputs));
 }
 
 const versionOf = (pin: { digest: string; description: string | null; created: string | null }, tag: string | null): VersionFacts =>
@@ -199,27 +204,26 @@ async function sayChange(inputs: ImageDigestInputs, from: VersionFacts | undefin
 
 /**
  * Check's part: a new tag or digest is resolved here, so an unknown tag or an unreadable image fails the preview
- * before anything changes, and the pin travels in the checked inputs to diff (the notice) and update (the record).
- * A first pin is said here, since no diff precedes a create. Nothing is asked when the image named is the last run's.
+ * before anything changes, and diff (the notice) and update (the record) take that pin. A first pin is said here,
+ * since no diff precedes a create. Nothing is asked when the image named is the last run's.
  */
 export async function checkImage(olds: Partial<ImageDigestInputs>, news: ImageDigestInputs): Promise<pulumi.dynamic.CheckResult<ImageDigestInputs>> {
-    // A pin in the inputs is only ever check's own, for this run.
-    const { resolved: _previous, ...inputs } = news;
-    const failures = checkImageInputs(inputs);
+    const failures = checkImageInputs(news);
     const first = Object.keys(olds).length === 0;
-    if (failures.length > 0 || (!first && identityOf(olds) === identityOf(inputs))) {
-        return { inputs, failures };
+    if (failures.length > 0 || (!first && identityOf(olds) === identityOf(news))) {
+        return { inputs: news, failures };
     }
     let resolved: ResolvedPin;
     try {
-        resolved = await resolvePin(inputs);
+        resolved = await resolvePin(news);
     } catch (error) {
-        return { inputs, failures: [{ property: inputs.digest ? "digest" : "tag", reason: (error as Error).message }] };
+        return { inputs: news, failures: [{ property: news.digest ? "digest" : "tag", reason: (error as Error).message }] };
     }
+    resolvedThisRun.set(identityOf(news), resolved);
     if (first) {
-        await sayChange(inputs, undefined, versionOf(exactLabels(resolved), inputs.tag ?? null));
+        await sayChange(news, undefined, versionOf(exactLabels(resolved), news.tag ?? null));
     }
-    return { inputs: { ...inputs, resolved }, failures: [] };
+    return { inputs: news, failures: [] };
 }
 
 /** Which identity inputs differ from the state; pure, so a no-op run costs no registry request. */
@@ -262,8 +266,9 @@ export const imageDigestProvider: pulumi.dynamic.ResourceProvider<ImageDigestInp
 
     async diff(_id, olds, news) {
         const changed = changedIdentity(olds, news);
-        if (changed.length > 0 && news.resolved) {
-            await sayChange(news, versionOf(olds, olds.tag), versionOf(exactLabels(news.resolved), news.tag ?? null));
+        const resolved = changed.length > 0 ? resolvedThisRun.get(identityOf(news)) : undefined;
+        if (resolved) {
+            await sayChange(news, versionOf(olds, olds.tag), versionOf(exactLabels(resolved), news.tag ?? null));
         }
         const credentialsChanged = (news.username ?? null) !== olds.username || (news.password ?? null) !== olds.password ||
             (news.insecure ?? false) !== olds.insecure;
