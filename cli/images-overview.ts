@@ -13,7 +13,9 @@ import { projectRoot } from "../components/model/project-root";
 import { appDir } from "../components/remote/layout";
 import { buildReadRecordsScript, splitRecords } from "../components/remote/scripts";
 import { runRemote } from "../components/remote/ssh";
-import { RegistryAccess, WorkspaceConfigError, appLocation, readWorkspace, sshConnection } from "../components/model/workspace";
+import { registryAccessFields, registryAccessForCommand } from "../components/access/registry-access";
+import { sshConnection } from "../components/access/ssh-access";
+import { WorkspaceConfigError, appLocation, readWorkspace } from "../components/model/workspace";
 
 const usage = `usage: npm run images:overview -- WORKSPACE REPOSITORY [--json] [--identity FILE] [--project-dir DIR]
   WORKSPACE    a stack with a Pulumi.<stack>.yaml, e.g. dev
@@ -56,12 +58,10 @@ async function main(): Promise<void> {
     const { deployInfo } = splitRecords((await runRemote(connection, buildReadRecordsScript(location))).stdout);
     const record = deployInfo.trim() ? parseDeployInfo(deployInfo, `${appDir(location)}/deploy-info.yml on ${connection.host}`) : null;
 
-    const access = RegistryAccess.forCommand(model);
-    process.stderr.write(`images:overview: listing ${access.address}/${repository}\n`);
+    const access = registryAccessForCommand(model);
+    process.stderr.write(`images:overview: listing ${access.registry}/${repository}\n`);
     const listing = await listOverview({
-        registry: access.address, repository, insecure: access.insecure, platform: model.platform,
-        deployedDigest: record?.digest ?? null, deployedTag: record?.tag ?? null,
-        username: access.credentials?.username, password: access.credentials?.password,
+        ...registryAccessFields(access), repository, deployedDigest: record?.digest ?? null, deployedTag: record?.tag ?? null,
     });
     if (values.json) {
         console.log(printableJson(listing.tags));

@@ -17,7 +17,9 @@ import { printable } from "../components/model/printable";
 import { projectRoot } from "../components/model/project-root";
 import { DigestCache } from "../components/registry/cache";
 import { shortDigest } from "../components/registry/reference";
-import { RegistryAccess, Workspace, listWorkspaces, readWorkspace } from "../components/model/workspace";
+import { registryAccessForCommand } from "../components/access/registry-access";
+import { registryClient } from "../components/access/registry-client";
+import { Workspace, listWorkspaces, readWorkspace } from "../components/model/workspace";
 
 const say = (message: string) => process.stderr.write(`registry:cleanup: ${message}\n`);
 
@@ -87,14 +89,14 @@ async function main(): Promise<void> {
         }
         return { workspace: model, privateKey: keyFor(workspace), deployed };
     });
-    const access = RegistryAccess.forCommand(models[0], values);
-    const registry = access.address;
+    const access = registryAccessForCommand(models[0], values);
+    const registry = access.registry;
     const others = models.filter((model) => model.registry.address !== registry);
     if (others.length > 0) {
         throw new CleanupError(`${others.map((model) => `workspace ${model.name} uses registry ${model.registry.address}`).join(", ")}, ` +
             `not ${registry} (the one being cleaned): pass --workspaces with the workspaces of one registry. Nothing was deleted`);
     }
-    const client = access.client(new DigestCache());
+    const client = registryClient(access, new DigestCache());
     const policy = loadPolicy(values.policy ?? path.join(projectDir, "retention.yml"));
     const historyDepth = Number(values.history);
     const readReferences = () => {

@@ -7,7 +7,9 @@ import { ConcurrencyLimit, defaultConcurrency, listRepositoryTags, newestFirst, 
 import { formatImageMarkdown, formatImageTable } from "../components/model/overview";
 import { printableJson } from "../components/model/printable";
 import { projectRoot } from "../components/model/project-root";
-import { RegistryAccess, readWorkspace } from "../components/model/workspace";
+import { registryAccessForCommand } from "../components/access/registry-access";
+import { registryClient } from "../components/access/registry-client";
+import { readWorkspace } from "../components/model/workspace";
 
 const usage = `usage: npm run registry:overview -- [--registry HOST[:PORT]] [--insecure] [--repository NAME]
                                      [--json | --markdown [--mark TAG]] [--stack NAME]
@@ -42,9 +44,9 @@ async function main(): Promise<void> {
     const workspace = values.registry === undefined || values.insecure === undefined
         ? readWorkspace(values.stack!, projectRoot())
         : undefined;
-    const access = RegistryAccess.forCommand(workspace, values);
-    const registry = access.address;
-    const client = access.client(new DigestCache());
+    const access = registryAccessForCommand(workspace, values);
+    const registry = access.registry;
+    const client = registryClient(access, new DigestCache());
     const repositories = values.repository !== undefined ? [values.repository] : (await client.catalog()).sort();
     // Printed only when every repository is listed (a failure prints nothing partial), as formatted text: far
     // smaller than the rows it comes from, which are held for at most `listingWindow` repositories at a time.

@@ -8,7 +8,8 @@ import { ImageName, parseImageName } from "../model/image-name";
 import { printable } from "../model/printable";
 import { validateDigest } from "../registry/reference";
 import { runRemote } from "../remote/ssh";
-import { Workspace, sshConnection } from "../model/workspace";
+import { sshConnection } from "../access/ssh-access";
+import { Workspace } from "../model/workspace";
 import { AppDirRecords, buildContainerImagesScript, buildListAppRecordsScript, parseAppRecords, parseContainerImages, parseStagedImages } from "./host-references";
 import { References, anyRepository, referenceKey } from "./plan";
 
