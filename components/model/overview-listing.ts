@@ -1,7 +1,7 @@
 // The listing behind images:overview — every tag of a repository, newest first, the deployed digest marked — shared
 // by the ImageOverview resource (./image-overview) and the images:overview command, which must start without
 // loading @pulumi/pulumi.
-import { printableLabels } from "./printable";
+import { printableLabels } from "./overview";
 import { credentialsOf } from "../registry/auth";
 import { DigestCache } from "../registry/cache";
 import { RegistryClient, defaultPlatform } from "../registry/client";

@@ -4,7 +4,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { secret } from "@pulumi/pulumi/output";
 import { CachedDynamicResource } from "./dynamic-resource";
-import { printableLabels } from "../model/printable";
+import { printableLabels } from "../model/overview";
 import { credentialsOf } from "../registry/auth";
 import { DigestCache } from "../registry/cache";
 import { RegistryClient, defaultPlatform } from "../registry/client";
