@@ -1,15 +1,13 @@
 // npm run images:overview -- WORKSPACE REPOSITORY [--json] [--identity FILE]
 // The seed's images:overview without a Pulumi run: the repository's tags from the registry, the workspace's
 // deploy-info.yml from its host over SSH, → on the deployed digest.
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
 import { parseArgs } from "util";
 import { parseDeployInfo } from "../components/model/deploy-info";
 import { listOverview } from "../components/model/overview-listing";
 import { formatDeployment, formatImageTable } from "../components/model/overview";
 import { printableJson } from "../components/model/printable";
 import { projectRoot } from "../components/model/project-root";
+import { SshKeyUnreadableError, readSshKey } from "../components/model/ssh-key";
 import { appDir } from "../components/remote/layout";
 import { buildReadRecordsScript, splitRecords } from "../components/remote/scripts";
 import { runRemote } from "../components/remote/ssh";
@@ -43,12 +41,14 @@ async function main(): Promise<void> {
         throw new WorkspaceConfigError(workspace, [`no app of workspace ${workspace} deploys ${repository} ` +
             `(its apps: ${model.apps.map((candidate) => `${candidate.name} → ${candidate.repository}`).join(", ") || "none"})`]);
     }
-    const keyFile = values.identity ?? process.env.IAC_SSH_KEY_FILE ?? path.join(os.homedir(), ".ssh", "id_ed25519");
     let privateKey: string;
     try {
-        privateKey = fs.readFileSync(keyFile, "utf8");
-    } catch {
-        throw new WorkspaceConfigError(workspace, [`cannot read the SSH key ${keyFile}: pass --identity FILE (the key for iac:sshUser on iac:sshHost)`]);
+        privateKey = readSshKey(values.identity);
+    } catch (error) {
+        if (!(error instanceof SshKeyUnreadableError)) {
+            throw error;
+        }
+        throw new WorkspaceConfigError(workspace, [`${error.message}: pass --identity FILE (the key for iac:sshUser on iac:sshHost)`]);
     }
     const location = appLocation(model, app);
     const connection = sshConnection(model.host, privateKey);
