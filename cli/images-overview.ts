@@ -2,16 +2,12 @@
 // The seed's images:overview without a Pulumi run: the repository's tags from the registry, the workspace's
 // deploy-info.yml from its host over SSH, → on the deployed digest.
 import { parseArgs } from "util";
-import { parseDeployInfo } from "../components/model/deploy-info";
-import { listOverview } from "../components/model/overview-listing";
+import { appDeploying, imagesOverview } from "../components/model/images-overview";
 import { formatDeployment, formatImageTable } from "../components/model/overview";
 import { printableJson } from "../components/model/printable";
 import { projectRoot } from "../components/model/project-root";
 import { SshKeyUnreadableError, readSshKey } from "../components/model/ssh-key";
-import { appDir } from "../components/remote/layout";
-import { buildReadRecordsScript, splitRecords } from "../components/remote/scripts";
-import { runRemote } from "../components/remote/ssh";
-import { RegistryAccess, WorkspaceConfigError, appLocation, readWorkspace, sshConnection } from "../components/model/workspace";
+import { WorkspaceConfigError, readWorkspace } from "../components/model/workspace";
 
 const usage = `usage: npm run images:overview -- WORKSPACE REPOSITORY [--json] [--identity FILE] [--project-dir DIR]
   WORKSPACE    a stack with a Pulumi.<stack>.yaml, e.g. dev
@@ -36,11 +32,7 @@ async function main(): Promise<void> {
     }
     const [workspace, repository] = positionals;
     const model = readWorkspace(workspace, values["project-dir"] ?? projectRoot());
-    const app = model.apps.find((candidate) => candidate.repository === repository)?.name;
-    if (!app) {
-        throw new WorkspaceConfigError(workspace, [`no app of workspace ${workspace} deploys ${repository} ` +
-            `(its apps: ${model.apps.map((candidate) => `${candidate.name} → ${candidate.repository}`).join(", ") || "none"})`]);
-    }
+    const app = appDeploying(model, repository);
     let privateKey: string;
     try {
         privateKey = readSshKey(values.identity);
@@ -50,25 +42,13 @@ async function main(): Promise<void> {
         }
         throw new WorkspaceConfigError(workspace, [`${error.message}: pass --identity FILE (the key for iac:sshUser on iac:sshHost)`]);
     }
-    const location = appLocation(model, app);
-    const connection = sshConnection(model.host, privateKey);
-    process.stderr.write(`images:overview: reading deploy-info.yml of ${app} from ${connection.host}:${connection.port}\n`);
-    const { deployInfo } = splitRecords((await runRemote(connection, buildReadRecordsScript(location))).stdout);
-    const record = deployInfo.trim() ? parseDeployInfo(deployInfo, `${appDir(location)}/deploy-info.yml on ${connection.host}`) : null;
-
-    const access = RegistryAccess.forCommand(model);
-    process.stderr.write(`images:overview: listing ${access.address}/${repository}\n`);
-    const listing = await listOverview({
-        registry: access.address, repository, insecure: access.insecure, platform: model.platform,
-        deployedDigest: record?.digest ?? null, deployedTag: record?.tag ?? null,
-        username: access.credentials?.username, password: access.credentials?.password,
-    });
+    const { record, tags } = await imagesOverview(model, app, privateKey, (message) => process.stderr.write(`images:overview: ${message}\n`));
     if (values.json) {
-        console.log(printableJson(listing.tags));
+        console.log(printableJson(tags));
         return;
     }
-    console.log(formatImageTable(repository, listing.tags, record?.digest));
-    console.log(`\n${record ? formatDeployment(record) : `(${app} has never been deployed to ${workspace})`}`);
+    console.log(formatImageTable(repository, tags, record?.digest));
+    console.log(`\n${record ? formatDeployment(record) : `(${app.name} has never been deployed to ${workspace})`}`);
 }
 
 main().catch((error: Error) => {
