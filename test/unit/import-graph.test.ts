@@ -1,16 +1,17 @@
 // No module of the program or the commands imports itself through others: a cycle makes the load order decide
-// which of them sees the other's exports still undefined, and layers that import each other are one layer.
+// which of them sees the other's exports still undefined, and layers that import each other are one layer. And the
+// layers the commands share never reach @pulumi/pulumi, which costs a command over a second to load.
 import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { findImportCycles, readImportGraph } from "../helpers/import-graph";
+import { findImportCycles, reachableFrom, readImports } from "../helpers/import-graph";
 
 const projectRoot = path.resolve(__dirname, "..", "..");
 
-describe("import cycles", () => {
-    it("there is none in components/, cli/ and index.ts, type-only imports included", () => {
-        const graph = readImportGraph(projectRoot, ["index.ts", "components", "cli"]);
+describe("the import graph", () => {
+    it("has no cycle in components/, cli/ and index.ts, type-only imports included", () => {
+        const { graph } = readImports(projectRoot, ["index.ts", "components", "cli"]);
         const files = [...graph.keys()];
         // The walk saw the tree it is meant to check: every command, and modules of each folder of components/.
         for (const dir of fs.readdirSync(path.join(projectRoot, "components"))) {
@@ -20,6 +21,21 @@ describe("import cycles", () => {
         assert.ok(graph.get("index.ts")!.length > 0, "index.ts imports project modules");
         const cycles = findImportCycles(graph);
         assert.deepStrictEqual(cycles.map((cycle) => cycle.join(" → ")), []);
+    });
+
+    it("the commands and the Pulumi-free folders of components/ import nothing of @pulumi, even through others", () => {
+        // Every folder of components/ but the resources and the providers' bodies.
+        const pulumiFree = ["cli", ...fs.readdirSync(path.join(projectRoot, "components"))
+            .filter((dir) => dir !== "pulumi" && dir !== "providers").map((dir) => path.join("components", dir))];
+        assert.ok(pulumiFree.length >= 5, pulumiFree.join(", "));
+        const { graph, packages } = readImports(projectRoot, pulumiFree);
+        const reached = reachableFrom(graph, [...graph.keys()]);
+        assert.ok(reached.has(path.join("components", "model", "workspace.ts")));
+        const loadingPulumi = [...reached].filter((file) => packages.get(file)!.some((name) => name.startsWith("@pulumi/")));
+        assert.deepStrictEqual(loadingPulumi, []);
+        // What the check would catch: the program's own modules do load it.
+        const program = readImports(projectRoot, ["index.ts"]);
+        assert.ok(program.packages.get("index.ts")!.some((name) => name.startsWith("@pulumi/pulumi")));
     });
 
     describe("the check itself", () => {
@@ -42,8 +58,10 @@ describe("import cycles", () => {
                 "lib/index.ts": "const c = require(\"../c\");\nexport const d = c;\n",
                 "c.ts": "import { A } from \"./a\";\nimport * as fs from \"fs\";\nexport const e: A | typeof fs = \"\";\n",
             });
-            const graph = readImportGraph(dir, ["a.ts"]);
+            const { graph, packages } = readImports(dir, ["a.ts"]);
             assert.deepStrictEqual(graph.get("c.ts"), ["a.ts"], "a package (fs) is no edge");
+            assert.deepStrictEqual(packages.get("c.ts"), ["fs"]);
+            assert.deepStrictEqual([...reachableFrom(graph, ["c.ts"])].sort(), ["a.ts", "b.ts", "c.ts", path.join("lib", "index.ts")]);
             assert.deepStrictEqual(findImportCycles(graph), [[
                 "a.ts", "b.ts", path.join("lib", "index.ts"), "c.ts", "a.ts",
             ]]);
@@ -51,16 +69,16 @@ describe("import cycles", () => {
 
         it("finds a module importing itself, and nothing in a graph without cycles", () => {
             write({ "self.ts": "import { x } from \"./self\";\nexport const y = x;\n" });
-            assert.deepStrictEqual(findImportCycles(readImportGraph(dir, ["self.ts"])), [["self.ts", "self.ts"]]);
+            assert.deepStrictEqual(findImportCycles(readImports(dir, ["self.ts"]).graph), [["self.ts", "self.ts"]]);
             write({ "top.ts": "import \"./left\";\nimport \"./right\";\n", "left.ts": "import \"./leaf\";\n", "right.ts": "import \"./leaf\";\n", "leaf.ts": "" });
-            const graph = readImportGraph(dir, ["top.ts"]);
+            const { graph } = readImports(dir, ["top.ts"]);
             assert.strictEqual(graph.size, 4);
             assert.deepStrictEqual(findImportCycles(graph), []);
         });
 
         it("refuses an import it cannot resolve, rather than leave an edge out", () => {
             write({ "a.ts": "import \"./missing\";\n" });
-            assert.throws(() => readImportGraph(dir, ["a.ts"]), /a\.ts imports \.\/missing/);
+            assert.throws(() => readImports(dir, ["a.ts"]), /a\.ts imports \.\/missing/);
         });
     });
 });
