@@ -1,7 +1,7 @@
 // The listing behind images:overview — every tag of a repository, newest first, the deployed digest marked — shared
 // by the ImageOverview resource (./image-overview) and the images:overview command, which must start without
 // loading @pulumi/pulumi.
-import { printableLabels } from "./printable";
+import { printableLabels } from "./overview";
 import { RegistryAccessFields, registryAccessOf } from "../access/registry-access";
 import { registryClient } from "../access/registry-client";
 import { DigestCache } from "../registry/cache";

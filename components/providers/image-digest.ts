@@ -5,7 +5,7 @@
 // Run by the engine's dynamic-provider process (components/providers/load.js).
 import type * as pulumi from "@pulumi/pulumi";
 import { VersionFacts, pendingChange } from "../model/change-notice";
-import { printableLabels } from "../model/printable";
+import { printableLabels } from "../model/overview";
 import { registryAccessOf } from "../access/registry-access";
 import { registryClient } from "../access/registry-client";
 import { DigestCache } from "../registry/cache";
