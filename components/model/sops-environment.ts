@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
 import { envEntryProblem } from "./compose";
+import { InvalidValueError } from "./invalid-value";
 
 export class SopsFileError extends Error {
     readonly __pulumiRunError = true;
@@ -37,6 +38,18 @@ function formatOf(file: string): "yaml" | "json" {
         return "json";
     }
     throw new SopsFileError(file, "expected a .yaml, .yml or .json SOPS file (a map of variable names to values)");
+}
+
+/** `<app>:environmentFile`: a YAML or JSON file inside the project, named relative to it. */
+export function validateProjectPath(file: string): string {
+    if (path.isAbsolute(file) || file.split(/[\\/]/).includes("..") || /[\0-\x1f]/.test(file)) {
+        throw new InvalidValueError("environment file", file, "expected a path inside the project, relative to it, " +
+            "e.g. apps/hello-world/secrets.prod.sops.yaml");
+    }
+    if (!/\.(ya?ml|json)$/i.test(file)) {
+        throw new InvalidValueError("environment file", file, "expected a .yaml, .yml or .json SOPS file");
+    }
+    return file;
 }
 
 /** Parsed here rather than by sops, so that nothing of a file in clear ever reaches a message. */

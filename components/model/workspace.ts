@@ -5,6 +5,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { envEntryProblem } from "./compose";
+import { validateProjectPath } from "./sops-environment";
 import { projectRoot } from "./project-root";
 import { parsePlatform, validateDigest, validateHost, validateRegistry, validateRepository, validateTag } from "../registry/reference";
 import { AppLocation, DeployTarget, appNamePattern, deployTargets, validateAbsolutePath, validateName } from "../remote/layout";
@@ -31,7 +32,7 @@ const declared = declaredConfig();
 export const projectKeys = Object.keys(declared);
 
 /** Keys of an app's namespace, and the defaults of those that have one. */
-export const appKeys = ["image", "tag", "digest", "environment", "healthTimeout"] as const;
+export const appKeys = ["image", "tag", "digest", "environment", "environmentFile", "healthTimeout"] as const;
 const appDefaults = { healthTimeout: 120 };
 
 /** A value Pulumi.<stack>.yaml holds encrypted: set, but unreadable without Pulumi and its passphrase. */
@@ -69,6 +70,8 @@ export interface WorkspaceApp {
     digest?: string;
     /** Plain entries; an entry the stack file holds encrypted is `encrypted`. */
     environment: Record<string, unknown>;
+    /** A SOPS file of more entries, relative to the project (docs/secrets.md); the program decrypts it. */
+    environmentFile?: string;
     healthTimeoutSeconds: number;
 }
 
@@ -222,8 +225,12 @@ function parseApp(reader: EntryReader, name: string): WorkspaceApp {
             reader.problem(`${name}:environment`, problem);
         }
     }
+    const environmentFile = reader.text(`${name}:environmentFile`);
+    if (environmentFile !== undefined) {
+        reader.check(`${name}:environmentFile`, () => validateProjectPath(environmentFile));
+    }
     return {
-        name, repository, tag, digest, environment: entries,
+        name, repository, tag, digest, environment: entries, environmentFile,
         healthTimeoutSeconds: reader.integer(`${name}:healthTimeout`, 1, 3600),
     };
 }

@@ -9,6 +9,7 @@ import { randomUUID } from "crypto";
 import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
 import type { VersionFacts } from "../model/change-notice";
 import { DeployInfo, renderRecordParts } from "../model/deploy-info";
+import { changedEnvironmentNames } from "../model/environment-change";
 import { Severity, engineLog } from "./engine-log";
 import { stamped } from "./interface-version";
 import { AppLocation, DeployTarget, appDir } from "../remote/layout";
@@ -143,6 +144,11 @@ export const hostDeploymentProvider: pulumi.dynamic.ResourceProvider<HostDeploym
             return { changes: true, replaces: ["location"], deleteBeforeReplace: sameHost };
         }
         const changed = !isKnown(news) || targetOf(olds) !== targetOf(news);
+        const environment = typeof olds.env === "string" && typeof news.env === "string" ? changedEnvironmentNames(olds.env, news.env) : [];
+        if (environment.length > 0) {
+            // Names only: the values are secrets, and what a preview prints is shared.
+            await say(news, "info", `${news.location.app}@${news.location.workspace}: environment changed: ${environment.join(", ")}`);
+        }
         if (!changed && olds.drift.length > 0) {
             await say(news, "warning", `${where(news)} differs from the stack: ${olds.drift.join("; ")}; ` +
                 `pulumi up deploys ${news.image.tag ?? news.image.digest} again`);

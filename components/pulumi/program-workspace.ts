@@ -9,6 +9,7 @@ import { getStack } from "@pulumi/pulumi/metadata";
 import { secret } from "@pulumi/pulumi/output";
 import { allConfig, getConfig } from "@pulumi/pulumi/runtime/config";
 import { projectRoot } from "../model/project-root";
+import { SopsFileError, decryptEnvironmentFile } from "../model/sops-environment";
 import { RegistryAccess, registryCredentials } from "../access/registry-access";
 import { Workspace, WorkspaceApp, parseWorkspace, projectNamespace } from "../model/workspace";
 
@@ -16,7 +17,7 @@ export interface ProgramApp extends WorkspaceApp {
     /** apps/<app>/compose.yml, relative to the project. */
     composeTemplateName: string;
     composeTemplate: string;
-    /** The containers' environment, always treated as secret. */
+    /** The containers' environment (`<app>:environment` and the SOPS file's entries), always treated as secret. */
     secretEnvironment: pulumi.Output<Record<string, string>>;
 }
 
@@ -31,6 +32,7 @@ export interface ProgramWorkspace extends Workspace {
 /** Reads and checks the config of the stack being run; a problem stops `pulumi preview` before any resource. */
 export function loadWorkspaceConfig(): ProgramWorkspace {
     const templates = new Map<string, string>();
+    const fromFiles = new Map<string, Record<string, string>>();
     const workspace = parseWorkspace(getStack(), allConfig(), (parsed) => [
         ...(getConfig(`${projectNamespace}:sshPrivateKey`) ? [] : [`${projectNamespace}:sshPrivateKey: not set: ` +
             `\`pulumi config set --secret ${projectNamespace}:sshPrivateKey < key\``]),
@@ -43,6 +45,7 @@ export function loadWorkspaceConfig(): ProgramWorkspace {
                 return [`${app.name}: no compose template ${name}: every app of iac:apps needs one`];
             }
         }),
+        ...parsed.apps.flatMap((app) => app.environmentFile === undefined ? [] : environmentFileProblems(app, fromFiles)),
     ]);
     const config = new Config(projectNamespace);
     const credentials = registryCredentials(workspace.registry.address, {
@@ -62,7 +65,32 @@ export function loadWorkspaceConfig(): ProgramWorkspace {
             ...app,
             composeTemplateName: path.join("apps", app.name, "compose.yml"),
             composeTemplate: templates.get(app.name)!,
-            secretEnvironment: secret(Object.fromEntries(Object.entries(app.environment).map(([key, value]) => [key, String(value)]))),
+            secretEnvironment: secret({
+                ...Object.fromEntries(Object.entries(app.environment).map(([key, value]) => [key, String(value)])),
+                ...fromFiles.get(app.name),
+            }),
         })),
     };
+}
+
+/**
+ * Decrypts `app`'s SOPS file into `decrypted`, or says what stops it; a name set there and in `<app>:environment`
+ * too is refused rather than one silently winning. Messages name files and keys, never values.
+ */
+function environmentFileProblems(app: WorkspaceApp, decrypted: Map<string, Record<string, string>>): string[] {
+    let environment: Record<string, string>;
+    try {
+        environment = decryptEnvironmentFile(projectRoot(), app.environmentFile!);
+    } catch (error) {
+        if (error instanceof SopsFileError) {
+            return [`${app.name}:environmentFile: ${error.message}`];
+        }
+        throw error;
+    }
+    const both = Object.keys(environment).filter((key) => Object.hasOwn(app.environment, key)).sort();
+    if (both.length > 0) {
+        return [`${app.name}: ${both.join(", ")} set both in ${app.environmentFile} and in ${app.name}:environment: keep one`];
+    }
+    decrypted.set(app.name, environment);
+    return [];
 }

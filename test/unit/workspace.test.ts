@@ -87,6 +87,19 @@ describe("the workspace model", () => {
         assert.ok(!message.includes(secretish), "no value is ever shown");
     });
 
+    it("takes an environment file inside the project, and refuses one outside it or of another format", () => {
+        const file = "apps/hello-world/secrets.prod.sops.yaml";
+        assert.strictEqual(parseWorkspace("dev", { ...valid, "hello-world:environmentFile": file }).apps[0].environmentFile, file);
+        for (const [bad, expected] of [
+            ["/etc/secrets.yaml", /a path inside the project, relative to it/],
+            ["apps/../../secrets.yaml", /a path inside the project, relative to it/],
+            ["apps/hello-world/secrets.env", /a \.yaml, \.yml or \.json SOPS file/],
+        ] as const) {
+            assert.match(fromStackFile({ ...valid, "hello-world:environmentFile": bad }),
+                new RegExp(`hello-world:environmentFile: invalid environment file .*${expected.source}`));
+        }
+    });
+
     it("accepts POSIX user names and encrypted values it cannot read", () => {
         for (const user of ["deploy_user", "ci.bot", "_svc", "Admin-1"]) {
             assert.strictEqual(parseWorkspace("dev", { ...valid, "iac:sshUser": user }).host.user, user);
