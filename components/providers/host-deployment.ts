@@ -1,17 +1,16 @@
 // The HostDeployment provider: an app as it runs on its workspace's Docker host. create/update deploy (one SSH
 // session, the deploy itself detached from it on the host), read observes the host — deploy-info.yml and the
 // digests the app's containers run — so `pulumi refresh` sees what changed by hand or by an interrupted run, and
-// diff treats any difference from the recorded deploy as a change the next `pulumi up` converges. Run by the
-// engine's dynamic-provider process (components/providers/load.js).
+// diff treats any difference from the recorded deploy as a change the next `pulumi up` converges. It takes the
+// image ImageDigest pinned and never asks the registry (what a change means is said there). Run by the engine's
+// dynamic-provider process (components/providers/load.js).
 import type * as pulumi from "@pulumi/pulumi";
 import { randomUUID } from "crypto";
 import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
-import { VersionFacts, describePendingChange } from "../model/change-notice";
+import type { VersionFacts } from "../model/change-notice";
 import { DeployInfo, renderRecordParts } from "../model/deploy-info";
 import { Severity, engineLog } from "./engine-log";
 import { stamped } from "./interface-version";
-import { credentialsOf } from "../registry/auth";
-import { RegistryClient } from "../registry/client";
 import { AppLocation, DeployTarget, appDir } from "../remote/layout";
 import { HostObservation, driftOf, parseObservation } from "../remote/observation";
 import { buildDeployPhase, buildDeployScript, buildObserveScript, buildRemoveScript, encodeBundle } from "../remote/scripts";
@@ -40,8 +39,6 @@ export interface HostDeploymentInputs {
     insecure: boolean;
     username?: string;
     password?: string;
-    /** What the config asks for: the change notice resolves it while the pinned image is still unknown. */
-    requested: { tag?: string; digest?: string };
     image: PinnedImage;
     /** The rendered compose file, pinned by digest. */
     compose: string;
@@ -100,33 +97,6 @@ function targetOf(inputs: HostDeploymentInputs): string {
 
 const isKnown = (inputs: HostDeploymentInputs) => typeof inputs.image?.digest === "string" && inputs.image.digest !== unknownValue;
 
-/**
- * Says what a deploy will change (a rollback when the target was built earlier), resolving the configured tag
- * when the pinned image is not known yet (a preview). An error — an unknown tag, a registry that refuses —
- * is the returned problem, which fails the preview before anything changes.
- */
-async function noticeProblem(olds: Partial<HostDeploymentInputs>, news: HostDeploymentInputs): Promise<string | undefined> {
-    const deployed = olds.image && typeof olds.image.digest === "string" ? olds.image : undefined;
-    if (deployed && isKnown(news) && deployed.digest === news.image.digest) {
-        return undefined;
-    }
-    try {
-        const message = await describePendingChange({
-            app: news.location.app, workspace: news.location.workspace, repository: news.repository, platform: news.platform,
-            requested: news.requested, target: isKnown(news) ? news.image : undefined, deployed,
-            client: new RegistryClient({
-                registry: news.registry, insecure: news.insecure, credentials: credentialsOf(news.username, news.password),
-            }),
-        });
-        if (message) {
-            await say(news, "info", message);
-        }
-        return undefined;
-    } catch (error) {
-        return (error as Error).message;
-    }
-}
-
 /** What the outputs say of the host: what it holds, and how that differs from the record the last deploy left. */
 function observedState(inputs: HostDeploymentInputs, observed: HostObservation, written: DeployInfo | null, owner: string | undefined):
     Pick<HostDeploymentOutputs, "observed" | "written" | "drift"> {
@@ -163,13 +133,6 @@ async function deploy(inputs: HostDeploymentInputs, owner: string): Promise<Host
 }
 
 export const hostDeploymentProvider: pulumi.dynamic.ResourceProvider<HostDeploymentInputs, HostDeploymentOutputs> = stamped("HostDeployment", {
-    // Check sees the inputs of the last successful deploy (olds) and the new ones: the notice and its problems
-    // belong here, where a failure is the engine's own "check failed" and stops a preview.
-    async check(olds, news) {
-        const problem = await noticeProblem(olds ?? {}, news);
-        return { inputs: news, failures: problem ? [{ property: "requested", reason: problem }] : [] };
-    },
-
     async diff(_id, olds, news) {
         if (placeOf(olds) !== placeOf(news)) {
             // A move: one copy at a time, never two, and the old dir's history closed by its removal.

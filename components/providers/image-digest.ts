@@ -1,9 +1,13 @@
-// The ImageDigest provider: a tag (or digest) resolved once to a digest that is then pinned in the state. Later
-// runs compare config with the state and never ask the registry; only a refresh looks again, and then it reports
-// drift instead of moving the pin. Run by the engine's dynamic-provider process (components/providers/load.js).
+// The ImageDigest provider: a tag (or digest) resolved once to a digest that is then pinned in the state, the one
+// place a tag is resolved. Check resolves a new tag or digest (a bad one fails the preview there), diff says what
+// the move from the previous pin means (the change notice), update records it. Later runs compare config with the
+// state and never ask the registry; only a refresh looks again, and then it reports drift instead of moving the pin.
+// Run by the engine's dynamic-provider process (components/providers/load.js).
 import type * as pulumi from "@pulumi/pulumi";
-import { printableLabels } from "../model/printable";
-import { credentialsOf } from "../registry/auth";
+import { VersionFacts, pendingChange } from "../model/change-notice";
+import { printableLabels } from "../model/overview";
+import { registryAccessOf } from "../access/registry-access";
+import { registryClient } from "../access/registry-client";
 import { DigestCache } from "../registry/cache";
 import { RegistryClient, defaultPlatform } from "../registry/client";
 import { DigestMismatchError, TagNotFoundError } from "../registry/errors";
@@ -11,6 +15,7 @@ import {
     parsePlatform, pinnedRef, validateDigest, validateRegistry, validateRepository, validateTag,
 } from "../registry/reference";
 import { ImageLabels } from "../registry/types";
+import { engineLog } from "./engine-log";
 import { stamped } from "./interface-version";
 
 /** What a refresh found when the tag no longer points at the pinned digest. */
@@ -32,6 +37,15 @@ export interface ImageDigestInputs {
     insecure?: boolean;
     username?: string;
     password?: string;
+    /** Whose deploy the change notice names (`<app>@<workspace>`), and the resource it is said on; none: no notice. */
+    app?: string;
+    workspace?: string;
+    logUrn?: string;
+}
+
+/** The image a tag or digest names: what a pin records of it. */
+export interface ResolvedPin extends LabelOutputs {
+    digest: string;
 }
 
 /** The state: the inputs as given, the pinned digest and the image's labels. */
@@ -80,13 +94,8 @@ const repositoryKeys: readonly string[] = ["registry", "repository"];
  * digest cache the overview reads (verified against the digest on every read), so the overview that follows a new
  * pin finds the manifest and config blob fetched here instead of asking the registry again.
  */
-function clientFor(inputs: { registry: string; insecure?: boolean; username?: string | null; password?: string | null }): RegistryClient {
-    return new RegistryClient({
-        registry: inputs.registry,
-        insecure: inputs.insecure ?? false,
-        credentials: credentialsOf(inputs.username, inputs.password),
-        cache: new DigestCache(),
-    });
+function clientFor(inputs: ImageDigestInputs | ImageDigestOutputs): RegistryClient {
+    return registryClient(registryAccessOf(inputs), new DigestCache());
 }
 
 /** Grammar only, no network: a bad value stops the preview before anything is asked or changed. */
@@ -113,10 +122,10 @@ export function checkImageInputs(inputs: ImageDigestInputs): pulumi.dynamic.Chec
     return failures;
 }
 
-export async function resolveImage(inputs: ImageDigestInputs): Promise<ImageDigestOutputs> {
+/** The digest the inputs' tag or digest names, checked against each other, and its image's labels. */
+export async function resolvePin(inputs: ImageDigestInputs): Promise<ResolvedPin> {
     const client = clientFor(inputs);
-    const platform = inputs.platform ?? defaultPlatform;
-    const tag = inputs.tag ?? null;
+    const tag = inputs.tag;
     let digest: string;
     if (inputs.digest) {
         digest = await client.resolve(inputs.repository, inputs.digest);
@@ -131,21 +140,90 @@ export async function resolveImage(inputs: ImageDigestInputs): Promise<ImageDige
     } else {
         digest = await client.resolveTag(inputs.repository, tag!);
     }
-    const metadata = await client.imageMetadata(inputs.repository, digest, platform, tag ?? undefined);
+    const metadata = await client.imageMetadata(inputs.repository, digest, inputs.platform ?? defaultPlatform, tag);
+    return { digest, ...labelOutputs(metadata) };
+}
+
+/** The state of a pin: the inputs as given (never what check added), the pinned digest and its labels. */
+function pinnedState(inputs: ImageDigestInputs, pin: ResolvedPin): ImageDigestOutputs {
     return {
         registry: inputs.registry,
         repository: inputs.repository,
-        tag,
+        tag: inputs.tag ?? null,
         requestedDigest: inputs.digest ?? null,
-        platform,
+        platform: inputs.platform ?? defaultPlatform,
         insecure: inputs.insecure ?? false,
         username: inputs.username ?? null,
         password: inputs.password ?? null,
-        digest,
-        ref: pinnedRef(inputs.registry, inputs.repository, digest),
-        ...labelOutputs(metadata),
+        digest: pin.digest,
+        ref: pinnedRef(inputs.registry, inputs.repository, pin.digest),
+        description: pin.description,
+        descriptionBase64: pin.descriptionBase64,
+        created: pin.created,
+        revision: pin.revision,
+        source: pin.source,
         drift: null,
     };
+}
+
+/** The inputs that name the image, as check compares this run's with the last run's (inputs both). */
+function identityOf(inputs: Partial<ImageDigestInputs>): string {
+    return JSON.stringify([inputs.registry, inputs.repository, inputs.tag ?? null, inputs.digest ?? null, inputs.platform ?? defaultPlatform]);
+}
+
+/**
+ * The pins check resolved in this provider process, which lives for one engine run, by the inputs that name
+ * them: diff words the notice from the pin check saw and update records it, so a run asks the registry once.
+ * Never in the state or the inputs, so what a preview shows of the resource is its config.
+ */
+const resolvedThisRun = new Map<string, ResolvedPin>();
+
+/** The state of the inputs' pin: the one check resolved in this run, or resolved now. */
+export async function resolveImage(inputs: ImageDigestInputs): Promise<ImageDigestOutputs> {
+    return pinnedState(inputs, resolvedThisRun.get(identityOf(inputs)) ?? await resolvePin(inputs));
+}
+
+const versionOf = (pin: { digest: string; description: string | null; created: string | null }, tag: string | null): VersionFacts =>
+    ({ tag, digest: pin.digest, description: pin.description, created: pin.created });
+
+/** The notice quotes the description as built (and escapes it once); the state's is escaped already. */
+function exactLabels(pin: ResolvedPin): ResolvedPin {
+    return pin.descriptionBase64 === null ? pin : { ...pin, description: Buffer.from(pin.descriptionBase64, "base64").toString("utf8") };
+}
+
+/**
+ * What a move of the pin means, said in the engine's output on the app's component: an upgrade or a rollback,
+ * with the images' descriptions. Nothing is said without an app to name.
+ */
+async function sayChange(inputs: ImageDigestInputs, from: VersionFacts | undefined, to: VersionFacts): Promise<void> {
+    const message = inputs.app && inputs.workspace ? pendingChange(inputs.app, inputs.workspace, from, to) : undefined;
+    if (message) {
+        await engineLog("info", message, { urn: inputs.logUrn });
+    }
+}
+
+/**
+ * Check's part: a new tag or digest is resolved here, so an unknown tag or an unreadable image fails the preview
+ * before anything changes, and diff (the notice) and update (the record) take that pin. A first pin is said here,
+ * since no diff precedes a create. Nothing is asked when the image named is the last run's.
+ */
+export async function checkImage(olds: Partial<ImageDigestInputs>, news: ImageDigestInputs): Promise<pulumi.dynamic.CheckResult<ImageDigestInputs>> {
+    const failures = checkImageInputs(news);
+    const first = Object.keys(olds).length === 0;
+    if (failures.length > 0 || (!first && identityOf(olds) === identityOf(news))) {
+        return { inputs: news, failures };
+    }
+    let resolved: ResolvedPin;
+    try {
+        resolved = await resolvePin(news);
+    } catch (error) {
+        return { inputs: news, failures: [{ property: news.digest ? "digest" : "tag", reason: (error as Error).message }] };
+    }
+    resolvedThisRun.set(identityOf(news), resolved);
+    if (first) {
+        await sayChange(news, undefined, versionOf(exactLabels(resolved), news.tag ?? null));
+    }
+    return { inputs: news, failures: [] };
 }
 
 /** Which identity inputs differ from the state; pure, so a no-op run costs no registry request. */
@@ -182,12 +260,16 @@ export async function checkDrift(props: ImageDigestOutputs): Promise<TagDrift | 
 }
 
 export const imageDigestProvider: pulumi.dynamic.ResourceProvider<ImageDigestInputs, ImageDigestOutputs> = stamped("ImageDigest", {
-    async check(_olds, news) {
-        return { inputs: news, failures: checkImageInputs(news) };
+    async check(olds, news) {
+        return checkImage(olds ?? {}, news);
     },
 
     async diff(_id, olds, news) {
         const changed = changedIdentity(olds, news);
+        const resolved = changed.length > 0 ? resolvedThisRun.get(identityOf(news)) : undefined;
+        if (resolved) {
+            await sayChange(news, versionOf(olds, olds.tag), versionOf(exactLabels(resolved), news.tag ?? null));
+        }
         const credentialsChanged = (news.username ?? null) !== olds.username || (news.password ?? null) !== olds.password ||
             (news.insecure ?? false) !== olds.insecure;
         return {

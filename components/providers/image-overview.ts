@@ -2,11 +2,12 @@
 // which of them the workspace runs) when the deployed digest changes and on `pulumi refresh`, never on a run that
 // changes nothing. Run by the engine's dynamic-provider process (components/providers/load.js).
 import type * as pulumi from "@pulumi/pulumi";
+import { registryAccessKeys } from "../access/registry-access";
 import { ImageOverviewInputs, ImageOverviewOutputs, listOverview } from "../model/overview-listing";
 import { stamped } from "./interface-version";
 
-/** A change of any of these lists again; credentials included, so a refresh never uses stale ones. */
-const listingKeys = ["registry", "repository", "deployedDigest", "deployedTag", "platform", "insecure", "username", "password"] as const;
+/** A change of any of these lists again; the registry access whole, so a refresh never uses stale credentials. */
+const listingKeys = [...registryAccessKeys, "repository", "deployedDigest", "deployedTag"] as const;
 
 export const imageOverviewProvider: pulumi.dynamic.ResourceProvider<ImageOverviewInputs, ImageOverviewOutputs> = stamped("ImageOverview", {
     async diff(_id, olds, news) {

@@ -8,18 +8,15 @@ import type { AppLocation, DeployTarget } from "../remote/layout";
 import type { HostObservation } from "../remote/observation";
 import type { SshConnection } from "../remote/ssh";
 import { LoadedDynamicResource } from "./dynamic-resource";
+import { RegistryAccessInput, registryAccessInputs } from "./registry-access-inputs";
 
 export interface HostDeploymentArgs {
     connection: pulumi.Input<SshConnection>;
     location: AppLocation;
     target: DeployTarget;
-    registry: pulumi.Input<string>;
+    /** The workspace's registry access; with credentials, the host logs in before pulling (the password on stdin). */
+    access: RegistryAccessInput;
     repository: pulumi.Input<string>;
-    platform: pulumi.Input<string>;
-    insecure: pulumi.Input<boolean>;
-    username?: pulumi.Input<string>;
-    password?: pulumi.Input<string>;
-    requested: { tag?: string; digest?: string };
     image: pulumi.Input<PinnedImage>;
     compose: pulumi.Input<string>;
     services: pulumi.Input<string[]>;
@@ -36,10 +33,11 @@ export class HostDeployment extends LoadedDynamicResource {
     declare readonly drift: pulumi.Output<string[]>;
 
     constructor(name: string, args: HostDeploymentArgs, opts?: pulumi.CustomResourceOptions) {
+        const { access, ...deployment } = args;
         super("HostDeployment", name, {
-            ...args,
+            ...deployment,
+            ...registryAccessInputs(access),
             env: secret(args.env),
-            password: args.password ? secret(args.password) : undefined,
             observed: undefined,
             written: undefined,
             drift: undefined,

@@ -2,24 +2,20 @@
 // compare config with the state and never ask the registry; only a refresh looks again, and then it
 // reports drift instead of moving the pin. The provider is components/providers/image-digest.ts.
 import type * as pulumi from "@pulumi/pulumi";
-import { secret } from "@pulumi/pulumi/output";
 import { LoadedDynamicResource } from "./dynamic-resource";
+import { RegistryAccessInput, registryAccessInputs } from "./registry-access-inputs";
 import type { TagDrift } from "../providers/image-digest";
 
 export interface ImageDigestArgs {
-    /** host[:port] of the registry. */
-    registry: pulumi.Input<string>;
+    /** The workspace's registry access: registry, scheme, platform (which image of an index), credentials. */
+    access: RegistryAccessInput;
     repository: pulumi.Input<string>;
     /** The human-facing tag (a short SHA). */
     tag?: pulumi.Input<string>;
     /** Deploy by digest: wins over the tag; when both are given the tag must point at it. */
     digest?: pulumi.Input<string>;
-    /** Which image of a multi-platform index to read labels from; default linux/amd64. */
-    platform?: pulumi.Input<string>;
-    /** Plain http (a registry on loopback). */
-    insecure?: pulumi.Input<boolean>;
-    username?: pulumi.Input<string>;
-    password?: pulumi.Input<string>;
+    /** The app and workspace the change notice names, and the resource it is said on (the app's component). */
+    notice?: { app: string; workspace: string; urn: pulumi.Input<string> };
 }
 
 /**
@@ -46,14 +42,13 @@ export class ImageDigest extends LoadedDynamicResource {
 
     constructor(name: string, args: ImageDigestArgs, opts?: pulumi.CustomResourceOptions) {
         super("ImageDigest", name, {
-            registry: args.registry,
+            ...registryAccessInputs(args.access),
             repository: args.repository,
             tag: args.tag,
             digest: args.digest,
-            platform: args.platform,
-            insecure: args.insecure,
-            username: args.username,
-            password: args.password ? secret(args.password) : undefined,
+            app: args.notice?.app,
+            workspace: args.notice?.workspace,
+            logUrn: args.notice?.urn,
             requestedDigest: undefined,
             ref: undefined,
             description: undefined,

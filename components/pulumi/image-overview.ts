@@ -3,19 +3,15 @@
 // output, the overview table, their diffs), so their labels are kept printable. The provider is
 // components/providers/image-overview.ts.
 import type * as pulumi from "@pulumi/pulumi";
-import { secret } from "@pulumi/pulumi/output";
 import { LoadedDynamicResource } from "./dynamic-resource";
+import { RegistryAccessInput, registryAccessInputs } from "./registry-access-inputs";
 import type { OverviewRow } from "../model/overview-listing";
 
 export interface ImageOverviewArgs {
-    registry: pulumi.Input<string>;
+    access: RegistryAccessInput;
     repository: pulumi.Input<string>;
     deployedDigest: pulumi.Input<string | null>;
     deployedTag?: pulumi.Input<string | null>;
-    platform?: pulumi.Input<string>;
-    insecure?: pulumi.Input<boolean>;
-    username?: pulumi.Input<string>;
-    password?: pulumi.Input<string>;
     cacheDir?: pulumi.Input<string>;
 }
 
@@ -24,9 +20,10 @@ export class ImageOverview extends LoadedDynamicResource {
     declare readonly listedAt: pulumi.Output<string>;
 
     constructor(name: string, args: ImageOverviewArgs, opts?: pulumi.CustomResourceOptions) {
+        const { access, ...listing } = args;
         super("ImageOverview", name, {
-            ...args,
-            password: args.password ? secret(args.password) : undefined,
+            ...registryAccessInputs(access),
+            ...listing,
             tags: undefined,
             listedAt: undefined,
         }, { ...opts, additionalSecretOutputs: ["password"] });

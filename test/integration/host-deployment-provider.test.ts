@@ -36,7 +36,6 @@ describe("HostDeployment provider (loaded as the engine loads it) against a real
         return {
             connection: { host: env.ssh.host, port: env.ssh.port, user: env.ssh.user, privateKey: env.ssh.privateKey, hostKey: env.ssh.hostKey },
             location, registry: env.registry.address, repository, platform: "linux/amd64", insecure: true,
-            requested: { tag: image.tag },
             image: { digest: image.digest, tag: image.tag, description: image.description, created: null },
             compose: compose.content, services: compose.services, env: renderEnvFile({ PORT: String(env.port) }),
             deployedBy: "wander@casa", healthTimeoutSeconds: 30,

@@ -56,7 +56,7 @@ describe("providers loaded from the checkout", function () {
         assert.strictEqual(result.tsHook, "function", "the entry compiles TypeScript when nothing else does");
         assert.deepStrictEqual(result.methods, {
             ImageDigest: ["check", "create", "delete", "diff", "read", "update"],
-            HostDeployment: ["check", "create", "delete", "diff", "read", "update"],
+            HostDeployment: ["create", "delete", "diff", "read", "update"],
             ImageOverview: ["create", "diff", "read", "update"],
             StackIdentity: ["create", "diff", "read"],
         });
