@@ -17,6 +17,13 @@ export async function cliUp(workspace: LocalWorkspace, stack: string, env: NodeJ
         { cwd: workspace.workDir, env: { ...process.env, ...workspace.envVars, ...env }, maxBuffer: 64 << 20 });
 }
 
+/** The size of the stack's state as `pulumi stack export` writes it. */
+export async function stateBytes(workspace: LocalWorkspace, stack: string): Promise<number> {
+    const exported = await execFileAsync(path.join(projectRoot, ".tools", "bin", "pulumi"), ["stack", "export", "--stack", stack],
+        { cwd: workspace.workDir, env: { ...process.env, ...workspace.envVars }, maxBuffer: 64 << 20 });
+    return Buffer.byteLength(exported.stdout);
+}
+
 export async function seconds(task: () => Promise<unknown>): Promise<number> {
     const start = process.hrtime.bigint();
     await task();
