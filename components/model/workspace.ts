@@ -10,8 +10,9 @@ import { Credentials, credentialsFromDockerConfig } from "../registry/auth";
 import { DigestCache } from "../registry/cache";
 import { RegistryClient } from "../registry/client";
 import { parsePlatform, validateDigest, validateHost, validateRegistry, validateRepository, validateTag } from "../registry/reference";
-import { AppLocation, DeployTarget, appNamePattern, deployTargets, validateAbsolutePath, validateName } from "../remote/layout";
+import { AppLocation, DeployTarget, appNamePattern, validateAbsolutePath, validateName } from "../remote/layout";
 import { SshConnection, hostKeyPattern } from "../remote/ssh";
+import { targetNames } from "../remote/targets/registry";
 
 export const projectNamespace = "iac";
 
@@ -265,8 +266,8 @@ export function parseWorkspace(name: string, entries: ConfigEntries, extraChecks
         deployRoot: reader.text("iac:deployRoot")!,
         target: reader.text("iac:target") as DeployTarget,
     };
-    if (!deployTargets.includes(host.target)) {
-        reader.problem("iac:target", `expected ${deployTargets.join(" or ")}, not ${JSON.stringify(host.target)}`);
+    if (!targetNames().includes(host.target)) {
+        reader.problem("iac:target", `expected ${targetNames().join(" or ")}, not ${JSON.stringify(host.target)}`);
     }
     if (host.host) {
         reader.check("iac:sshHost", () => validateHost(host.host));

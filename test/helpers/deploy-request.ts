@@ -5,7 +5,8 @@ import * as path from "path";
 import { renderCompose, renderEnvFile } from "../../components/model/compose";
 import { renderRecordParts } from "../../components/model/deploy-info";
 import { AppLocation, DeployTarget } from "../../components/remote/layout";
-import { DeploySpec, buildDeployPhase, buildDeployScript, encodeBundle } from "../../components/remote/scripts";
+import { buildDeployPhase } from "../../components/remote/deploy-phase";
+import { DeploySpec, buildDeployScript, encodeBundle } from "../../components/remote/scripts";
 import { BuiltImage } from "../../local/app-repository";
 import { repository } from "./deploy-environment";
 
