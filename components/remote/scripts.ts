@@ -1,5 +1,6 @@
 // The shell that runs on a Docker host, built by small named builders (the way Kamal keeps its commands apart
-// from their execution) and combined in the order a deploy takes. HostDeployment hands the result to SSH; the
+// from their execution) and combined in the order a deploy takes: the session here, the deploy phase's steps in
+// deploy-phase.ts, each target's part from targets/. HostDeployment hands the result to SSH; the
 // integration tests run the very same text over a real SSH host. Every interpolated value is validated here
 // and single-quoted; everything large or user-written (labels, compose file, environment) travels on stdin.
 import { validateDigest, validateRegistry, validateRepository } from "../registry/reference";

@@ -8,33 +8,35 @@ import { TargetController } from "./target";
 /** What a workspace deploys with when iac:target is not set, and what a dir or a state from before targets used. */
 export const defaultTarget: TargetController = composeTarget;
 
-const registered = new Map<string, TargetController>();
+// A plain object, not a Map: the closure serializer that ships the providers' code captures it by value, and a
+// Map would arrive as an object without its methods.
+const registered: Record<string, TargetController> = {};
 
 /** Adds a target; returns what takes it away again (a test's stand-in target, once the test is done). */
 export function registerTarget(target: TargetController): () => void {
     if (!/^[a-z][a-z0-9_]*$/.test(target.name)) {
         throw new InvalidValueError("deploy target name", target.name, "expected [a-z][a-z0-9_]*: it names shell functions");
     }
-    if (registered.has(target.name)) {
+    if (Object.hasOwn(registered, target.name)) {
         throw new InvalidValueError("deploy target name", target.name, "a target of that name is registered already");
     }
-    registered.set(target.name, target);
-    return () => void registered.delete(target.name);
+    registered[target.name] = target;
+    return () => void delete registered[target.name];
 }
 
 [composeTarget, swarmTarget].forEach(registerTarget);
 
 /** Every registered target, the default first. */
 export function deployTargets(): TargetController[] {
-    return [...registered.values()];
+    return Object.values(registered);
 }
 
 export function targetNames(): string[] {
-    return [...registered.keys()];
+    return Object.keys(registered);
 }
 
 export function targetNamed(name: string): TargetController {
-    const target = registered.get(name);
+    const target = Object.hasOwn(registered, name) ? registered[name] : undefined;
     if (target === undefined) {
         throw new InvalidValueError("deploy target", name, `expected ${targetNames().join(" or ")}`);
     }

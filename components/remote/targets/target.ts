@@ -50,7 +50,7 @@ export interface TargetController {
      * between targets is taken down from the one it leaves, and brought back there by a restore.
      */
     functions(spec: TargetSpec): string[];
-    /** Deploy steps before the switch, in the job dir's parent: a failure here (`fail`) changes nothing. */
+    /** Deploy steps before the switch, run in the app dir: a failure here (`fail`) changes nothing. */
     prepare(spec: TargetSpec): string[];
     /** The first deploy steps once the switch has begun: taking over what older deploys left under other names. */
     takeOver(spec: TargetSpec): string[];
