@@ -3,11 +3,11 @@
 // against a no-op `pulumi up` of an empty program, and the launch to the port printed of the language host and of
 // the dynamic provider (which every run of a program with dynamic resources starts, and an empty program never does).
 //   npm run bench:deploy [-- --rounds 3]
-import { execFile, spawn } from "child_process";
+import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { parseArgs, promisify } from "util";
+import { parseArgs } from "util";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import * as ts from "typescript";
 import { renderCompose } from "../components/model/compose";
@@ -15,27 +15,9 @@ import { runRemote } from "../components/remote/ssh";
 import { openWorkspace } from "../local/pulumi-workspace";
 import { freePort } from "../local/sshd";
 import { repository, startDeployEnvironment } from "../test/helpers/deploy-environment";
+import { cliUp, median, seconds } from "./pulumi-cli";
 
 const projectRoot = path.resolve(__dirname, "..");
-const execFileAsync = promisify(execFile);
-
-/**
- * `pulumi up` as an operator runs it: the CLI alone. (Stack.up also reads the stack's outputs and history after
- * the run, two more CLI runs that a person typing `pulumi up` does not pay.)
- */
-async function cliUp(workspace: LocalWorkspace, stack: string, env: NodeJS.ProcessEnv = {}): Promise<void> {
-    await execFileAsync(path.join(projectRoot, ".tools", "bin", "pulumi"),
-        ["up", "--yes", "--skip-preview", "--non-interactive", "--stack", stack],
-        { cwd: workspace.workDir, env: { ...process.env, ...workspace.envVars, ...env }, maxBuffer: 64 << 20 });
-}
-
-async function seconds(task: () => Promise<unknown>): Promise<number> {
-    const start = process.hrtime.bigint();
-    await task();
-    return Number(process.hrtime.bigint() - start) / 1e9;
-}
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 /**
  * The smallest Pulumi TypeScript program: an index.ts that exports nothing, its own package.json depending only on

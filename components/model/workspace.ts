@@ -6,12 +6,9 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { envEntryProblem } from "./compose";
 import { projectRoot } from "./project-root";
-import { Credentials, credentialsFromDockerConfig } from "../registry/auth";
-import { DigestCache } from "../registry/cache";
-import { RegistryClient } from "../registry/client";
 import { parsePlatform, validateDigest, validateHost, validateRegistry, validateRepository, validateTag } from "../registry/reference";
 import { AppLocation, DeployTarget, appNamePattern, validateAbsolutePath, validateName } from "../remote/layout";
-import { SshConnection, hostKeyPattern } from "../remote/ssh";
+import { hostKeyPattern } from "../remote/ssh";
 import { targetNames } from "../remote/targets/registry";
 
 export const projectNamespace = "iac";
@@ -349,41 +346,7 @@ export function readWorkspace(stack: string, projectDir: string): Workspace {
     return parseWorkspace(stack, entries);
 }
 
-/** The workspace's Docker host with a private key the caller read. */
-export function sshConnection(host: WorkspaceHost, privateKey: string): SshConnection {
-    return { host: host.host, port: host.port, user: host.user, hostKey: host.hostKey, privateKey };
-}
-
 /** Where `app` lives on the workspace's host. */
 export function appLocation(workspace: Workspace, app: string): AppLocation {
     return { app, workspace: workspace.name, org: workspace.host.org, deployRoot: workspace.host.deployRoot };
-}
-
-/** How to reach a registry: address, plain http or not, credentials. The one place a client is made from. */
-export class RegistryAccess {
-    constructor(readonly address: string, readonly insecure: boolean, readonly credentials?: Credentials) {
-        validateRegistry(address);
-    }
-
-    client(cache?: DigestCache): RegistryClient {
-        return new RegistryClient({ registry: this.address, insecure: this.insecure, credentials: this.credentials, cache });
-    }
-
-    /**
-     * For the commands: flags over the workspace's values; credentials from IAC_REGISTRY_USERNAME and
-     * IAC_REGISTRY_PASSWORD (the username may come from the workspace), else docker's config.json. The stack's
-     * encrypted password is not read: that needs Pulumi and its passphrase.
-     */
-    static forCommand(workspace: Workspace | undefined, flags: { registry?: string; insecure?: boolean } = {}): RegistryAccess {
-        const address = flags.registry ?? workspace?.registry.address;
-        if (address === undefined) {
-            throw new Error("no registry: pass --registry HOST[:PORT], or a workspace whose iac:registry names it");
-        }
-        const username = process.env.IAC_REGISTRY_USERNAME ?? workspace?.registry.username;
-        const password = process.env.IAC_REGISTRY_PASSWORD;
-        // The stack's plain-http setting belongs to the stack's registry, never to one given on the command line.
-        const insecure = flags.insecure ?? (flags.registry === undefined && (workspace?.registry.insecure ?? false));
-        return new RegistryAccess(address, insecure,
-            username !== undefined && password !== undefined ? { username, password } : credentialsFromDockerConfig(address));
-    }
 }

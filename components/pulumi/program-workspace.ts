@@ -9,7 +9,7 @@ import { getStack } from "@pulumi/pulumi/metadata";
 import { secret } from "@pulumi/pulumi/output";
 import { allConfig, getConfig } from "@pulumi/pulumi/runtime/config";
 import { projectRoot } from "../model/project-root";
-import { credentialsFromDockerConfig } from "../registry/auth";
+import { RegistryAccess, registryCredentials } from "../access/registry-access";
 import { Workspace, WorkspaceApp, parseWorkspace, projectNamespace } from "../model/workspace";
 
 export interface ProgramApp extends WorkspaceApp {
@@ -23,7 +23,8 @@ export interface ProgramApp extends WorkspaceApp {
 /** The workspace as the program deploys it: the model, plus the secrets only the engine can read. */
 export interface ProgramWorkspace extends Workspace {
     apps: ProgramApp[];
-    registryPassword?: pulumi.Output<string>;
+    /** How every resource reaches the registry: made here once, its password a secret. */
+    registryAccess: RegistryAccess<pulumi.Output<string>>;
     privateKey: pulumi.Output<string>;
 }
 
@@ -44,18 +45,18 @@ export function loadWorkspaceConfig(): ProgramWorkspace {
         }),
     ]);
     const config = new Config(projectNamespace);
-    let username = workspace.registry.username;
-    let registryPassword = workspace.registry.hasPassword ? config.requireSecret("registryPassword") : undefined;
-    if (!username) {
-        // The operator's `docker login` is the other place registry credentials live.
-        const fromDocker = credentialsFromDockerConfig(workspace.registry.address);
-        username = fromDocker?.username;
-        registryPassword = fromDocker ? secret(fromDocker.password) : undefined;
-    }
+    const credentials = registryCredentials(workspace.registry.address, {
+        username: workspace.registry.username,
+        password: workspace.registry.hasPassword ? config.requireSecret("registryPassword") : undefined,
+    });
     return {
         ...workspace,
-        registry: { ...workspace.registry, username },
-        registryPassword,
+        registryAccess: {
+            registry: workspace.registry.address,
+            insecure: workspace.registry.insecure,
+            platform: workspace.platform,
+            ...(credentials ? { credentials: { username: credentials.username, password: secret(credentials.password) } } : {}),
+        },
         privateKey: config.requireSecret("sshPrivateKey"),
         apps: workspace.apps.map((app) => ({
             ...app,

@@ -5,7 +5,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { RegistryAccess, Workspace, WorkspaceConfigError, encrypted, parseWorkspace, readWorkspace } from "../../components/model/workspace";
+import { registryAccessForCommand } from "../../components/access/registry-access";
+import { registryClient } from "../../components/access/registry-client";
+import { Workspace, WorkspaceConfigError, encrypted, parseWorkspace, readWorkspace } from "../../components/model/workspace";
 import { runProgram, stackConfig } from "../helpers/mock-program";
 
 const projectRoot = path.resolve(__dirname, "..", "..");
@@ -137,9 +139,9 @@ describe("the workspace model", () => {
 
     it("makes one registry-access object, the command line's flags over the workspace", () => {
         const workspace = parseWorkspace("dev", { ...valid, "iac:registryInsecure": true });
-        const access = RegistryAccess.forCommand(workspace);
-        assert.deepStrictEqual([access.address, access.insecure, access.client().registry], ["127.0.0.1:5000", true, "127.0.0.1:5000"]);
-        const other = RegistryAccess.forCommand(workspace, { registry: "registry.example.com" });
-        assert.deepStrictEqual([other.address, other.insecure], ["registry.example.com", false], "the stack's plain http is not another registry's");
+        const access = registryAccessForCommand(workspace);
+        assert.deepStrictEqual([access.registry, access.insecure, registryClient(access).registry], ["127.0.0.1:5000", true, "127.0.0.1:5000"]);
+        const other = registryAccessForCommand(workspace, { registry: "registry.example.com" });
+        assert.deepStrictEqual([other.registry, other.insecure], ["registry.example.com", false], "the stack's plain http is not another registry's");
     });
 });

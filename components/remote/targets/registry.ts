@@ -8,8 +8,6 @@ import { TargetController } from "./target";
 /** What a workspace deploys with when iac:target is not set, and what a dir or a state from before targets used. */
 export const defaultTarget: TargetController = composeTarget;
 
-// A plain object, not a Map: the closure serializer that ships the providers' code captures it by value, and a
-// Map would arrive as an object without its methods.
 const registered: Record<string, TargetController> = {};
 
 /** Adds a target; returns what takes it away again (a test's stand-in target, once the test is done). */
