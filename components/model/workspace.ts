@@ -8,8 +8,9 @@ import { envEntryProblem } from "./compose";
 import { validateProjectPath } from "./sops-environment";
 import { projectRoot } from "./project-root";
 import { parsePlatform, validateDigest, validateHost, validateRegistry, validateRepository, validateTag } from "../registry/reference";
-import { AppLocation, DeployTarget, appNamePattern, deployTargets, validateAbsolutePath, validateName } from "../remote/layout";
+import { AppLocation, DeployTarget, appNamePattern, validateAbsolutePath, validateName } from "../remote/layout";
 import { hostKeyPattern } from "../remote/ssh";
+import { targetNames } from "../remote/targets/registry";
 
 export const projectNamespace = "iac";
 
@@ -269,8 +270,8 @@ export function parseWorkspace(name: string, entries: ConfigEntries, extraChecks
         deployRoot: reader.text("iac:deployRoot")!,
         target: reader.text("iac:target") as DeployTarget,
     };
-    if (!deployTargets.includes(host.target)) {
-        reader.problem("iac:target", `expected ${deployTargets.join(" or ")}, not ${JSON.stringify(host.target)}`);
+    if (!targetNames().includes(host.target)) {
+        reader.problem("iac:target", `expected ${targetNames().join(" or ")}, not ${JSON.stringify(host.target)}`);
     }
     if (host.host) {
         reader.check("iac:sshHost", () => validateHost(host.host));

@@ -14,8 +14,10 @@ import { Severity, engineLog } from "./engine-log";
 import { stamped } from "./interface-version";
 import { AppLocation, DeployTarget, appDir } from "../remote/layout";
 import { HostObservation, driftOf, parseObservation } from "../remote/observation";
-import { buildDeployPhase, buildDeployScript, buildObserveScript, buildRemoveScript, encodeBundle } from "../remote/scripts";
+import { buildDeployPhase } from "../remote/deploy-phase";
+import { buildDeployScript, buildObserveScript, buildRemoveScript, encodeBundle } from "../remote/scripts";
 import { SshConnection, runRemote } from "../remote/ssh";
+import { defaultTarget } from "../remote/targets/registry";
 
 /** The pinned image, from ImageDigest; unknown during a preview that changes it. */
 export interface PinnedImage extends VersionFacts {
@@ -79,7 +81,7 @@ function say(inputs: HostDeploymentInputs, severity: Severity, message: string, 
     return engineLog(severity, message, { urn: inputs.logUrn, ephemeral });
 }
 
-const targetKind = (inputs: HostDeploymentInputs): DeployTarget => inputs.target ?? "compose";
+const targetKind = (inputs: HostDeploymentInputs): DeployTarget => inputs.target ?? defaultTarget.name;
 
 /** Where the app lives: a change of it is a move, never a second copy. */
 function placeOf(inputs: HostDeploymentInputs): string {
@@ -88,12 +90,12 @@ function placeOf(inputs: HostDeploymentInputs): string {
 
 /**
  * What decides whether the host must be deployed to again; credentials and who deploys are not among it. The
- * target kind counts only when it is swarm, so states from before targets existed compare as they did.
+ * target kind counts only when it is not the default, so states from before targets existed compare as they did.
  */
 function targetOf(inputs: HostDeploymentInputs): string {
     const { host, port, user } = inputs.connection;
     return JSON.stringify([host, port, user, appDir(inputs.location), inputs.image.digest, inputs.compose, inputs.env, inputs.services,
-        ...(targetKind(inputs) === "swarm" ? ["swarm"] : [])]);
+        ...(targetKind(inputs) === defaultTarget.name ? [] : [targetKind(inputs)])]);
 }
 
 const isKnown = (inputs: HostDeploymentInputs) => typeof inputs.image?.digest === "string" && inputs.image.digest !== unknownValue;

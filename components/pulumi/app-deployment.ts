@@ -12,6 +12,7 @@ import { ImageDigest } from "./image-digest";
 import { ImageOverview } from "./image-overview";
 import { OverviewRow } from "../model/overview-listing";
 import { AppLocation, DeployTarget } from "../remote/layout";
+import { defaultTarget } from "../remote/targets/registry";
 
 export interface HostConnection {
     host: pulumi.Input<string>;
@@ -79,7 +80,7 @@ export class AppDeployment extends ComponentResource {
             dialErrorLimit: 3,
             perDialTimeout: 10,
         });
-        const target = args.target ?? "compose";
+        const target = args.target ?? defaultTarget.name;
         const rendered = args.image.ref.apply((ref) => renderCompose(args.composeTemplateName, args.composeTemplate, ref, target));
         const image = args.image;
 
