@@ -1,7 +1,8 @@
 // The workspace (this stack): its config read and checked, then per app a pinned image and its deployment.
 import { all } from "@pulumi/pulumi/output";
 import * as log from "@pulumi/pulumi/log";
-import { AppDeployment } from "./components/pulumi/app-deployment";
+import { createUrn } from "@pulumi/pulumi/resource";
+import { AppDeployment, appDeploymentType } from "./components/pulumi/app-deployment";
 import { formatDeployment, formatImageTable } from "./components/model/overview";
 import { ImageDigest } from "./components/pulumi/image-digest";
 import { loadWorkspaceConfig } from "./components/pulumi/program-workspace";
@@ -13,14 +14,12 @@ const identity = new StackIdentity("stack-identity");
 
 const apps = workspace.apps.map((app) => {
     const image = new ImageDigest(`${app.name}-image`, {
-        registry: workspace.registry.address,
+        access: workspace.registryAccess,
         repository: app.repository,
         tag: app.tag,
         digest: app.digest,
-        platform: workspace.platform,
-        insecure: workspace.registry.insecure,
-        username: workspace.registry.username,
-        password: workspace.registryPassword,
+        // Said on the app's component, as everything else about its deploy.
+        notice: { app: app.name, workspace: workspace.name, urn: createUrn(app.name, appDeploymentType) },
     });
     image.drift.apply((drift) => {
         if (drift) {
@@ -36,15 +35,13 @@ const apps = workspace.apps.map((app) => {
         deployRoot: workspace.host.deployRoot,
         target: workspace.host.target,
         image,
-        requested: { tag: app.tag, digest: app.digest },
         connection: { ...workspace.host, privateKey: workspace.privateKey },
         composeTemplate: app.composeTemplate,
         composeTemplateName: app.composeTemplateName,
         environment: app.secretEnvironment,
         healthTimeoutSeconds: app.healthTimeoutSeconds,
-        registry: { address: workspace.registry.address, insecure: workspace.registry.insecure, platform: workspace.platform, repository: app.repository },
-        registryUsername: workspace.registry.username,
-        registryPassword: workspace.registryPassword,
+        access: workspace.registryAccess,
+        repository: app.repository,
         owner: identity.value,
     });
     deployment.drift.apply((drift) => {

@@ -1,13 +1,14 @@
 // Benchmark (not a test), all in one run on this machine: `pulumi up` of a tag change against doing the same
 // by hand over SSH (`docker compose pull && docker compose up -d --wait`), a no-op `pulumi up` of this program
-// against a no-op `pulumi up` of an empty program, and the launch to the port printed of the language host and of
-// the dynamic provider (which every run of a program with dynamic resources starts, and an empty program never does).
+// against a no-op `pulumi up` of an empty program, the state's size, and the launch to the port printed of the
+// language host and of the dynamic provider (which every run of a program with dynamic resources starts, and an
+// empty program never does).
 //   npm run bench:deploy [-- --rounds 3]
-import { execFile, spawn } from "child_process";
+import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { parseArgs, promisify } from "util";
+import { parseArgs } from "util";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import * as ts from "typescript";
 import { renderCompose } from "../components/model/compose";
@@ -15,27 +16,9 @@ import { runRemote } from "../components/remote/ssh";
 import { openWorkspace } from "../local/pulumi-workspace";
 import { freePort } from "../local/sshd";
 import { repository, startDeployEnvironment } from "../test/helpers/deploy-environment";
+import { cliUp, median, seconds, stateBytes } from "./pulumi-cli";
 
 const projectRoot = path.resolve(__dirname, "..");
-const execFileAsync = promisify(execFile);
-
-/**
- * `pulumi up` as an operator runs it: the CLI alone. (Stack.up also reads the stack's outputs and history after
- * the run, two more CLI runs that a person typing `pulumi up` does not pay.)
- */
-async function cliUp(workspace: LocalWorkspace, stack: string, env: NodeJS.ProcessEnv = {}): Promise<void> {
-    await execFileAsync(path.join(projectRoot, ".tools", "bin", "pulumi"),
-        ["up", "--yes", "--skip-preview", "--non-interactive", "--stack", stack],
-        { cwd: workspace.workDir, env: { ...process.env, ...workspace.envVars, ...env }, maxBuffer: 64 << 20 });
-}
-
-async function seconds(task: () => Promise<unknown>): Promise<number> {
-    const start = process.hrtime.bigint();
-    await task();
-    return Number(process.hrtime.bigint() - start) / 1e9;
-}
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 /**
  * The smallest Pulumi TypeScript program: an index.ts that exports nothing, its own package.json depending only on
@@ -137,8 +120,9 @@ async function main(): Promise<void> {
             noopTimes.push(await seconds(() => cliUp(workspace, "dev")));
             emptyTimes.push(await seconds(() => cliUp(emptyWorkspace, "empty")));
         }
-        // The first run after the code changed: no provider text kept yet (components/dynamic-resource.ts), so the
-        // three providers are serialized. (XDG_CACHE_HOME also moves the registry cache, which a no-op never reads.)
+        // The first run after the code changed: with nothing this program keeps between runs (a commit that
+        // serialized its providers kept their texts under XDG_CACHE_HOME, which also holds the registry cache that
+        // a no-op never reads).
         const coldTimes: number[] = [];
         for (let round = 0; round < rounds; round++) {
             const cold = fs.mkdtempSync(path.join(temp, "cold-cache-"));
@@ -150,8 +134,10 @@ async function main(): Promise<void> {
         report("pulumi up, tag change", pulumiTimes);
         report("by hand over ssh, compose pull + up --wait", manualTimes);
         report("pulumi up, nothing changed", noopTimes);
-        report("pulumi up, nothing changed, first run after a code change (providers serialized)", coldTimes);
+        report("pulumi up, nothing changed, first run after a code change (fresh caches)", coldTimes);
         report("pulumi up of an empty program, nothing changed", emptyTimes);
+        // What the state holds for one app (and the stack's own resources), as `pulumi stack export` writes it.
+        console.log(`bench: state of a stack with one app, pulumi stack export: ${await stateBytes(workspace, "dev")} bytes`);
         const launches: number[] = [];
         const providerStarts: number[] = [];
         for (let round = 0; round < 10; round++) {

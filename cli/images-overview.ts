@@ -1,19 +1,13 @@
 // npm run images:overview -- WORKSPACE REPOSITORY [--json] [--identity FILE]
 // The seed's images:overview without a Pulumi run: the repository's tags from the registry, the workspace's
 // deploy-info.yml from its host over SSH, → on the deployed digest.
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
 import { parseArgs } from "util";
-import { parseDeployInfo } from "../components/model/deploy-info";
-import { listOverview } from "../components/model/overview-listing";
+import { appDeploying, imagesOverview } from "../components/model/images-overview";
 import { formatDeployment, formatImageTable } from "../components/model/overview";
 import { printableJson } from "../components/model/printable";
 import { projectRoot } from "../components/model/project-root";
-import { appDir } from "../components/remote/layout";
-import { buildReadRecordsScript, splitRecords } from "../components/remote/scripts";
-import { runRemote } from "../components/remote/ssh";
-import { RegistryAccess, WorkspaceConfigError, appLocation, readWorkspace, sshConnection } from "../components/model/workspace";
+import { SshKeyUnreadableError, readSshKey } from "../components/model/ssh-key";
+import { WorkspaceConfigError, readWorkspace } from "../components/model/workspace";
 
 const usage = `usage: npm run images:overview -- WORKSPACE REPOSITORY [--json] [--identity FILE] [--project-dir DIR]
   WORKSPACE    a stack with a Pulumi.<stack>.yaml, e.g. dev
@@ -38,37 +32,23 @@ async function main(): Promise<void> {
     }
     const [workspace, repository] = positionals;
     const model = readWorkspace(workspace, values["project-dir"] ?? projectRoot());
-    const app = model.apps.find((candidate) => candidate.repository === repository)?.name;
-    if (!app) {
-        throw new WorkspaceConfigError(workspace, [`no app of workspace ${workspace} deploys ${repository} ` +
-            `(its apps: ${model.apps.map((candidate) => `${candidate.name} → ${candidate.repository}`).join(", ") || "none"})`]);
-    }
-    const keyFile = values.identity ?? process.env.IAC_SSH_KEY_FILE ?? path.join(os.homedir(), ".ssh", "id_ed25519");
+    const app = appDeploying(model, repository);
     let privateKey: string;
     try {
-        privateKey = fs.readFileSync(keyFile, "utf8");
-    } catch {
-        throw new WorkspaceConfigError(workspace, [`cannot read the SSH key ${keyFile}: pass --identity FILE (the key for iac:sshUser on iac:sshHost)`]);
+        privateKey = readSshKey(values.identity);
+    } catch (error) {
+        if (!(error instanceof SshKeyUnreadableError)) {
+            throw error;
+        }
+        throw new WorkspaceConfigError(workspace, [`${error.message}: pass --identity FILE (the key for iac:sshUser on iac:sshHost)`]);
     }
-    const location = appLocation(model, app);
-    const connection = sshConnection(model.host, privateKey);
-    process.stderr.write(`images:overview: reading deploy-info.yml of ${app} from ${connection.host}:${connection.port}\n`);
-    const { deployInfo } = splitRecords((await runRemote(connection, buildReadRecordsScript(location))).stdout);
-    const record = deployInfo.trim() ? parseDeployInfo(deployInfo, `${appDir(location)}/deploy-info.yml on ${connection.host}`) : null;
-
-    const access = RegistryAccess.forCommand(model);
-    process.stderr.write(`images:overview: listing ${access.address}/${repository}\n`);
-    const listing = await listOverview({
-        registry: access.address, repository, insecure: access.insecure, platform: model.platform,
-        deployedDigest: record?.digest ?? null, deployedTag: record?.tag ?? null,
-        username: access.credentials?.username, password: access.credentials?.password,
-    });
+    const { record, tags } = await imagesOverview(model, app, privateKey, (message) => process.stderr.write(`images:overview: ${message}\n`));
     if (values.json) {
-        console.log(printableJson(listing.tags));
+        console.log(printableJson(tags));
         return;
     }
-    console.log(formatImageTable(repository, listing.tags, record?.digest));
-    console.log(`\n${record ? formatDeployment(record) : `(${app} has never been deployed to ${workspace})`}`);
+    console.log(formatImageTable(repository, tags, record?.digest));
+    console.log(`\n${record ? formatDeployment(record) : `(${app.name} has never been deployed to ${workspace})`}`);
 }
 
 main().catch((error: Error) => {

@@ -2,12 +2,13 @@
 // Every repository and tag of a registry with created and description: no deploy state, no server access.
 import { parseArgs } from "util";
 import { DigestCache } from "../components/registry/cache";
-import { RegistryClient } from "../components/registry/client";
-import { ConcurrencyLimit, defaultConcurrency, listRepositoryTags, newestFirst, TagRow } from "../components/registry/listing";
 import { formatImageMarkdown, formatImageTable } from "../components/model/overview";
 import { printableJson } from "../components/model/printable";
 import { projectRoot } from "../components/model/project-root";
-import { RegistryAccess, readWorkspace } from "../components/model/workspace";
+import { listRepositoriesInOrder, markedDigest } from "../components/model/registry-overview";
+import { readWorkspace } from "../components/model/workspace";
+import { registryAccessForCommand } from "../components/access/registry-access";
+import { registryClient } from "../components/access/registry-client";
 
 const usage = `usage: npm run registry:overview -- [--registry HOST[:PORT]] [--insecure] [--repository NAME]
                                      [--json | --markdown [--mark TAG]] [--stack NAME]
@@ -42,14 +43,14 @@ async function main(): Promise<void> {
     const workspace = values.registry === undefined || values.insecure === undefined
         ? readWorkspace(values.stack!, projectRoot())
         : undefined;
-    const access = RegistryAccess.forCommand(workspace, values);
-    const registry = access.address;
-    const client = access.client(new DigestCache());
+    const access = registryAccessForCommand(workspace, values);
+    const registry = access.registry;
+    const client = registryClient(access, new DigestCache());
     const repositories = values.repository !== undefined ? [values.repository] : (await client.catalog()).sort();
     // Printed only when every repository is listed (a failure prints nothing partial), as formatted text: far
-    // smaller than the rows it comes from, which are held for at most `listingWindow` repositories at a time.
+    // smaller than the rows it comes from, which are held for one window of repositories at a time.
     const output: string[] = [];
-    await listInOrder(client, repositories, (repository, rows, i) => {
+    await listRepositoriesInOrder(client, repositories, (repository, rows, i) => {
         process.stderr.write(`registry:overview: ${registry}: ${repository} (${i + 1}/${repositories.length})\n`);
         output.push(values.json ? rows.map((row) => printableJson(row).replace(/^/gm, "  ")).join(",\n")
             : values.markdown ? formatImageMarkdown(repository, rows, markedDigest(repository, rows, values.mark))
@@ -61,47 +62,6 @@ async function main(): Promise<void> {
         return;
     }
     console.log(output.length > 0 ? output.join("\n\n") : `registry ${registry} has no repositories`);
-}
-
-/** The digest `tag` names in `rows`; a tag that is not there fails the command rather than mark nothing. */
-function markedDigest(repository: string, rows: TagRow[], tag: string | undefined): string | null {
-    if (tag === undefined) {
-        return null;
-    }
-    const row = rows.find((candidate) => candidate.tag === tag);
-    if (row?.digest == null) {
-        throw new Error(`${repository}:${tag} is not among the repository's readable tags: was it pushed to this registry?`);
-    }
-    return row.digest;
-}
-
-/** Repositories listed at once: enough to keep the request bound busy when each has only a few tags. */
-const listingWindow = 16;
-
-/**
- * Lists `listingWindow` repositories at a time, all their requests within one bound (defaultConcurrency in
- * flight), and hands each one's rows, newest first, to `emit` in catalog order.
- */
-async function listInOrder(client: RegistryClient, repositories: string[],
-    emit: (repository: string, rows: TagRow[], index: number) => void): Promise<void> {
-    const limit = new ConcurrencyLimit(defaultConcurrency);
-    const listings: Promise<TagRow[]>[] = [];
-    const start = (i: number) => {
-        if (i < repositories.length) {
-            listings[i] = listRepositoryTags(client, repositories[i], { limit, unreadableAsRows: true });
-            // Awaited in turn below; until then a failure must not count as unhandled.
-            listings[i].catch(() => undefined);
-        }
-    };
-    for (let i = 0; i < listingWindow; i++) {
-        start(i);
-    }
-    for (let i = 0; i < repositories.length; i++) {
-        const rows = newestFirst(await listings[i]);
-        delete listings[i];
-        start(i + listingWindow);
-        emit(repositories[i], rows, i);
-    }
 }
 
 main().catch((error: Error) => {

@@ -28,6 +28,8 @@ export interface WorkspaceOptions {
     pulumiHome?: string;
     /** More environment for every CLI run: the store's PGPASSWORD, the operator's IAC_OPERATOR. */
     env?: Record<string, string>;
+    /** The checkout whose program runs (a benchmark's copy with more apps); this one by default. */
+    programDir?: string;
 }
 
 export async function openWorkspace(options: WorkspaceOptions): Promise<LocalWorkspace> {
@@ -52,7 +54,7 @@ export async function openWorkspace(options: WorkspaceOptions): Promise<LocalWor
     }
     const project = YAML.parse(fs.readFileSync(path.join(projectRoot, "Pulumi.yaml"), "utf8")) as Record<string, unknown>;
     fs.writeFileSync(path.join(options.workDir, "Pulumi.yaml"),
-        YAML.stringify({ ...project, main: path.relative(options.workDir, projectRoot) }));
+        YAML.stringify({ ...project, main: path.relative(options.workDir, options.programDir ?? projectRoot) }));
     return LocalWorkspace.create({
         workDir: options.workDir,
         pulumiCommand,

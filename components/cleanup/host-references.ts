@@ -5,6 +5,7 @@
 // mistaken for the framing.
 import { files, validateAbsolutePath, validateName } from "../remote/layout";
 import { shellQuote } from "../remote/shell";
+import { deployTargets } from "../remote/targets/registry";
 
 /** A deploy's job dir under the app dir's staged/: it holds the compose file the deploy brings up. */
 export interface StagedJob {
@@ -97,24 +98,15 @@ export function parseAppRecords(output: string): AppDirRecords[] {
 /**
  * Prints, for every container (`docker ps -a`: stopped ones restart too), the reference it was created from,
  * and for every image they use the digests it was pulled by (RepoDigests). A container whose image is gone
- * still names its reference. On a Swarm manager, also every service's image (its spec and the spec a rollback
- * would return to) and every task's, on whichever node it runs: other nodes' containers are not visible here.
+ * still names its reference. Before them, what every target keeps beyond containers (a Swarm manager: every
+ * service's spec and the spec a rollback would return to, and every task's image on whichever node it runs).
  */
 export function buildContainerImagesScript(): string {
     return [
         "set -eu",
         `command -v docker >/dev/null || { echo ${shellQuote("docker is not on PATH for the SSH user on this host; " +
             "cleanup needs it to see which images containers use")} >&2; exit 1; }`,
-        "if [ \"$(docker info --format '{{.Swarm.ControlAvailable}}')\" = true ]; then",
-        "  services=$(docker service ls -q)",
-        "  if [ -n \"$services\" ]; then",
-        "    # shellcheck disable=SC2086 # one word per service id",
-        "    docker service inspect --format 'service {{.Spec.TaskTemplate.ContainerSpec.Image}}{{if .PreviousSpec}} " +
-            "{{.PreviousSpec.TaskTemplate.ContainerSpec.Image}}{{end}}' $services",
-        "    # shellcheck disable=SC2086 # one word per service id",
-        "    docker service ps --no-trunc --format 'task {{.Image}}' $services",
-        "  fi",
-        "fi",
+        ...deployTargets().flatMap((target) => target.keptReferences()),
         "ids=$(docker ps -aq --no-trunc)",
         "[ -n \"$ids\" ] || exit 0",
         "# shellcheck disable=SC2086 # one word per container id",

@@ -8,7 +8,8 @@ import { ImageName, parseImageName } from "../model/image-name";
 import { printable } from "../model/printable";
 import { validateDigest } from "../registry/reference";
 import { runRemote } from "../remote/ssh";
-import { Workspace, sshConnection } from "../model/workspace";
+import { sshConnection } from "../access/ssh-access";
+import { Workspace } from "../model/workspace";
 import { AppDirRecords, buildContainerImagesScript, buildListAppRecordsScript, parseAppRecords, parseContainerImages, parseStagedImages } from "./host-references";
 import { References, anyRepository, referenceKey } from "./plan";
 
@@ -19,8 +20,11 @@ export interface WorkspaceSource {
     deployed?: Record<string, DeployInfo>;
 }
 
-/** What one workspace's host holds, as read over SSH. */
-export interface HostObservation {
+/**
+ * What one workspace's host holds that may name a digest (its app dirs and containers, read over SSH), with the
+ * stack's recorded `deployed` output: not the deploy's HostObservation of one app (remote/observation.ts).
+ */
+export interface HostHoldings {
     workspace: Workspace;
     /** user@host:port, for messages. */
     host: string;
@@ -40,7 +44,7 @@ export class CleanupError extends Error {
 const nothingDeleted = "Nothing was deleted";
 
 /** Reads one workspace's host: its app dirs (records, staged deploys, lock) and its containers. */
-export async function observeHost(source: WorkspaceSource): Promise<HostObservation> {
+export async function readHostHoldings(source: WorkspaceSource): Promise<HostHoldings> {
     const { workspace } = source;
     const connection = sshConnection(workspace.host, source.privateKey);
     const host = `${connection.user}@${connection.host}:${connection.port}`;
@@ -68,7 +72,7 @@ const parsedOrNull = (name: string): ImageName | null => {
 };
 
 /**
- * The references the observed hosts hold in `registry`. Pure. A record that cannot be read or lacks a field is a
+ * The references the hosts hold in `registry`. Pure. A record that cannot be read or lacks a field is a
  * CleanupError naming the file and line: a digest it might protect is unknown.
  *
  * A digest is matched whatever name it came under. One named in `registry` as written is kept in its repository;
@@ -76,7 +80,7 @@ const parsedOrNull = (name: string): ImageName | null => {
  * before, a short name) is kept in every repository of `registry`: another spelling of it cannot be told from
  * another registry, and a digest is the same bytes wherever it is, so keeping it costs at most an unneeded manifest.
  */
-export function collectReferences(observations: HostObservation[], registry: string, historyDepth: number): References {
+export function collectReferences(holdings: HostHoldings[], registry: string, historyDepth: number): References {
     const references: References = new Map();
     /** `name`, as `image` where it parses; the reason is `subject (detail, …)`, shown printable: details come from the host. */
     const keep = (name: string, image: ImageName | null, digest: string, subject: string, details: string[]) => {
@@ -101,12 +105,12 @@ export function collectReferences(observations: HostObservation[], registry: str
         const imageName = reference.slice(0, at);
         keep(imageName, parsedOrNull(imageName), reference.slice(at + 1), subject, details);
     };
-    for (const observation of observations) {
-        const name = observation.workspace.name;
-        const configured = new Set(observation.workspace.apps.map((app) => app.name));
-        for (const dir of observation.appDirs) {
-            const where = (file: string) => `${observation.workspace.host.deployRoot.replace(/\/+$/, "")}/${observation.workspace.host.org}/${dir.app}/${file} ` +
-                `on ${observation.host} (workspace ${name})`;
+    for (const held of holdings) {
+        const name = held.workspace.name;
+        const configured = new Set(held.workspace.apps.map((app) => app.name));
+        for (const dir of held.appDirs) {
+            const where = (file: string) => `${held.workspace.host.deployRoot.replace(/\/+$/, "")}/${held.workspace.host.org}/${dir.app}/${file} ` +
+                `on ${held.host} (workspace ${name})`;
             const unlisted = configured.has(dir.app) ? [] : [`${dir.app}, not in iac:apps`];
             const keepRecord = (at: DeployRecordAt, subject: string) => keep(at.record.image, at.image, at.record.digest, subject, unlisted);
             try {
@@ -126,10 +130,10 @@ export function collectReferences(observations: HostObservation[], registry: str
                 parseStagedImages(staged.compose).forEach((reference) => keepReference(reference, `deploy staged on ${name}'s host`, details));
             }
         }
-        for (const reference of observation.containerImages) {
+        for (const reference of held.containerImages) {
             keepReference(reference, `container on ${name}'s host`, []);
         }
-        for (const [app, record] of Object.entries(observation.deployed ?? {})) {
+        for (const [app, record] of Object.entries(held.deployed ?? {})) {
             let image: ImageName;
             try {
                 validateDigest(record.digest);
@@ -145,9 +149,9 @@ export function collectReferences(observations: HostObservation[], registry: str
 
 /** Reads every workspace's host, then the references they hold in `registry`. */
 export async function gatherReferences(sources: WorkspaceSource[], registry: string, historyDepth: number): Promise<References> {
-    const observations: HostObservation[] = [];
+    const holdings: HostHoldings[] = [];
     for (const source of sources) {
-        observations.push(await observeHost(source));
+        holdings.push(await readHostHoldings(source));
     }
-    return collectReferences(observations, registry, historyDepth);
+    return collectReferences(holdings, registry, historyDepth);
 }

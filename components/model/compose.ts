@@ -3,7 +3,7 @@
 import * as YAML from "yaml";
 import { InvalidValueError } from "./invalid-value";
 import { DeployTarget, files, validateServiceName } from "../remote/layout";
-import { translateForSwarm } from "./swarm-compose";
+import { defaultTarget, targetNamed } from "../remote/targets/registry";
 
 export const imagePlaceholder = "${IMAGE}";
 const envKeyPattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -21,8 +21,8 @@ export class ComposeTemplateError extends Error {
     }
 }
 
-/** For a swarm target, the template translated to what `docker stack deploy` takes (components/swarm-compose.ts). */
-export function renderCompose(templateName: string, template: string, ref: string, target: DeployTarget = "compose"): RenderedCompose {
+/** Translated to the form the target takes (a swarm target: what `docker stack deploy` takes). */
+export function renderCompose(templateName: string, template: string, ref: string, target: DeployTarget = defaultTarget.name): RenderedCompose {
     if (!/@sha(256|512):[a-f0-9]+$/.test(ref)) {
         throw new ComposeTemplateError(templateName, `refusing to render a reference that is not pinned by digest: ${ref}`);
     }
@@ -52,9 +52,9 @@ export function renderCompose(templateName: string, template: string, ref: strin
     if (pinned.length === 0) {
         throw new ComposeTemplateError(templateName, `no service has image: ${imagePlaceholder}, so nothing would run the pinned image`);
     }
-    const problem = target === "swarm" ? translateForSwarm(doc, pinned) : undefined;
+    const problem = targetNamed(target).translateTemplate(doc, pinned);
     if (problem) {
-        throw new ComposeTemplateError(templateName, `${problem} (iac:target is swarm)`);
+        throw new ComposeTemplateError(templateName, `${problem} (iac:target is ${target})`);
     }
     return { content: doc.toString(), services: pinned };
 }
@@ -79,18 +79,15 @@ export function envEntryProblem(key: string, value: unknown): string | undefined
     return undefined;
 }
 
-/**
- * The env_file for the target; values may be secrets. For compose, KEY='value' lines: single quotes keep `#`,
- * `"`, `$` and spaces as they are (bare, compose would cut ` #…` and strip quotes); a quote inside is `\'`.
- * `docker stack deploy` reads env files literally (quotes would reach the container), so for swarm: KEY=value.
- */
-export function renderEnvFile(environment: Record<string, unknown>, target: DeployTarget = "compose"): string {
+/** The env_file in the form the target's engine reads (its envLine); values may be secrets. */
+export function renderEnvFile(environment: Record<string, unknown>, target: DeployTarget = defaultTarget.name): string {
+    const { envLine } = targetNamed(target);
     return Object.entries(environment).sort(([a], [b]) => a.localeCompare(b)).map(([key, raw]) => {
         const problem = envEntryProblem(key, raw);
         if (problem) {
             throw new InvalidValueError("environment entry", key, problem);
         }
         // Structured config turns `PORT: 8080` into a number; the container sees text either way.
-        return target === "swarm" ? `${key}=${String(raw)}\n` : `${key}='${String(raw).replace(/'/g, "\\'")}'\n`;
+        return envLine(key, String(raw));
     }).join("");
 }

@@ -4,11 +4,7 @@ import { printable } from "./printable";
 
 export class InvalidValueError extends Error {
     constructor(public readonly kind: string, public readonly value: string, expected: string) {
-        const message = `invalid ${kind} ${printable(JSON.stringify(value))}: ${expected}`;
-        super(message);
-        // Dynamic providers are serialized with classes turned into functions, where `super(message)` on
-        // Error leaves the instance untouched: set what it would have set.
-        this.message = message;
+        super(`invalid ${kind} ${printable(JSON.stringify(value))}: ${expected}`);
         this.name = "InvalidValueError";
     }
 }

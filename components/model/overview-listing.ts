@@ -1,10 +1,10 @@
 // The listing behind images:overview — every tag of a repository, newest first, the deployed digest marked — shared
 // by the ImageOverview resource (./image-overview) and the images:overview command, which must start without
 // loading @pulumi/pulumi.
-import { printableLabels } from "./printable";
-import { credentialsOf } from "../registry/auth";
+import { printableLabels } from "./overview";
+import { RegistryAccessFields, registryAccessOf } from "../access/registry-access";
+import { registryClient } from "../access/registry-client";
 import { DigestCache } from "../registry/cache";
-import { RegistryClient, defaultPlatform } from "../registry/client";
 import { TagRow, listRepositoryTags, newestFirst } from "../registry/listing";
 
 export interface OverviewRow extends TagRow {
@@ -16,17 +16,13 @@ export interface OverviewRow extends TagRow {
     moved?: boolean;
 }
 
-export interface ImageOverviewInputs {
-    registry: string;
+/** The registry access (flat, as ImageOverview's state holds it) and what to list. */
+export interface ImageOverviewInputs extends RegistryAccessFields {
     repository: string;
     /** From the record the deploy wrote; null before the first deploy. */
     deployedDigest: string | null;
     /** The tag the record names, to say when it moved off the deployed digest. */
     deployedTag?: string | null;
-    platform?: string;
-    insecure?: boolean;
-    username?: string;
-    password?: string;
     /** Where immutable manifests and config blobs are kept between runs; default ~/.cache/iac/registry. */
     cacheDir?: string;
 }
@@ -43,13 +39,9 @@ function movedOff(row: TagRow, deployedDigest: string | null): boolean {
 
 /** Lists the repository, newest first (by the exact created label), marking the deployed digest. */
 export async function listOverview(inputs: ImageOverviewInputs): Promise<ImageOverviewOutputs> {
-    const client = new RegistryClient({
-        registry: inputs.registry,
-        insecure: inputs.insecure ?? false,
-        credentials: credentialsOf(inputs.username, inputs.password),
-        cache: new DigestCache(inputs.cacheDir),
-    });
-    const platform = inputs.platform ?? defaultPlatform;
+    const access = registryAccessOf(inputs);
+    const client = registryClient(access, new DigestCache(inputs.cacheDir));
+    const platform = access.platform;
     const listed = await listRepositoryTags(client, inputs.repository, { platform, unreadableAsRows: true });
     const rows: OverviewRow[] = listed.map((row) => ({
         ...row,

@@ -3,6 +3,7 @@
 import { DeployInfo } from "./deploy-info";
 import { printable } from "./printable";
 import { TagRow } from "../registry/listing";
+import { ImageLabels } from "../registry/types";
 
 const descriptionWidth = 60;
 const createdWidth = 21;
@@ -88,4 +89,15 @@ export function formatImageMarkdown(repository: string, rows: TableRow[], marked
 export function formatDeployment(record: DeployInfo): string {
     const what = record.tag === null ? record.digest.slice(0, "sha256:".length + 12) : printable(record.tag);
     return `DEPLOYED: ${what} at ${formatCreated(record.deployed_at)} by ${printable(record.deployed_by)}`;
+}
+
+/** An image's labels as shown: printable, and still null where the image has none. */
+export function printableLabels(labels: ImageLabels): ImageLabels {
+    const shown = (value: string | null) => value === null ? null : printable(value);
+    return {
+        description: shown(labels.description),
+        created: shown(labels.created),
+        revision: shown(labels.revision),
+        source: shown(labels.source),
+    };
 }

@@ -1,6 +1,6 @@
 // Labels, tag lists and error bodies come from whoever built the image or runs the registry, so whatever of
 // theirs reaches a terminal (tables, stack outputs and their diffs, preview messages, errors) goes through here.
-import type { ImageLabels } from "../registry/types";
+// It imports nothing: the registry's own errors use it, so it sits beneath every other layer.
 
 // Past C0: DEL, C1 (U+009B is a CSI of its own), line and paragraph separators, bidi overrides and isolates.
 const unsafePastC0 = "\\x7f-\\x9f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069";
@@ -19,15 +19,4 @@ export function printable(text: string): string {
  */
 export function printableJson(value: unknown): string {
     return JSON.stringify(value, null, 2).replace(unsafeLeftByJson, escaped);
-}
-
-/** An image's labels as shown: printable, and still null where the image has none. */
-export function printableLabels(labels: ImageLabels): ImageLabels {
-    const shown = (value: string | null) => value === null ? null : printable(value);
-    return {
-        description: shown(labels.description),
-        created: shown(labels.created),
-        revision: shown(labels.revision),
-        source: shown(labels.source),
-    };
 }

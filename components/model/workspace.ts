@@ -5,13 +5,12 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { envEntryProblem } from "./compose";
+import { validateProjectPath } from "./sops-environment";
 import { projectRoot } from "./project-root";
-import { Credentials, credentialsFromDockerConfig } from "../registry/auth";
-import { DigestCache } from "../registry/cache";
-import { RegistryClient } from "../registry/client";
 import { parsePlatform, validateDigest, validateHost, validateRegistry, validateRepository, validateTag } from "../registry/reference";
-import { AppLocation, DeployTarget, appNamePattern, deployTargets, validateAbsolutePath, validateName } from "../remote/layout";
-import { SshConnection, hostKeyPattern } from "../remote/ssh";
+import { AppLocation, DeployTarget, appNamePattern, validateAbsolutePath, validateName } from "../remote/layout";
+import { hostKeyPattern } from "../remote/ssh";
+import { targetNames } from "../remote/targets/registry";
 
 export const projectNamespace = "iac";
 
@@ -34,7 +33,7 @@ const declared = declaredConfig();
 export const projectKeys = Object.keys(declared);
 
 /** Keys of an app's namespace, and the defaults of those that have one. */
-export const appKeys = ["image", "tag", "digest", "environment", "healthTimeout"] as const;
+export const appKeys = ["image", "tag", "digest", "environment", "environmentFile", "healthTimeout"] as const;
 const appDefaults = { healthTimeout: 120 };
 
 /** A value Pulumi.<stack>.yaml holds encrypted: set, but unreadable without Pulumi and its passphrase. */
@@ -72,6 +71,8 @@ export interface WorkspaceApp {
     digest?: string;
     /** Plain entries; an entry the stack file holds encrypted is `encrypted`. */
     environment: Record<string, unknown>;
+    /** A SOPS file of more entries, relative to the project (docs/secrets.md); the program decrypts it. */
+    environmentFile?: string;
     healthTimeoutSeconds: number;
 }
 
@@ -225,8 +226,12 @@ function parseApp(reader: EntryReader, name: string): WorkspaceApp {
             reader.problem(`${name}:environment`, problem);
         }
     }
+    const environmentFile = reader.text(`${name}:environmentFile`);
+    if (environmentFile !== undefined) {
+        reader.check(`${name}:environmentFile`, () => validateProjectPath(environmentFile));
+    }
     return {
-        name, repository, tag, digest, environment: entries,
+        name, repository, tag, digest, environment: entries, environmentFile,
         healthTimeoutSeconds: reader.integer(`${name}:healthTimeout`, 1, 3600),
     };
 }
@@ -265,8 +270,8 @@ export function parseWorkspace(name: string, entries: ConfigEntries, extraChecks
         deployRoot: reader.text("iac:deployRoot")!,
         target: reader.text("iac:target") as DeployTarget,
     };
-    if (!deployTargets.includes(host.target)) {
-        reader.problem("iac:target", `expected ${deployTargets.join(" or ")}, not ${JSON.stringify(host.target)}`);
+    if (!targetNames().includes(host.target)) {
+        reader.problem("iac:target", `expected ${targetNames().join(" or ")}, not ${JSON.stringify(host.target)}`);
     }
     if (host.host) {
         reader.check("iac:sshHost", () => validateHost(host.host));
@@ -348,41 +353,7 @@ export function readWorkspace(stack: string, projectDir: string): Workspace {
     return parseWorkspace(stack, entries);
 }
 
-/** The workspace's Docker host with a private key the caller read. */
-export function sshConnection(host: WorkspaceHost, privateKey: string): SshConnection {
-    return { host: host.host, port: host.port, user: host.user, hostKey: host.hostKey, privateKey };
-}
-
 /** Where `app` lives on the workspace's host. */
 export function appLocation(workspace: Workspace, app: string): AppLocation {
     return { app, workspace: workspace.name, org: workspace.host.org, deployRoot: workspace.host.deployRoot };
-}
-
-/** How to reach a registry: address, plain http or not, credentials. The one place a client is made from. */
-export class RegistryAccess {
-    constructor(readonly address: string, readonly insecure: boolean, readonly credentials?: Credentials) {
-        validateRegistry(address);
-    }
-
-    client(cache?: DigestCache): RegistryClient {
-        return new RegistryClient({ registry: this.address, insecure: this.insecure, credentials: this.credentials, cache });
-    }
-
-    /**
-     * For the commands: flags over the workspace's values; credentials from IAC_REGISTRY_USERNAME and
-     * IAC_REGISTRY_PASSWORD (the username may come from the workspace), else docker's config.json. The stack's
-     * encrypted password is not read: that needs Pulumi and its passphrase.
-     */
-    static forCommand(workspace: Workspace | undefined, flags: { registry?: string; insecure?: boolean } = {}): RegistryAccess {
-        const address = flags.registry ?? workspace?.registry.address;
-        if (address === undefined) {
-            throw new Error("no registry: pass --registry HOST[:PORT], or a workspace whose iac:registry names it");
-        }
-        const username = process.env.IAC_REGISTRY_USERNAME ?? workspace?.registry.username;
-        const password = process.env.IAC_REGISTRY_PASSWORD;
-        // The stack's plain-http setting belongs to the stack's registry, never to one given on the command line.
-        const insecure = flags.insecure ?? (flags.registry === undefined && (workspace?.registry.insecure ?? false));
-        return new RegistryAccess(address, insecure,
-            username !== undefined && password !== undefined ? { username, password } : credentialsFromDockerConfig(address));
-    }
 }

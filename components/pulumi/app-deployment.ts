@@ -7,10 +7,12 @@ import { all, output } from "@pulumi/pulumi/output";
 import { renderCompose, renderEnvFile } from "../model/compose";
 import { DeployInfo, operatorIdentity } from "../model/deploy-info";
 import { HostDeployment } from "./host-deployment";
+import { RegistryAccessInput } from "./registry-access-inputs";
 import { ImageDigest } from "./image-digest";
 import { ImageOverview } from "./image-overview";
 import { OverviewRow } from "../model/overview-listing";
 import { AppLocation, DeployTarget } from "../remote/layout";
+import { defaultTarget } from "../remote/targets/registry";
 
 export interface HostConnection {
     host: pulumi.Input<string>;
@@ -33,8 +35,6 @@ export interface AppDeploymentArgs {
     /** compose (the default): docker compose on the host; swarm: a stack on the swarm the host manages. */
     target?: DeployTarget;
     image: ImageDigest;
-    /** What the config asks for, said in the change notice before the image is pinned. */
-    requested: { tag?: string; digest?: string };
     connection: HostConnection;
     /** The app's compose template text; services with `image: ${IMAGE}` run the pinned image. */
     composeTemplate: string;
@@ -44,14 +44,15 @@ export interface AppDeploymentArgs {
     environment?: pulumi.Input<Record<string, pulumi.Input<string>>>;
     /** How long `docker compose up --wait` may take to report healthy. Default 120 s. */
     healthTimeoutSeconds?: number;
-    /** The registry as the workspace's config names it (known at preview, unlike the pinned image). */
-    registry: { address: string; insecure: boolean; platform: string; repository: string };
-    /** When set, the host logs in to the registry before pulling; the password travels on stdin. */
-    registryUsername?: string;
-    registryPassword?: pulumi.Input<string>;
+    /** The workspace's registry access, as ImageDigest got it; with credentials, the host logs in before pulling. */
+    access: RegistryAccessInput;
+    /** The app's repository as the config names it (known at preview, unlike the pinned image). */
+    repository: string;
     /** The stack's id (StackIdentity): the app dir's `.owner` names it. */
     owner: pulumi.Input<string>;
 }
+
+export const appDeploymentType = "iac:deploy:AppDeployment";
 
 export class AppDeployment extends ComponentResource {
     /** deploy-info.yml as the host holds it (at the last deploy or refresh); null when it is missing there. */
@@ -64,7 +65,7 @@ export class AppDeployment extends ComponentResource {
     readonly tags: pulumi.Output<OverviewRow[]>;
 
     constructor(name: string, args: AppDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("iac:deploy:AppDeployment", name, {}, opts);
+        super(appDeploymentType, name, {}, opts);
 
         const location: AppLocation = {
             app: args.app, workspace: args.workspace, org: args.org, deployRoot: args.deployRoot ?? "/opt",
@@ -79,7 +80,7 @@ export class AppDeployment extends ComponentResource {
             dialErrorLimit: 3,
             perDialTimeout: 10,
         });
-        const target = args.target ?? "compose";
+        const target = args.target ?? defaultTarget.name;
         const rendered = args.image.ref.apply((ref) => renderCompose(args.composeTemplateName, args.composeTemplate, ref, target));
         const image = args.image;
 
@@ -87,13 +88,8 @@ export class AppDeployment extends ComponentResource {
             connection,
             location,
             target,
-            registry: args.registry.address,
-            repository: args.registry.repository,
-            platform: args.registry.platform,
-            insecure: args.registry.insecure,
-            username: args.registryUsername,
-            password: args.registryPassword,
-            requested: args.requested,
+            access: args.access,
+            repository: args.repository,
             image: all([image.digest, image.tag, image.description, image.descriptionBase64, image.created])
                 .apply(([digest, tag, description, descriptionBase64, created]) => ({ digest, tag, description, descriptionBase64, created })),
             compose: rendered.content,
@@ -111,14 +107,10 @@ export class AppDeployment extends ComponentResource {
         this.ref = args.image.ref;
 
         const overview = new ImageOverview(`${name}-overview`, {
-            registry: args.image.registry,
+            access: args.access,
             repository: args.image.repository,
             deployedDigest: this.deployed.apply((record) => record?.digest ?? null),
             deployedTag: this.deployed.apply((record) => record?.tag ?? null),
-            platform: args.image.platform,
-            insecure: args.image.insecure,
-            username: args.registryUsername,
-            password: args.registryPassword,
         }, { parent: this });
         this.tags = overview.tags;
         this.registerOutputs({ deployed: this.deployed, drift: this.drift, ref: this.ref, tags: this.tags });

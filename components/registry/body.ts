@@ -5,6 +5,12 @@ import { Readable } from "stream";
 import { MalformedResponseError, RegistryRequest, RegistryTimeoutError, RegistryUnreachableError } from "./errors";
 import { TransportResponse } from "./transport";
 
+/** A response with the request it answers, so whatever reads its body can name that request. */
+export interface Exchange {
+    response: TransportResponse;
+    request: RegistryRequest;
+}
+
 /** How much of one kind of answer is read, and how the excess is described: "a manifest larger than 4 MiB". */
 export interface BodyCap {
     bytes: number;

@@ -1,11 +1,14 @@
-// The OCI Distribution API over HTTP: one client per registry, with the auth handshake, timeouts and
-// bounded retries. Names are validated (./reference) before they are put in a URL; whatever the registry
+// The OCI Distribution API over HTTP: one client per registry, with timeouts and bounded retries, over the auth
+// layer (./auth/authenticator) and the transport (./transport). Names are validated (./reference) before they are put in a URL; whatever the registry
 // sends back is capped, timed and checked before it is used, and requests go to the registry's own origin
 // only (see docs/registry-security.md for what is sent where).
 import * as crypto from "crypto";
 import { closest } from "fastest-levenshtein";
-import { Credentials, basicAuthorization, catalogScope, parseChallenges, repositoryScope } from "./auth";
-import { BodyCap, isTimeout, parseJson, readBody, readErrorText, readJson } from "./body";
+import { Authenticator } from "./auth/authenticator";
+import { Credentials } from "./auth/credentials";
+import { AuthMethod } from "./auth/method";
+import { catalogScope, repositoryScope } from "./auth/scope";
+import { BodyCap, Exchange, isTimeout, parseJson, readBody, readErrorText } from "./body";
 import { DigestCache } from "./cache";
 import {
     BlobNotFoundError, DeleteNotSupportedError, DigestMismatchError, MalformedResponseError, ManifestNotFoundError,
@@ -35,6 +38,8 @@ export interface RegistryClientOptions {
     retryDelayMs?: number;
     /** Where manifests fetched by digest and blobs are kept between runs; none when absent. */
     cache?: DigestCache;
+    /** The methods a registry's challenge may pick; default ./auth/authenticator's authMethods. */
+    authMethods?: readonly AuthMethod[];
 }
 
 export const defaultPlatform = "linux/amd64";
@@ -45,35 +50,15 @@ interface RequestOptions {
     accept?: string;
 }
 
-/** A response with the request it answers, so whatever reads its body can name that request. */
-interface Exchange {
-    response: TransportResponse;
-    request: RegistryRequest;
-}
-
-interface BearerRealm {
-    realm: URL;
-    service?: string;
-}
-
-interface CachedToken {
-    authorization: string;
-    expiresAt: number;
-}
-
 const MiB = 1024 * 1024;
 const manifestCap: BodyCap = { bytes: 4 * MiB, what: "a manifest larger than 4 MiB, the limit distribution itself enforces" };
 // Blobs are only read for image configs (layers never are): labels, history and a digest per layer.
 const blobCap: BodyCap = { bytes: 8 * MiB, what: "an image config larger than 8 MiB" };
-const tokenCap: BodyCap = { bytes: 1 * MiB, what: "a token response larger than 1 MiB" };
 /** All pages of one tag list or catalog together; 32 MiB holds well over 200,000 of the longest tags. */
 const listingBytes = 32 * MiB;
 /** Distribution pages its catalog by 100 to 1,000 entries: 1,000 pages is far more than any honest registry sends. */
 const maxPages = 1000;
 const maxRetryAfterMs = 10_000;
-const tokenLifetimeMarginMs = 10_000;
-/** The token spec's default lifetime, and the least a client assumes (as docker's own client does). */
-const minTokenLifetimeSeconds = 60;
 
 export class RegistryClient {
     readonly registry: string;
@@ -84,10 +69,7 @@ export class RegistryClient {
     private readonly retries: number;
     private readonly retryDelayMs: number;
     private readonly cache?: DigestCache;
-    /** Learnt from the first challenge, so later requests authenticate up front instead of after a 401. */
-    private scheme: "basic" | "bearer" | undefined;
-    private bearerRealm: BearerRealm | undefined;
-    private readonly tokens = new Map<string, CachedToken>();
+    private readonly auth: Authenticator;
     /**
      * Digests this client has already put in (or read from) the cache: a listing fetches the same manifest once
      * per tag on it, and writing the same file again each time cost more than the request.
@@ -105,6 +87,11 @@ export class RegistryClient {
         this.retries = options.retries ?? 3;
         this.retryDelayMs = options.retryDelayMs ?? 250;
         this.cache = options.cache;
+        this.auth = new Authenticator({
+            credentials: this.credentials,
+            insecure: this.insecure,
+            get: (url, headers, location) => this.exchange("GET", url, headers, this.describe("GET", url, location)),
+        }, options.authMethods);
     }
 
     /** The digest a tag (or digest) points at, from a HEAD; a GET hashes the bytes where the header is missing. */
@@ -360,35 +347,31 @@ export class RegistryClient {
     private async send(method: string, pathOrUrl: string | URL, options: RequestOptions): Promise<Exchange> {
         const url = typeof pathOrUrl === "string" ? this.url(pathOrUrl) : pathOrUrl;
         const request = this.describe(method, url, options.location);
-        let authenticated = false;
+        let challenged = false;
         for (let attempt = 0; ; attempt++) {
             const headers: Record<string, string> = {};
             if (options.accept) {
                 headers.accept = options.accept;
             }
-            const authorization = await this.authorizationFor(options);
+            const authorization = await this.auth.authorization(options.scope, options.location);
             if (authorization) {
                 headers.authorization = authorization;
             }
             let response: TransportResponse;
             try {
-                response = await this.transport().request({ method, url, headers, timeoutMs: this.timeoutMs });
+                ({ response } = await this.exchange(method, url, headers, request));
             } catch (error) {
-                if (error instanceof RedirectError) {
-                    throw new MalformedResponseError(request, `it redirects with ${error.message}`);
+                if (error instanceof MalformedResponseError || attempt >= this.retries) {
+                    throw error;
                 }
-                if (attempt < this.retries) {
-                    await sleep(this.backoff(attempt));
-                    continue;
-                }
-                throw isTimeout(error) ? new RegistryTimeoutError(request)
-                    : new RegistryUnreachableError(options.location, describeConnectionError(error));
+                await sleep(this.backoff(attempt));
+                continue;
             }
-            if (response.status === 401 && !authenticated) {
+            if (response.status === 401 && !challenged) {
                 const challenge = response.header("www-authenticate");
                 await discard(response.body);
-                authenticated = true;
-                if (challenge && this.learnChallenge(challenge, options, request)) {
+                challenged = true;
+                if (this.auth.follow(challenge, request)) {
                     attempt--; // the handshake is not a retry
                     continue;
                 }
@@ -406,94 +389,24 @@ export class RegistryClient {
         }
     }
 
-    /** Remembers how the registry wants to be spoken to; false when we have nothing it would accept. */
-    private learnChallenge(header: string, options: RequestOptions, request: RegistryRequest): boolean {
-        for (const challenge of parseChallenges(header)) {
-            if (challenge.scheme === "bearer" && challenge.params.realm) {
-                this.bearerRealm = { realm: this.tokenRealm(challenge.params.realm, request), service: challenge.params.service };
-                this.scheme = "bearer";
-                this.tokens.delete(challenge.params.scope ?? options.scope);
-                return true;
-            }
-            if (challenge.scheme === "basic" && this.credentials) {
-                this.scheme = "basic";
-                return true;
-            }
-        }
-        return false;
-    }
-
     /**
-     * The token service a bearer challenge names. The token spec lets it be any host (it gets the password),
-     * so it must at least be https, unless the registry itself is plain http (then the password already
-     * travels in clear, by the operator's choice).
+     * One attempt over the transport, for the registry and for the auth layer alike: the one place a failure to
+     * get an answer becomes a typed error. A redirect refused is the registry's fault and never retried.
      */
-    private tokenRealm(realm: string, request: RegistryRequest): URL {
-        let url: URL;
+    private async exchange(method: string, url: URL, headers: Record<string, string>, request: RegistryRequest): Promise<Exchange> {
         try {
-            url = new URL(realm);
-        } catch {
-            throw new MalformedResponseError(request, `its bearer challenge names a realm that is not a URL: ${realm}`);
-        }
-        const schemes = this.insecure ? ["https:", "http:"] : ["https:"];
-        if (!schemes.includes(url.protocol) || url.username || url.password) {
-            throw new MalformedResponseError(request, `its bearer challenge names the token service ${url.protocol}//` +
-                `${url.host}${url.pathname}, which is not an ${schemes.join(" or ")} URL without user info: no credential is sent there`);
-        }
-        return url;
-    }
-
-    private async authorizationFor(options: RequestOptions): Promise<string | undefined> {
-        if (this.scheme === "basic" && this.credentials) {
-            return basicAuthorization(this.credentials);
-        }
-        if (this.scheme !== "bearer" || !this.bearerRealm) {
-            return undefined;
-        }
-        const cached = this.tokens.get(options.scope);
-        if (cached && cached.expiresAt > Date.now()) {
-            return cached.authorization;
-        }
-        const token = await this.fetchToken(this.bearerRealm, options);
-        this.tokens.set(options.scope, token);
-        return token.authorization;
-    }
-
-    /** The token spec's GET: service and scope as parameters, the credentials (if any) as Basic auth. */
-    private async fetchToken(realm: BearerRealm, options: RequestOptions): Promise<CachedToken> {
-        const url = new URL(realm.realm);
-        if (realm.service) {
-            url.searchParams.set("service", realm.service);
-        }
-        url.searchParams.set("scope", options.scope);
-        const request = this.describe("GET", url, options.location);
-        const headers: Record<string, string> = {};
-        if (this.credentials) {
-            headers.authorization = basicAuthorization(this.credentials);
-        }
-        let response: TransportResponse;
-        try {
-            response = await this.transport().request({ method: "GET", url, headers, timeoutMs: this.timeoutMs });
+            return { response: await this.transport().request({ method, url, headers, timeoutMs: this.timeoutMs }), request };
         } catch (error) {
             if (error instanceof RedirectError) {
                 throw new MalformedResponseError(request, `it redirects with ${error.message}`);
             }
-            throw isTimeout(error) ? new RegistryTimeoutError(request) : new RegistryUnreachableError(options.location,
-                `token service ${url.host}: ${describeConnectionError(error)}`);
+            if (isTimeout(error)) {
+                throw new RegistryTimeoutError(request);
+            }
+            // Every request the client makes itself goes to the registry's origin: another one is the token service.
+            const service = url.origin === this.baseUrl.origin ? "" : `token service ${url.host}: `;
+            throw new RegistryUnreachableError(request.location, service + describeConnectionError(error));
         }
-        if (!response.ok) {
-            await discard(response.body);
-            throw new RegistryAuthError(options.location, response.status, this.credentials !== undefined);
-        }
-        const body = await readJson(response, request, tokenCap, "token response");
-        const token = isObject(body) ? body.token ?? body.access_token : undefined;
-        // It goes into a header: anything but visible ASCII would break the request or smuggle another header.
-        if (typeof token !== "string" || !/^[\x21-\x7e]+$/.test(token)) {
-            throw new MalformedResponseError(request, "the token response has no usable token");
-        }
-        const expiresIn = isObject(body) && Number.isFinite(body.expires_in) ? body.expires_in as number : 0;
-        const lifetimeMs = Math.max(expiresIn, minTokenLifetimeSeconds) * 1000;
-        return { authorization: `Bearer ${token}`, expiresAt: Date.now() + lifetimeMs - tokenLifetimeMarginMs };
     }
 
     private transport(): Transport {

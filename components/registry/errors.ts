@@ -41,9 +41,6 @@ function quoted(text: string): string {
 export class RegistryError extends Error {
     constructor(message: string, public readonly location?: RegistryLocation) {
         super(message);
-        // Dynamic providers are serialized with classes turned into functions, where `super(message)` on
-        // Error leaves the instance untouched: set what it would have set.
-        this.message = message;
         this.name = this.constructor.name;
     }
 }

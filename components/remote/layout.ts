@@ -30,9 +30,11 @@ export function validateAbsolutePath(kind: string, value: string): string {
     return value;
 }
 
-/** What runs an app on its host: docker compose on one Docker host, or a stack on a Docker Swarm (the host is a manager). */
-export type DeployTarget = "compose" | "swarm";
-export const deployTargets: readonly DeployTarget[] = ["compose", "swarm"];
+/**
+ * The name of what runs an app on its host (docker compose on one Docker host, a stack on a Docker Swarm whose
+ * manager the host is, …), as iac:target and the dir's deploy-target file hold it: one of targets/registry.ts.
+ */
+export type DeployTarget = string;
 
 /** Where an app lives on its host: `<deployRoot>/<org>/<app>`. */
 export interface AppLocation {

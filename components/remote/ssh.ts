@@ -29,9 +29,6 @@ function hostLabel(connection: SshConnection): string {
 export class RemoteError extends Error {
     constructor(message: string) {
         super(message);
-        // Dynamic providers are serialized with classes turned into functions, where `super(message)` on
-        // Error leaves the instance untouched: set what it would have set.
-        this.message = message;
         this.name = this.constructor.name;
     }
 }

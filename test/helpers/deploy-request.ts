@@ -5,7 +5,9 @@ import * as path from "path";
 import { renderCompose, renderEnvFile } from "../../components/model/compose";
 import { renderRecordParts } from "../../components/model/deploy-info";
 import { AppLocation, DeployTarget } from "../../components/remote/layout";
-import { DeploySpec, buildDeployPhase, buildDeployScript, encodeBundle } from "../../components/remote/scripts";
+import { buildDeployPhase } from "../../components/remote/deploy-phase";
+import { DeploySpec, buildDeployScript, encodeBundle } from "../../components/remote/scripts";
+import { defaultTarget } from "../../components/remote/targets/registry";
 import { BuiltImage } from "../../local/app-repository";
 import { repository } from "./deploy-environment";
 
@@ -32,7 +34,7 @@ export interface DeployRequestOptions {
 export const ownerOf = (location: AppLocation): string => `test-stack-of-${location.workspace}`;
 
 export function deployRequest(built: BuiltImage, options: DeployRequestOptions): { script: string; stdin: string } {
-    const target = options.target ?? "compose";
+    const target = options.target ?? defaultTarget.name;
     const image = `${options.registry}/${repository}`;
     const rendered = renderCompose("apps/hello-world/compose.yml", options.template ?? helloWorldTemplate, `${image}@${built.digest}`, target);
     const spec: DeploySpec = {

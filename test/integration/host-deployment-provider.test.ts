@@ -1,4 +1,4 @@
-// The HostDeployment provider, serialized as the engine stores it, against a real SSH host, dockerd and
+// The HostDeployment provider, loaded from the text the engine stores, against a real SSH host, dockerd and
 // registry: a deploy observes what it left, a refresh of an untouched host changes nothing, a hand change is
 // drift that the next diff turns into a deploy, and delete takes the app down.
 import * as assert from "assert";
@@ -7,18 +7,18 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { renderCompose, renderEnvFile } from "../../components/model/compose";
-import { HostDeploymentInputs, HostDeploymentOutputs, hostDeploymentProvider } from "../../components/pulumi/host-deployment";
+import { HostDeploymentInputs, HostDeploymentOutputs } from "../../components/providers/host-deployment";
 import { AppLocation, appDir, composeProject } from "../../components/remote/layout";
 import { BuiltImage } from "../../local/app-repository";
 import { DeployEnvironment, repository, startDeployEnvironment } from "../helpers/deploy-environment";
-import { serializedProvider } from "../helpers/serialized-provider";
+import { loadedProvider } from "../helpers/loaded-provider";
 
 type Provider = Required<pulumi.dynamic.ResourceProvider<HostDeploymentInputs, HostDeploymentOutputs>>;
 
 const template = fs.readFileSync(path.resolve(__dirname, "..", "..", "apps", "hello-world", "compose.yml"), "utf8");
 
 // One scenario: the provider state carries from test to test.
-describe("HostDeployment provider (serialized) against a real host (one scenario, in order)", function () {
+describe("HostDeployment provider (loaded as the engine loads it) against a real host (one scenario, in order)", function () {
     this.timeout(600_000);
     let env: DeployEnvironment;
     let provider: Provider;
@@ -26,7 +26,7 @@ describe("HostDeployment provider (serialized) against a real host (one scenario
 
     before(async () => {
         env = await startDeployEnvironment();
-        provider = (await serializedProvider(hostDeploymentProvider)).provider as Provider;
+        provider = loadedProvider<Provider>("HostDeployment");
         location = { app: "hello-world", workspace: "dev", org: "rednaw", deployRoot: env.ssh.deployRoot };
     });
     after(async () => env?.stop());
@@ -36,7 +36,6 @@ describe("HostDeployment provider (serialized) against a real host (one scenario
         return {
             connection: { host: env.ssh.host, port: env.ssh.port, user: env.ssh.user, privateKey: env.ssh.privateKey, hostKey: env.ssh.hostKey },
             location, registry: env.registry.address, repository, platform: "linux/amd64", insecure: true,
-            requested: { tag: image.tag },
             image: { digest: image.digest, tag: image.tag, description: image.description, created: null },
             compose: compose.content, services: compose.services, env: renderEnvFile({ PORT: String(env.port) }),
             deployedBy: "wander@casa", healthTimeoutSeconds: 30,

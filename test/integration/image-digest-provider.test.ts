@@ -1,19 +1,19 @@
-// The ImageDigest provider, serialized as the engine stores it, against a real registry.
+// The ImageDigest provider, loaded from the text the engine stores, against a real registry.
 import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { ImageDigestInputs, ImageDigestOutputs, imageDigestProvider } from "../../components/pulumi/image-digest";
+import { ImageDigestInputs, ImageDigestOutputs } from "../../components/providers/image-digest";
 import { listOverview } from "../../components/model/overview-listing";
 import { RegistryServer, registryFlavours, startRegistry } from "../../local/registry";
 import { TestPusher } from "../helpers/push";
-import { serializedProvider } from "../helpers/serialized-provider";
+import { loadedProvider } from "../helpers/loaded-provider";
 
 type Provider = Required<pulumi.dynamic.ResourceProvider<ImageDigestInputs, ImageDigestOutputs>>;
 
 for (const flavour of registryFlavours) {
-    describe(`ImageDigest provider (serialized) against a real registry ${flavour}`, function () {
+    describe(`ImageDigest provider (loaded as the engine loads it) against a real registry ${flavour}`, function () {
         this.timeout(120_000);
         let registry: RegistryServer;
         let pusher: TestPusher;
@@ -23,7 +23,7 @@ for (const flavour of registryFlavours) {
         before(async () => {
             registry = await startRegistry({ flavour });
             pusher = new TestPusher(registry.address);
-            provider = (await serializedProvider(imageDigestProvider)).provider as Provider;
+            provider = loadedProvider<Provider>("ImageDigest");
         });
         after(async () => registry?.stop());
 

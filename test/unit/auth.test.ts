@@ -2,7 +2,8 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { credentialsFromDockerConfig, parseChallenges } from "../../components/registry/auth";
+import { parseChallenges } from "../../components/registry/auth/challenge";
+import { credentialsFromDockerConfig } from "../../components/registry/auth/credentials";
 import { closestTags, nextLink } from "../../components/registry/client";
 
 describe("WWW-Authenticate parsing", () => {

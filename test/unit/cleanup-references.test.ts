@@ -10,7 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import { buildContainerImagesScript, buildListAppRecordsScript, parseAppRecords, parseContainerImages, parseStagedImages } from "../../components/cleanup/host-references";
 import { DigestEntry, planCleanup, referenceKey } from "../../components/cleanup/plan";
-import { CleanupError, HostObservation, collectReferences } from "../../components/cleanup/references";
+import { CleanupError, HostHoldings, collectReferences } from "../../components/cleanup/references";
 import { renderCompose } from "../../components/model/compose";
 import { renderDeployInfo } from "../../components/model/deploy-info";
 import { parseWorkspace } from "../../components/model/workspace";
@@ -83,7 +83,7 @@ describe("cleanup references (property-based over random registries and hosts)",
             const expectedKept = new Set<string>();
             const expect = (named: Named) => keysFor(named).forEach((key) => expectedKept.add(key));
             let flawed = false;
-            const observations: HostObservation[] = state.hosts.map((host, i) => {
+            const holdings: HostHoldings[] = state.hosts.map((host, i) => {
                 const name = `ws${i}`;
                 const dirs = new Map(host.dirs.map((dir) => [dir.app, dir]));
                 for (const dir of dirs.values()) {
@@ -114,7 +114,7 @@ describe("cleanup references (property-based over random registries and hosts)",
             });
             let references;
             try {
-                references = collectReferences(observations, registry, state.historyDepth);
+                references = collectReferences(holdings, registry, state.historyDepth);
             } catch (error) {
                 assert.ok(flawed, `refused a usable state: ${(error as Error).message}`);
                 assert.ok(error instanceof CleanupError);
@@ -136,8 +136,8 @@ describe("cleanup references by example", () => {
         "iac:sshUser": "root", "iac:org": "rednaw", "hello-world:image": "rednaw/hello-world", "hello-world:tag": "t" });
     const inventory = (digest: string): DigestEntry[] => repositories.map((repository) => ({ repository, digest, tags: ["t"], created: null, description: null }));
     /** Per repository holding `digest`, the reasons it is kept by, or "delete". */
-    const keptBy = (observation: Partial<HostObservation>, digest: string) => planCleanup(inventory(digest),
-        collectReferences([{ workspace, host: "root@127.0.0.1:22", appDirs: [], containerImages: [], ...observation }], registry, 3), noRetention, now)
+    const keptBy = (held: Partial<HostHoldings>, digest: string) => planCleanup(inventory(digest),
+        collectReferences([{ workspace, host: "root@127.0.0.1:22", appDirs: [], containerImages: [], ...held }], registry, 3), noRetention, now)
         .map((d) => [d.repository, d.decision === "keep" ? d.reasons : "delete"]);
 
     it("keeps a digest a container pulled through another name of the registry in every repository, saying the name", () => {

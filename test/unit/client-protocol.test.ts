@@ -1,6 +1,8 @@
 // The client's side of the protocol against a scripted HTTP server on loopback: the bearer-token handshake,
 // retries, and digest checks on bytes a real registry would never get wrong.
 import * as assert from "assert";
+import { authMethods } from "../../components/registry/auth/authenticator";
+import { AuthMethod } from "../../components/registry/auth/method";
 import { RegistryClient } from "../../components/registry/client";
 import { DigestMismatchError, RegistryAuthError, RegistryResponseError } from "../../components/registry/errors";
 import { ScriptedRegistry, Script, sha256 } from "../helpers/hostile-registry";
@@ -53,6 +55,36 @@ describe("registry client protocol", () => {
         }, async ({ address }) => {
             const client = new RegistryClient({ registry: address, insecure: true, credentials: { username: "u", password: "wrong" } });
             await assert.rejects(client.resolveTag("a/b", "v1"), (e: Error) => e instanceof RegistryAuthError && !e.message.includes("wrong"));
+        });
+    });
+
+    it("takes a new authentication method as one module, picked by the registry's challenge", async () => {
+        // A stand-in scheme: the registry names a key, the method answers with that key and the username.
+        const standIn: AuthMethod = {
+            scheme: "x-stand-in",
+            answer(challenge, { credentials }) {
+                return credentials && challenge.params.key
+                    ? { authorization: async (scope) => `X-Stand-In ${challenge.params.key}/${credentials.username}/${scope}` }
+                    : undefined;
+            },
+        };
+        await withServer((req, res) => {
+            if (req.headers.authorization?.startsWith("X-Stand-In k1/u/repository:a/b:pull")) {
+                res.writeHead(200, { "docker-content-digest": manifestDigest }).end();
+            } else {
+                res.writeHead(401, { "www-authenticate": 'X-Stand-In key="k1", Basic realm="r"' }).end();
+            }
+        }, async ({ address, requests }) => {
+            const credentials = { username: "u", password: "p" };
+            const client = new RegistryClient({ registry: address, insecure: true, credentials, authMethods: [...authMethods, standIn] });
+            assert.strictEqual(await client.resolveTag("a/b", "v1"), manifestDigest);
+            assert.strictEqual(await client.resolveTag("a/b", "v2"), manifestDigest);
+            assert.deepStrictEqual(requests.map((r) => r.authorization?.split(" ")[0] ?? null), [null, "X-Stand-In", "X-Stand-In"],
+                "one challenge, then the stand-in on every request");
+            // Without it, the same challenge falls to the next method the client knows: basic.
+            const without = new RegistryClient({ registry: address, insecure: true, credentials });
+            await assert.rejects(without.resolveTag("a/b", "v1"), RegistryAuthError);
+            assert.strictEqual(requests.at(-1)?.authorization, "Basic " + Buffer.from("u:p").toString("base64"));
         });
     });
 

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { renderCompose, renderEnvFile } from "../../components/model/compose";
-import { defaultMonitorSeconds, durationSeconds, healthWindowSeconds } from "../../components/model/swarm-compose";
+import { defaultMonitorSeconds, durationSeconds, healthWindowSeconds } from "../../components/remote/targets/swarm-template";
 
 const ref = "127.0.0.1:5000/rednaw/hello-world@sha256:" + "f".repeat(64);
 const template = "services:\n  web:\n    image: ${IMAGE}\n    network_mode: host\n  cache:\n    image: redis@sha256:" + "1".repeat(64) + "\n";

@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { ImageDigestInputs, ImageDigestOutputs, imageDigestProvider } from "../../components/pulumi/image-digest";
+import { ImageDigestInputs, ImageDigestOutputs } from "../../components/providers/image-digest";
 import { listOverview } from "../../components/model/overview-listing";
 import { RegistryClient } from "../../components/registry/client";
 import {
@@ -15,7 +15,7 @@ import {
 import {
     ScriptedRegistry, drip, imageWithConfig, imageWithLabels, ociManifestType, serveImage, sha256,
 } from "../helpers/hostile-registry";
-import { serializedProvider } from "../helpers/serialized-provider";
+import { loadedProvider } from "../helpers/loaded-provider";
 
 const credentials = { username: "deployer", password: "s3cret-Pa55word" };
 const basic = "Basic " + Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64");
@@ -299,8 +299,8 @@ describe("labels with control characters, from a scripted registry", function ()
     });
     after(async () => registry.stop());
 
-    it("ImageDigest (serialized) outputs them printable, and the exact description in descriptionBase64", async () => {
-        const provider = (await serializedProvider(imageDigestProvider)).provider as Provider;
+    it("ImageDigest (loaded as the engine loads it) outputs them printable, and the exact description in descriptionBase64", async () => {
+        const provider = loadedProvider<Provider>("ImageDigest");
         const outs = (await provider.create({ registry: registry.address, repository: "a/b", tag: "v1", insecure: true })).outs!;
         for (const key of ["description", "created", "revision", "source"] as const) {
             assert.ok(outs[key] && !controls.test(outs[key]!), `${key}: ${JSON.stringify(outs[key])}`);

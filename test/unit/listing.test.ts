@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ServerResponse } from "http";
-import { imageOverviewProvider } from "../../components/pulumi/image-overview";
+import { imageOverviewProvider } from "../../components/providers/image-overview";
 import { formatImageTable } from "../../components/model/overview";
 import { DigestCache } from "../../components/registry/cache";
 import { RegistryClient } from "../../components/registry/client";
@@ -15,7 +15,7 @@ import {
 } from "../../components/registry/errors";
 import { TagRow, listRepositoryTags } from "../../components/registry/listing";
 import { ScriptedRegistry, drip, imageWithLabels, ociManifestType, sha256 } from "../helpers/hostile-registry";
-import { serializedProvider } from "../helpers/serialized-provider";
+import { loadedProvider } from "../helpers/loaded-provider";
 
 describe("listRepositoryTags", () => {
     const images = [0, 1].map((i) => imageWithLabels({
@@ -203,10 +203,10 @@ describe("listRepositoryTags with tags whose image cannot be read", function () 
         assert.deepStrictEqual((await only("orphan")).map((row) => [row.digest, row.unreadable]), [[null, undefined]]);
     });
 
-    it("shows them in the overview table and in ImageOverview's rows, run serialized as the engine runs it", async () => {
+    it("shows them in the overview table and in ImageOverview's rows, loaded as the engine loads it", async () => {
         const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), "iac-unreadable-"));
         try {
-            const provider = (await serializedProvider(imageOverviewProvider)).provider as Required<typeof imageOverviewProvider>;
+            const provider = loadedProvider<Required<typeof imageOverviewProvider>>("ImageOverview");
             const { outs } = await provider.create({
                 registry: registry.address, repository: "a/b", insecure: true, deployedDigest: good.digest, deployedTag: "good", cacheDir,
             });

@@ -75,7 +75,6 @@ describe("AppDeployment under mocks", () => {
         assert.deepStrictEqual(deploy.inputs.location, {
             app: "hello-world", workspace: "dev", org: config["iac:org"], deployRoot: config["iac:deployRoot"] ?? "/opt",
         });
-        assert.deepStrictEqual(deploy.inputs.requested, { tag: config["hello-world:tag"] });
     });
 
     it("deploys to a swarm when iac:target says so: the template in Swarm's form", async () => {
@@ -107,7 +106,7 @@ describe("AppDeployment under mocks", () => {
         const changedKeys = (name: string) => Object.keys({ ...before[name].inputs, ...after[name].inputs })
             .filter((key) => JSON.stringify(before[name].inputs[key]) !== JSON.stringify(after[name].inputs[key])).sort();
         assert.deepStrictEqual(changedKeys("hello-world-image"), ["tag"]);
-        assert.deepStrictEqual(changedKeys("hello-world-deploy"), ["compose", "image", "requested"]);
+        assert.deepStrictEqual(changedKeys("hello-world-deploy"), ["compose", "image"]);
     });
 });
 

@@ -7,12 +7,13 @@ import * as os from "os";
 import * as path from "path";
 import * as fc from "fast-check";
 import { AppLocation, appDir, composeProject, swarmStack } from "../../components/remote/layout";
+import { buildDeployPhase, commitFunctions } from "../../components/remote/deploy-phase";
 import {
-    DeploySpec, buildDeployPhase, buildDeployScript, buildObserveScript, buildReadRecordsScript,
-    buildRemoveScript, bundleParts, commitFunctions, encodeBundle, preflight, receiveBundle, runDetached, splitRecords,
+    DeploySpec, buildDeployScript, buildObserveScript, buildReadRecordsScript,
+    buildRemoveScript, bundleParts, encodeBundle, preflight, receiveBundle, runDetached, splitRecords,
 } from "../../components/remote/scripts";
 import { shellQuote } from "../../components/remote/shell";
-import { swarmDownFunction } from "../../components/remote/swarm-commands";
+import { swarmDownFunction } from "../../components/remote/targets/swarm";
 
 const digest = "sha256:" + "e".repeat(64);
 const location: AppLocation = { app: "hello-world", workspace: "dev", org: "rednaw", deployRoot: "/opt" };

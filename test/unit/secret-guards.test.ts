@@ -49,8 +49,9 @@ describe("the guards of an app's environment, each on its own", () => {
         const deployment = new HostDeployment("hello-world-deploy", {
             connection: { host: "127.0.0.1", port: 22, user: "deploy", privateKey: "key" },
             location: { app: "hello-world", workspace: "dev", org: "rednaw", deployRoot: "/opt" },
-            owner: "stack-id-1", target: "compose", registry: "127.0.0.1:5000", repository: "rednaw/hello-world", platform: "linux/amd64", insecure: true,
-            requested: { tag: "eb53023" }, image: { digest: `sha256:${"1".repeat(64)}`, tag: "eb53023", description: "d", created: null },
+            owner: "stack-id-1", target: "compose", repository: "rednaw/hello-world",
+            access: { registry: "127.0.0.1:5000", platform: "linux/amd64", insecure: true },
+            image: { digest: `sha256:${"1".repeat(64)}`, tag: "eb53023", description: "d", created: null },
             compose: "services: {}\n", services: ["web"], env: envFile, deployedBy: "wander@casa", healthTimeoutSeconds: 120,
         });
         await outputValue(deployment.urn);

@@ -5,7 +5,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { RegistryAccess, Workspace, WorkspaceConfigError, encrypted, parseWorkspace, readWorkspace } from "../../components/model/workspace";
+import { registryAccessForCommand } from "../../components/access/registry-access";
+import { registryClient } from "../../components/access/registry-client";
+import { Workspace, WorkspaceConfigError, encrypted, parseWorkspace, readWorkspace } from "../../components/model/workspace";
 import { runProgram, stackConfig } from "../helpers/mock-program";
 
 const projectRoot = path.resolve(__dirname, "..", "..");
@@ -85,6 +87,19 @@ describe("the workspace model", () => {
         assert.ok(!message.includes(secretish), "no value is ever shown");
     });
 
+    it("takes an environment file inside the project, and refuses one outside it or of another format", () => {
+        const file = "apps/hello-world/secrets.prod.sops.yaml";
+        assert.strictEqual(parseWorkspace("dev", { ...valid, "hello-world:environmentFile": file }).apps[0].environmentFile, file);
+        for (const [bad, expected] of [
+            ["/etc/secrets.yaml", /a path inside the project, relative to it/],
+            ["apps/../../secrets.yaml", /a path inside the project, relative to it/],
+            ["apps/hello-world/secrets.env", /a \.yaml, \.yml or \.json SOPS file/],
+        ] as const) {
+            assert.match(fromStackFile({ ...valid, "hello-world:environmentFile": bad }),
+                new RegExp(`hello-world:environmentFile: invalid environment file .*${expected.source}`));
+        }
+    });
+
     it("accepts POSIX user names and encrypted values it cannot read", () => {
         for (const user of ["deploy_user", "ci.bot", "_svc", "Admin-1"]) {
             assert.strictEqual(parseWorkspace("dev", { ...valid, "iac:sshUser": user }).host.user, user);
@@ -137,9 +152,9 @@ describe("the workspace model", () => {
 
     it("makes one registry-access object, the command line's flags over the workspace", () => {
         const workspace = parseWorkspace("dev", { ...valid, "iac:registryInsecure": true });
-        const access = RegistryAccess.forCommand(workspace);
-        assert.deepStrictEqual([access.address, access.insecure, access.client().registry], ["127.0.0.1:5000", true, "127.0.0.1:5000"]);
-        const other = RegistryAccess.forCommand(workspace, { registry: "registry.example.com" });
-        assert.deepStrictEqual([other.address, other.insecure], ["registry.example.com", false], "the stack's plain http is not another registry's");
+        const access = registryAccessForCommand(workspace);
+        assert.deepStrictEqual([access.registry, access.insecure, registryClient(access).registry], ["127.0.0.1:5000", true, "127.0.0.1:5000"]);
+        const other = registryAccessForCommand(workspace, { registry: "registry.example.com" });
+        assert.deepStrictEqual([other.registry, other.insecure], ["registry.example.com", false], "the stack's plain http is not another registry's");
     });
 });

@@ -1,24 +1,19 @@
-// The swarm target's part of the host-side shell, run on a manager: the app dir's compose file (in the form
-// components/swarm-compose.ts gives it) deployed as a stack named after the dir, pinned by digest and never
-// re-resolved, and waited on until Swarm has every task of every service of ours running — healthy, since a
-// task with a healthcheck is "starting" until it passes — on the wanted digest, with the update finished
-// (its monitor window over). A rolled-back or paused update is a failure named with the tasks' errors.
-import { AppLocation, stackNamespaceLabel, swarmStack, validateServiceName } from "./layout";
-import { shellQuote } from "./shell";
-
-export interface SwarmSpec extends AppLocation {
-    services: string[];
-    healthTimeoutSeconds: number;
-    /** The registry needs credentials: the manager passes its login to the nodes that pull. */
-    withRegistryAuth: boolean;
-}
+// The swarm target, run on a manager: the app dir's compose file (in the form swarm-template.ts gives it)
+// deployed as a stack named after the dir, pinned by digest and never re-resolved, and waited on until Swarm has
+// every task of every service of ours running — healthy, since a task with a healthcheck is "starting" until it
+// passes — on the wanted digest, with the update finished (its monitor window over). A rolled-back or paused
+// update is a failure named with the tasks' errors.
+import { AppLocation, stackNamespaceLabel, swarmStack, validateServiceName } from "../layout";
+import { shellQuote } from "../shell";
+import { translateForSwarm } from "./swarm-template";
+import { ObservationMarkers, TargetController, TargetSpec } from "./target";
 
 /** The manager check preflight adds for a swarm target. */
-export function swarmPreflight(): string[] {
+function swarmPreflight(): string[] {
     return [
-        "if command -v docker >/dev/null 2>&1 && [ \"$(docker info --format '{{.Swarm.ControlAvailable}}' 2>/dev/null)\" != true ]; then",
-        "  missing=\"$missing\n  - a Swarm manager (iac:target is swarm): run docker swarm init on this host, or point iac:sshHost at a manager\"",
-        "fi",
+        "  if [ \"$(docker info --format '{{.Swarm.ControlAvailable}}' 2>/dev/null)\" != true ]; then",
+        "    missing=\"$missing\n  - a Swarm manager (iac:target is swarm): run docker swarm init on this host, or point iac:sshHost at a manager\"",
+        "  fi",
     ];
 }
 
@@ -64,7 +59,7 @@ export function swarmDownFunction(location: AppLocation, timeoutSeconds: number)
  * swarm_down: as swarmDownFunction. swarm_status REF prints `converged`, `waiting: …` or `failed: …`; REF
  * empty accepts any image.
  */
-export function swarmFunctions(spec: SwarmSpec): string[] {
+function swarmFunctions(spec: TargetSpec): string[] {
     const services = spec.services.map((service) => shellQuote(validateServiceName(service))).join(" ");
     const timeout = Math.trunc(spec.healthTimeoutSeconds);
     const registryAuth = spec.withRegistryAuth ? " --with-registry-auth" : "";
@@ -140,7 +135,7 @@ export function swarmFunctions(spec: SwarmSpec): string[] {
  * marker and `image digest-ref` per image (a task's image is its spec's reference: its digest is in it), then
  * the services marker and `service spec-image replicas` per service (replicas empty for a global service).
  */
-export function swarmObservation(location: AppLocation, imagesMarker: string, servicesMarker: string): string[] {
+function swarmObservation(location: AppLocation, markers: ObservationMarkers): string[] {
     const stack = swarmStack(location);
     // A reference without its tag (a hand-made `repo:tag@sha256:…`), the form the digest is looked up by.
     const untag = "sed -E 's#:[^/@]*@#@#'";
@@ -152,11 +147,60 @@ export function swarmObservation(location: AppLocation, imagesMarker: string, se
         "    while read -r image state rest; do printf '%s %s %s\\n' \"${name#\"${stack}_\"}\" \"$(printf '%s' \"$state\" | tr 'A-Z' 'a-z')\" \"$image\"; done",
         "done)",
         "[ -z \"$tasks\" ] || printf '%s\\n' \"$tasks\"",
-        `echo ${shellQuote(imagesMarker)}`,
+        `echo ${shellQuote(markers.images)}`,
         `printf '%s\\n' "$tasks" | cut -d ' ' -f 3 | grep -v '^$' | sort -u | while read -r image; do printf '%s %s\\n' "$image" "$(printf '%s' "$image" | ${untag})"; done`,
-        `echo ${shellQuote(servicesMarker)}`,
+        `echo ${shellQuote(markers.services)}`,
         "for name in $names; do",
         `  printf '%s %s\\n' "\${name#"\${stack}_"}" "$(docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}} ${replicasFormat}' "$name" | ${untag})"`,
         "done",
     ];
 }
+
+/**
+ * Every service's image (its spec and the spec a rollback would return to) and every task's, on whichever node it
+ * runs: other nodes' containers are not visible on this host. Only on a manager; other hosts have none.
+ */
+function swarmKeptReferences(): string[] {
+    return [
+        "if [ \"$(docker info --format '{{.Swarm.ControlAvailable}}')\" = true ]; then",
+        "  services=$(docker service ls -q)",
+        "  if [ -n \"$services\" ]; then",
+        "    # shellcheck disable=SC2086 # one word per service id",
+        "    docker service inspect --format 'service {{.Spec.TaskTemplate.ContainerSpec.Image}}{{if .PreviousSpec}} " +
+            "{{.PreviousSpec.TaskTemplate.ContainerSpec.Image}}{{end}}' $services",
+        "    # shellcheck disable=SC2086 # one word per service id",
+        "    docker service ps --no-trunc --format 'task {{.Image}}' $services",
+        "  fi",
+        "fi",
+    ];
+}
+
+export const swarmTarget: TargetController = {
+    name: "swarm",
+
+    preflight: (engineCheck) => [...engineCheck, ...swarmPreflight()],
+
+    translateTemplate: translateForSwarm,
+
+    // `docker stack deploy` reads env files literally: quotes would reach the container.
+    envLine: (key, value) => `${key}=${value}\n`,
+
+    functions: swarmFunctions,
+
+    // Nodes pull as Swarm schedules them: nothing to fetch before the switch.
+    prepare: () => [],
+
+    takeOver: () => [],
+
+    waiting: (timeoutSeconds) => `waiting up to ${Math.trunc(timeoutSeconds)} s for Swarm to run it healthy on every task and finish the update`,
+
+    upFailure: () => "Swarm did not run it healthy (the services are back on the previous image if Swarm rolled back)",
+
+    remove: (location) => [...swarmDownFunction(location, 120), "swarm_down"],
+
+    removeLeftovers: () => [],
+
+    observe: swarmObservation,
+
+    keptReferences: swarmKeptReferences,
+};

@@ -1,26 +1,22 @@
-// The compose target's part of the host-side shell: shell functions the deploy phase and the removal call
-// (`compose_up`, `compose_running REF`, `compose_down`) and what observation prints of the app's containers.
-import { AppLocation, appDir, composeLabels, composeProject, files, legacyComposeProject, validateServiceName } from "./layout";
-import { shellQuote } from "./shell";
+// The compose target: docker compose on one Docker host. Its part of the host-side shell (`compose_up`,
+// `compose_running REF`, `compose_down`, the pull before the switch, the containers of a former project name),
+// what observation prints of the app's containers, and the env file in compose's quoting.
+import { AppLocation, appDir, composeLabels, composeProject, files, legacyComposeProject, validateServiceName } from "../layout";
+import { shellQuote } from "../shell";
+import { ObservationMarkers, TargetController, TargetSpec } from "./target";
 
-export interface ComposeSpec extends AppLocation {
-    /** The compose services that run the app's image. */
-    services: string[];
-    healthTimeoutSeconds: number;
-}
-
-export function composeCommand(project: string): string {
+function composeCommand(project: string): string {
     return `docker compose -p ${shellQuote(project)} -f ${files.compose} --env-file /dev/null`;
 }
 
 /** Sets $legacy to the containers of this dir that a deploy before dir-derived project names started. */
-export function findLegacyContainers(location: AppLocation): string {
+function findLegacyContainers(location: AppLocation): string {
     return `legacy=$(docker ps -aq --filter ${shellQuote(`label=${composeLabels.project}=${legacyComposeProject(location)}`)} ` +
         `--filter ${shellQuote(`label=${composeLabels.workingDir}=${appDir(location)}`)})`;
 }
 
 /** Removes the containers of this dir that a deploy before dir-derived project names started. */
-export function removeLegacyContainers(location: AppLocation): string[] {
+function removeLegacyContainers(location: AppLocation): string[] {
     return [
         findLegacyContainers(location),
         "if [ -n \"$legacy\" ]; then",
@@ -31,12 +27,12 @@ export function removeLegacyContainers(location: AppLocation): string[] {
 }
 
 /**
- * compose_up: the compose file in the app dir up and healthy within the health timeout. compose_running REF:
+ * compose_up: the compose file in the current dir up and healthy within the health timeout. compose_running REF:
  * every service of ours has a running container, and each runs an image whose RepoDigests hold REF.
  * compose_down: the project's containers stopped and removed, by label, so it works whatever form the compose
  * file in the dir has (a swarm deploy taking over from compose finds a swarm-form file there).
  */
-export function composeFunctions(spec: ComposeSpec): string[] {
+function composeFunctions(spec: TargetSpec): string[] {
     const services = spec.services.map((service) => shellQuote(validateServiceName(service))).join(" ");
     const timeout = Math.trunc(spec.healthTimeoutSeconds);
     const compose = composeCommand(composeProject(spec));
@@ -68,7 +64,7 @@ export function composeFunctions(spec: ComposeSpec): string[] {
  * Prints every container of the app's compose project (and of the former project name in this dir), running
  * or not, as `service state image-id`, then the images marker and `image-id repo-digest…` per image.
  */
-export function composeObservation(location: AppLocation, imagesMarker: string): string[] {
+function composeObservation(location: AppLocation, markers: ObservationMarkers): string[] {
     return [
         `ids=$(docker ps -aq --filter ${shellQuote(`label=${composeLabels.project}=${composeProject(location)}`)})`,
         findLegacyContainers(location),
@@ -77,7 +73,57 @@ export function composeObservation(location: AppLocation, imagesMarker: string):
         `  docker inspect --format '{{index .Config.Labels "${composeLabels.service}"}} {{.State.Status}} {{.Image}}' $ids $legacy`,
         "  images=$(docker inspect --format '{{.Image}}' $ids $legacy | sort -u)",
         "fi",
-        `echo ${shellQuote(imagesMarker)}`,
+        `echo ${shellQuote(markers.images)}`,
         "if [ -n \"$images\" ]; then docker image inspect --format '{{.Id}}{{range .RepoDigests}} {{.}}{{end}}' $images; fi",
     ];
 }
+
+export const composeTarget: TargetController = {
+    name: "compose",
+
+    preflight(engineCheck) {
+        // The two checks overlap (each starts a Go binary, the version asks the engine): every deploy waits on them.
+        return [
+            "  docker compose version >/dev/null 2>&1 & compose_check=$!",
+            ...engineCheck,
+            "  wait \"$compose_check\" || missing=\"$missing\n  - docker compose v2 (the compose CLI plugin)\"",
+        ];
+    },
+
+    translateTemplate: () => undefined,
+
+    // Single quotes keep `#`, `"`, `$` and spaces as they are (bare, compose would cut ` #…` and strip quotes); a
+    // quote inside is `\'`.
+    envLine: (key, value) => `${key}='${value.replace(/'/g, "\\'")}'\n`,
+
+    functions: composeFunctions,
+
+    prepare(spec) {
+        return [
+            "say \"pulling $ref\"",
+            `(cd "$job" && ${composeCommand(composeProject(spec))} pull --quiet >&2) || fail 'docker compose pull failed (is the registry reachable from this host?)'`,
+        ];
+    },
+
+    takeOver: removeLegacyContainers,
+
+    waiting: (timeoutSeconds) => `waiting up to ${Math.trunc(timeoutSeconds)} s for it to be healthy`,
+
+    upFailure: (spec) => `the containers did not become healthy within ${Math.trunc(spec.healthTimeoutSeconds)} s ` +
+        `(see docker compose -p ${composeProject(spec)} logs)`,
+
+    remove(location) {
+        return [
+            `if [ -f ${files.compose} ]; then`,
+            `  ${composeCommand(composeProject(location))} down --remove-orphans >&2`,
+            "fi",
+        ];
+    },
+
+    removeLeftovers: removeLegacyContainers,
+
+    observe: composeObservation,
+
+    // Compose runs containers only, which cleanup reads on every host anyway.
+    keptReferences: () => [],
+};

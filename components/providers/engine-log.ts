@@ -1,11 +1,9 @@
 // Messages from a dynamic provider to the Pulumi engine: the change a preview is about to make, a deploy's
 // progress while it waits on the host. The stock provider host wires no logger, but like every plugin it
 // is started with the engine's address as its first argument, and the engine's Log call is public.
-// `import x = require(…)`: dynamic providers are serialized, and a module object is captured as a require of
-// it, where `import * as` would capture a copy of its members.
-import grpc = require("@grpc/grpc-js");
-import engineRpc = require("@pulumi/pulumi/proto/engine_grpc_pb");
-import engineProto = require("@pulumi/pulumi/proto/engine_pb");
+import * as grpc from "@grpc/grpc-js";
+import * as engineRpc from "@pulumi/pulumi/proto/engine_grpc_pb";
+import * as engineProto from "@pulumi/pulumi/proto/engine_pb";
 
 export type Severity = "info" | "warning";
 

@@ -1,0 +1,243 @@
+// The proxy's host-side shell and the colours' ports: the text as built, the admin API requests it makes (through
+// a stand-in curl that reports what it was given), and the port rules.
+import * as assert from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { AppLocation } from "../../components/remote/layout";
+import {
+    PortAssignmentError, ProxyRouteSpec, UnexpectedProxyRouteError, assignColourPorts, checkRangesApart, colourPorts,
+    parseProxyRoute, parsePortRange, proxyApiFunction, proxyRoute, proxyRouteAbsent, proxyRouteId, proxyServer,
+    proxyServerId, readProxyRoute, removeProxyRoute, switchProxyRoute,
+} from "../../components/remote/proxy";
+import { sayFunction, script } from "../../components/remote/shell";
+
+const location: AppLocation = { app: "hello-world", workspace: "dev", org: "rednaw", deployRoot: "/opt" };
+const spec: ProxyRouteSpec = { ...location, listen: { port: 8080 }, healthPath: "/up", upstreamPort: 20001 };
+const admin = { socket: "/run/iac-proxy/admin.sock" };
+
+const parses = (text: string) => spawnSync("sh", ["-n"], { input: text }).status === 0;
+
+/**
+ * Runs `lines` with a curl that logs its arguments and stdin, one request per line of the log, and answers each
+ * request with the next of `answers` (body and status), as curl -w '\n%{http_code}' prints them.
+ */
+function runWithStandInCurl(lines: string[], answers: string[]): { status: number | null; stderr: string; requests: string[] } {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "iac-proxy-curl-"));
+    try {
+        fs.writeFileSync(path.join(dir, "answers"), answers.join("\n") + "\n");
+        fs.writeFileSync(path.join(dir, "curl"), [
+            "#!/bin/sh",
+            `log=${dir}/requests`,
+            "body=$(cat)",
+            "printf '%s|%s\\n' \"$*\" \"$body\" >> \"$log\"",
+            `answer=$(head -n 1 ${dir}/answers); sed -i 1d ${dir}/answers`,
+            "printf '%b' \"$answer\"",
+        ].join("\n"), { mode: 0o755 });
+        const result = spawnSync("sh", ["-c", script(sayFunction("test"), proxyApiFunction(admin), lines)],
+            { encoding: "utf8", env: { ...process.env, PATH: `${dir}:${process.env.PATH}` } });
+        const log = path.join(dir, "requests");
+        return { status: result.status, stderr: result.stderr, requests: fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : [] };
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+describe("proxy route", () => {
+    it("sends the app to its colour on loopback behind an active health check of its health path", () => {
+        const route = proxyRoute(spec) as { "@id": string; match?: unknown; handle: { upstreams: { dial: string }[]; health_checks: { active: { uri: string } } }[] };
+        assert.strictEqual(route["@id"], proxyRouteId(location));
+        assert.strictEqual(route.match, undefined);
+        assert.deepStrictEqual(route.handle[0].upstreams, [{ dial: `127.0.0.1:${spec.upstreamPort}` }]);
+        assert.strictEqual(route.handle[0].health_checks.active.uri, spec.healthPath);
+        assert.deepStrictEqual((proxyRoute({ ...spec, hostName: "app.example.com" }) as { match: unknown }).match, [{ host: ["app.example.com"] }]);
+    });
+
+    it("has an id per app dir: two workspaces' routes of one app never share one", () => {
+        const other = proxyRouteId({ ...location, org: "other" });
+        const otherRoot = proxyRouteId({ ...location, deployRoot: "/srv" });
+        assert.strictEqual(new Set([proxyRouteId(location), other, otherRoot]).size, 3);
+        assert.strictEqual(proxyRouteId({ ...location, deployRoot: "/opt/." }), proxyRouteId(location));
+    });
+
+    it("has a server per listen address, with plain HTTP", () => {
+        assert.notStrictEqual(proxyServerId({ port: 8080 }), proxyServerId({ port: 8080, address: "127.0.0.1" }));
+        assert.deepStrictEqual((proxyServer({ port: 8080, address: "127.0.0.1" }) as { listen: string[] }).listen, ["127.0.0.1:8080"]);
+        assert.deepStrictEqual((proxyServer({ port: 8080 }) as { listen: string[] }).listen, [":8080"]);
+    });
+
+    it("refuses every value that is not what it claims to be before any text is built", () => {
+        const refused: [string, Partial<ProxyRouteSpec>][] = [
+            ["health path", { healthPath: "/up'; rm -rf /" }],
+            ["health path", { healthPath: "up" }],
+            ["health path", { healthPath: "/up now" }],
+            ["host name", { hostName: "App.example.com" }],
+            ["host name", { hostName: "*.example.com" }],
+            ["host name", { hostName: "a..b" }],
+            ["port", { upstreamPort: 0 }],
+            ["port", { upstreamPort: 65536 }],
+            ["port", { listen: { port: 1.5 } }],
+            ["listen address", { listen: { port: 80, address: "0.0.0.0; true" } }],
+            ["listen address", { listen: { port: 80, address: "256.0.0.1" } }],
+            ["app", { app: "Hello" }],
+        ];
+        for (const [kind, change] of refused) {
+            assert.throws(() => switchProxyRoute({ ...spec, ...change }), new RegExp(`invalid .*${kind}`), JSON.stringify(change));
+        }
+        assert.throws(() => proxyApiFunction({ socket: "admin.sock" }), /invalid proxy admin socket/);
+    });
+
+    it("builds shell that sh reads", () => {
+        for (const lines of [proxyApiFunction(admin), switchProxyRoute(spec), readProxyRoute(location), removeProxyRoute(location)]) {
+            assert.ok(parses(script(sayFunction("test"), lines)), lines.join("\n"));
+        }
+    });
+});
+
+describe("proxy switch, against a stand-in curl", () => {
+    const healthy = "200";
+
+    it("checks the colour's health, then patches the app's own route by its id: the route's JSON reaches curl intact", () => {
+        const withHost = { ...spec, hostName: "app.example.com" };
+        const result = runWithStandInCurl(switchProxyRoute(withHost), [healthy, "{}\\n200", "{}\\n200", "\\n200"]);
+        assert.strictEqual(result.status, 0, result.stderr);
+        assert.match(result.requests[0], new RegExp(`http://127\\.0\\.0\\.1:${spec.upstreamPort}/up\\|$`));
+        assert.match(result.requests[1], new RegExp(`--unix-socket ${admin.socket} -X GET .*http://localhost/id/${proxyServerId(spec.listen)}\\|`));
+        assert.match(result.requests[2], new RegExp(`-X GET .*http://localhost/id/${proxyRouteId(location)}\\|`));
+        const [args, body] = result.requests[3].split("|");
+        assert.match(args, new RegExp(`-X PATCH .*http://localhost/id/${proxyRouteId(location)}$`));
+        assert.deepStrictEqual(JSON.parse(body), proxyRoute(withHost));
+        assert.strictEqual(result.requests.length, 4);
+    });
+
+    it("creates the server, then adds the route, when neither exists yet", () => {
+        const notFound = "{\"error\":\"unknown object ID\"}\\n404";
+        const result = runWithStandInCurl(switchProxyRoute(spec), [healthy, notFound, "\\n200", notFound, "\\n200"]);
+        assert.strictEqual(result.status, 0, result.stderr);
+        assert.match(result.requests[2], new RegExp(`-X PUT .*http://localhost/config/apps/http/servers/${proxyServerId(spec.listen)}\\|`));
+        assert.deepStrictEqual(JSON.parse(result.requests[2].split("|")[1]), proxyServer(spec.listen));
+        assert.match(result.requests[4], new RegExp(`-X POST .*http://localhost/id/${proxyServerId(spec.listen)}/routes\\|`));
+        assert.deepStrictEqual(JSON.parse(result.requests[4].split("|")[1]), proxyRoute(spec));
+    });
+
+    it("adds a route by host name before the server's other routes, where the one without a host name cannot shadow it", () => {
+        const withHost = { ...spec, hostName: "app.example.com" };
+        const result = runWithStandInCurl(switchProxyRoute(withHost), [healthy, "{}\\n200", "{}\\n404", "\\n200"]);
+        assert.strictEqual(result.status, 0, result.stderr);
+        assert.match(result.requests[3], new RegExp(`-X PUT .*http://localhost/id/${proxyServerId(spec.listen)}/routes/0\\|`));
+    });
+
+    it("never touches the proxy when the colour fails its health check, and says what it answered", () => {
+        const result = runWithStandInCurl(switchProxyRoute(spec), ["503"]);
+        assert.notStrictEqual(result.status, 0);
+        assert.match(result.stderr, new RegExp(`GET http://127\\.0\\.0\\.1:${spec.upstreamPort}/up answered HTTP 503`));
+        assert.strictEqual(result.requests.length, 1);
+        const silent = runWithStandInCurl(switchProxyRoute(spec), ["000"]);
+        assert.notStrictEqual(silent.status, 0);
+        assert.match(silent.stderr, new RegExp(`GET http://127\\.0\\.0\\.1:${spec.upstreamPort}/up did not answer within \\d+ s`));
+        assert.strictEqual(silent.requests.length, 1);
+    });
+
+    it("fails naming the proxy's answer when it refuses the change", () => {
+        const result = runWithStandInCurl(switchProxyRoute(spec), [healthy, "{}\\n200", "{}\\n200", "{\"error\":\"loading config: bad\"}\\n400"]);
+        assert.notStrictEqual(result.status, 0);
+        assert.match(result.stderr, new RegExp(`the proxy refused switching route ${proxyRouteId(location)}: 400 \\{"error":"loading config: bad"\\}`));
+    });
+
+    it("reads the route back, or says it has none, and fails when the proxy does not answer", () => {
+        const found = runWithStandInCurl(readProxyRoute(location), [`${JSON.stringify(proxyRoute(spec))}\\n200`]);
+        assert.strictEqual(found.status, 0);
+        const absent = runWithStandInCurl(readProxyRoute(location), ["{}\\n404"]);
+        assert.strictEqual(absent.status, 0);
+        const down = runWithStandInCurl(readProxyRoute(location), ["\\n000"]);
+        assert.notStrictEqual(down.status, 0);
+        assert.match(down.stderr, /the proxy could not be read: 000/);
+    });
+
+    it("removes the route by its id, a route already gone included", () => {
+        for (const answer of ["\\n200", "{}\\n404"]) {
+            const result = runWithStandInCurl(removeProxyRoute(location), [answer]);
+            assert.strictEqual(result.status, 0, result.stderr);
+            assert.match(result.requests[0], new RegExp(`-X DELETE .*http://localhost/id/${proxyRouteId(location)}\\|`));
+        }
+        assert.notStrictEqual(runWithStandInCurl(removeProxyRoute(location), ["\\n500"]).status, 0);
+    });
+});
+
+describe("proxy route read back", () => {
+    it("gives back the upstream, health path and host the route was written with", () => {
+        const withHost = { ...spec, hostName: "app.example.com" };
+        assert.deepStrictEqual(parseProxyRoute(location, JSON.stringify(proxyRoute(withHost))),
+            { upstreamPort: withHost.upstreamPort, healthPath: withHost.healthPath, hostName: withHost.hostName });
+        assert.deepStrictEqual(parseProxyRoute(location, JSON.stringify(proxyRoute(spec))),
+            { upstreamPort: spec.upstreamPort, healthPath: spec.healthPath });
+        assert.strictEqual(parseProxyRoute(location, `${proxyRouteAbsent}\n`), undefined);
+    });
+
+    it("refuses a route this program does not write, naming it", () => {
+        const foreign = { handle: [{ handler: "static_response", body: "hi" }] };
+        assert.throws(() => parseProxyRoute(location, JSON.stringify(foreign)),
+            (error: Error) => error instanceof UnexpectedProxyRouteError && error.message.includes(proxyRouteId(location)));
+        assert.throws(() => parseProxyRoute(location, "<html>"), UnexpectedProxyRouteError);
+        const elsewhere = JSON.parse(JSON.stringify(proxyRoute(spec)));
+        elsewhere.handle[0].upstreams[0].dial = "10.0.0.1:20001";
+        assert.throws(() => parseProxyRoute(location, JSON.stringify(elsewhere)), UnexpectedProxyRouteError);
+    });
+});
+
+describe("colour ports", () => {
+    const range = parsePortRange("20000-20199");
+    const apps = Array.from({ length: 300 }, (_, i) => `app-${i}`);
+
+    it("gives each app two neighbouring ports inside its workspace's range, the same whatever the other apps", () => {
+        for (const app of apps) {
+            const ports = colourPorts(range, app);
+            assert.strictEqual(ports.green, ports.blue + 1);
+            assert.strictEqual((ports.blue - range.first) % 2, 0);
+            assert.ok(ports.blue >= range.first && ports.green < range.first + range.count, `${app}: ${JSON.stringify(ports)}`);
+            assert.deepStrictEqual(colourPorts(range, app), ports);
+        }
+        const [first, second] = [apps[0], apps.find((app) => colourPorts(range, app).blue !== colourPorts(range, apps[0]).blue)!];
+        const alone = assignColourPorts(range, [{ app: first, proxyPort: 80 }]);
+        const together = assignColourPorts(range, [{ app: second, proxyPort: 80 }, { app: first, proxyPort: 80 }]);
+        assert.deepStrictEqual(together.get(first), alone.get(first));
+    });
+
+    it("refuses two apps whose ports would collide, naming both", () => {
+        const holders = new Map<number, string>();
+        let pair: [string, string] | undefined;
+        for (const app of apps) {
+            const holder = holders.get(colourPorts(range, app).blue);
+            pair ??= holder === undefined ? undefined : [holder, app];
+            holders.set(colourPorts(range, app).blue, app);
+        }
+        assert.ok(pair, "300 apps in 100 pairs of ports collide somewhere");
+        const [a, b] = pair;
+        assert.throws(() => assignColourPorts(range, [{ app: a, proxyPort: 80 }, { app: b, proxyPort: 80 }]),
+            (error: Error) => error instanceof PortAssignmentError && error.message.includes(`apps ${a} and ${b}`));
+    });
+
+    it("refuses a proxy port that is one of an app's colour ports", () => {
+        const ports = colourPorts(range, "hello-world");
+        for (const proxyPort of [ports.blue, ports.green]) {
+            assert.throws(() => assignColourPorts(range, [{ app: "hello-world", proxyPort }]),
+                (error: Error) => error instanceof PortAssignmentError && error.message.includes(`port ${proxyPort}`));
+        }
+    });
+
+    it("refuses two workspaces on one host whose ranges overlap, and lets apart or elsewhere ones be", () => {
+        const dev = { workspace: "dev", host: "10.0.0.12", range: parsePortRange("20000-20199") };
+        assert.throws(() => checkRangesApart([dev, { workspace: "prod", host: "10.0.0.12", range: parsePortRange("20199-20300") }]),
+            /workspaces dev and prod share host 10\.0\.0\.12/);
+        checkRangesApart([dev, { workspace: "prod", host: "10.0.0.12", range: parsePortRange("20200-20399") }]);
+        checkRangesApart([dev, { workspace: "prod", host: "10.0.0.13", range: dev.range }]);
+    });
+
+    it("refuses a range that is not one", () => {
+        for (const text of ["20000", "20000-20000", "200-300", "60000-70000", "b-c", "20000 - 20100"]) {
+            assert.throws(() => parsePortRange(text), /invalid colour port range/, text);
+        }
+        assert.deepStrictEqual(parsePortRange("20000-20001"), { first: 20000, count: 2 });
+    });
+});
