@@ -86,3 +86,10 @@ export function registryAccessOf(fields: RegistryAccessFields): RegistryAccess {
         ...(credentials ? { credentials } : {}),
     };
 }
+
+/** The access keys whose values differ between two inputs or states; an absent value and null are one. */
+export function changedAccessKeys(before: RegistryAccessFields, after: RegistryAccessFields): (typeof registryAccessKeys)[number][] {
+    const old = registryAccessFields(registryAccessOf(before));
+    const next = registryAccessFields(registryAccessOf(after));
+    return registryAccessKeys.filter((key) => old[key] !== next[key]);
+}

@@ -6,7 +6,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { VersionFacts, pendingChange } from "../model/change-notice";
 import { printableLabels } from "../model/overview";
-import { registryAccessOf } from "../access/registry-access";
+import { changedAccessKeys, registryAccessFields, registryAccessOf } from "../access/registry-access";
 import { registryClient } from "../access/registry-client";
 import { DigestCache } from "../registry/cache";
 import { RegistryClient, defaultPlatform } from "../registry/client";
@@ -270,10 +270,10 @@ export const imageDigestProvider: pulumi.dynamic.ResourceProvider<ImageDigestInp
         if (resolved) {
             await sayChange(news, versionOf(olds, olds.tag), versionOf(exactLabels(resolved), news.tag ?? null));
         }
-        const credentialsChanged = (news.username ?? null) !== olds.username || (news.password ?? null) !== olds.password ||
-            (news.insecure ?? false) !== olds.insecure;
+        // How the registry is reached (scheme, credentials) changes no pin, but is kept for refresh to use.
+        const accessChanged = changedAccessKeys(olds, news).some((key) => !(identityKeys as readonly string[]).includes(key));
         return {
-            changes: changed.length > 0 || credentialsChanged,
+            changes: changed.length > 0 || accessChanged,
             replaces: changed.filter((key) => repositoryKeys.includes(key)),
             deleteBeforeReplace: false,
         };
@@ -291,12 +291,7 @@ export const imageDigestProvider: pulumi.dynamic.ResourceProvider<ImageDigestInp
             return { outs: await resolveImage(news) };
         }
         // Only how we reach the registry changed; the pin stays.
-        return {
-            outs: {
-                ...olds, insecure: news.insecure ?? false,
-                username: news.username ?? null, password: news.password ?? null,
-            },
-        };
+        return { outs: { ...olds, ...registryAccessFields(registryAccessOf(news)) } };
     },
 
     async read(id, props) {

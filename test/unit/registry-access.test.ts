@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import {
-    registryAccessFields, registryAccessForCommand, registryAccessOf, registryCredentials,
+    changedAccessKeys, registryAccessFields, registryAccessForCommand, registryAccessOf, registryCredentials,
 } from "../../components/access/registry-access";
 import { parseWorkspace } from "../../components/model/workspace";
 import { defaultPlatform } from "../../components/registry/client";
@@ -61,5 +61,13 @@ describe("registry access", () => {
         assert.deepStrictEqual(registryAccessOf(registryAccessFields(access)), access);
         assert.deepStrictEqual(registryAccessOf({ registry, username: null, password: null }),
             { registry, insecure: false, platform: defaultPlatform });
+    });
+
+    it("names what changed in how the registry is reached, taking absent for null and half credentials for none", () => {
+        const state = { registry, insecure: false, platform: defaultPlatform, username: "ci", password: "one" };
+        assert.deepStrictEqual(changedAccessKeys(state, { registry, username: "ci", password: "one" }), []);
+        assert.deepStrictEqual(changedAccessKeys(state, { registry, insecure: true, username: "ci", password: "two" }), ["insecure", "password"]);
+        assert.deepStrictEqual(changedAccessKeys(state, { registry, username: "ci" }), ["username", "password"]);
+        assert.deepStrictEqual(changedAccessKeys({ registry, username: "ci", password: null }, { registry }), []);
     });
 });
