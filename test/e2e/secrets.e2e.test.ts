@@ -2,8 +2,8 @@
 // an app's environment value set with `pulumi config set --secret --path`, the registry password and the SSH key
 // reach the host, and appear in clear nowhere an operator reads or shares: not in the state export, the stack
 // outputs, nor what preview, up, refresh or a failed deploy print, with the debug output of the program and its
-// providers shown (--debug) and with every plugin at -v=9 (--logflow). The engine's own log is Pulumi's: at -v=7
-// and above it holds them in clear (docs/registry-security.md); at -v=6, the level that page advises, it holds none.
+// providers shown (--debug) and with every plugin at -v=9 (--logflow), nor the engine's own log at -v=9 and -v=6
+// (it redacts secret property values since 3.276.0; 3.248.0 held them in clear from -v=7: docs/registry-security.md).
 import * as assert from "assert";
 import * as crypto from "crypto";
 import { execFileSync } from "child_process";
@@ -112,6 +112,9 @@ describe("secrets under the real Pulumi engine (one scenario, in order)", functi
         const up = await dev.stack.up({ color: "never", debug: true, logVerbosity: 9, logFlow: true, logToStdErr: true });
         assert.strictEqual(up.summary.result, "succeeded");
         assertNoSecretIn("what up -v=9 --logflow --debug prints besides the engine's log", up.stdout);
+        // Since 3.276.0 (pulumi/pulumi#23931) the engine's own log redacts secret property values at every level.
+        assert.match(up.stderr, /"level":"INFO"/, "the engine's log at -v=9 is there");
+        assertNoSecretIn("the engine's log at -v=9", up.stderr);
         assert.ok(containerEnvironment().includes(`API_KEY=${apiKey}`), "the container has the new value");
     });
 
