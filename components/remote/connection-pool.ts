@@ -75,7 +75,10 @@ function release(key: string, host: Host): void {
         return next();
     }
     host.active--;
-    if (host.active === 0) {
+    if (host.active === 0 && !host.client) {
+        // Nothing to keep: the dial failed or the connection dropped.
+        hosts.delete(key);
+    } else if (host.active === 0) {
         host.idle = setTimeout(() => {
             hosts.delete(key);
             host.client?.then((client) => client.end(), () => undefined);
