@@ -21,8 +21,10 @@ export interface SshHost {
     dir: string;
     logFile: string;
     pid: number;
-    /** How many logins sshd has accepted so far, from its log: every remote command is one. */
+    /** How many logins sshd has accepted so far, from its log: one per SSH connection. */
     sessionCount(): number;
+    /** Ends every open connection as a dropped link would (kills sshd's per-connection children); sshd listens on. */
+    dropConnections(): void;
     stop(): Promise<void>;
 }
 
@@ -40,6 +42,9 @@ export function freePort(): Promise<number> {
 
 export async function startSshHost(options: {
     dockerHost?: string; port?: number; dir?: string; keepRunning?: boolean;
+    /** sshd's MaxSessions (sessions per connection) and MaxStartups (unauthenticated connections), e.g. its
+     * defaults 10 and "10:30:100"; unset: high enough that no test meets them by accident. */
+    maxSessions?: number; maxStartups?: string;
 } = {}): Promise<SshHost> {
     const sshd = requireExecutable("/usr/sbin/sshd", "run scripts/install-tools (installs Debian's openssh-server)");
     const keygen = requireExecutable("/usr/bin/ssh-keygen", "run scripts/install-tools (installs Debian's openssh-client)");
@@ -74,8 +79,8 @@ export async function startSshHost(options: {
         "PermitRootLogin prohibit-password",
         "StrictModes no",
         "UsePAM no",
-        "MaxStartups 50",
-        "MaxSessions 50",
+        `MaxStartups ${options.maxStartups ?? "50"}`,
+        `MaxSessions ${options.maxSessions ?? 50}`,
         "Subsystem sftp internal-sftp",
         // The host's own docker client config: a `docker login` over SSH lands here, not in this machine's user's.
         `SetEnv DOCKER_CONFIG=${dockerConfig}${options.dockerHost ? ` DOCKER_HOST=${options.dockerHost}` : ""}`,
@@ -99,6 +104,19 @@ export async function startSshHost(options: {
         logFile,
         pid: started.child.pid!,
         sessionCount: () => (fs.readFileSync(logFile, "utf8").match(/^Accepted publickey for /gm) ?? []).length,
+        dropConnections: () => {
+            let children: number[] = [];
+            try {
+                children = execFileSync("ps", ["-o", "pid=", "--ppid", String(started.child.pid)], { encoding: "utf8" })
+                    .split("\n").filter((line) => line.trim() !== "").map(Number);
+            } catch {
+                // ps exits 1 when sshd has no child; said below.
+            }
+            if (children.length === 0) {
+                throw new Error(`sshd on port ${port} has no open connection to drop`);
+            }
+            children.forEach((pid) => process.kill(pid, "SIGKILL"));
+        },
         stop: async () => {
             await started.stop();
             if (ownDir) {

@@ -1,6 +1,8 @@
 // Running a script on a host over SSH (ssh2, in-process: the private key never touches a disk or argv).
 // The script is the remote command, stdin is separate, as with `ssh host 'script'`.
-import type { Client, ClientChannel } from "ssh2";
+import { createHash } from "crypto";
+import type { Client } from "ssh2";
+import { defaultChannelLimit, withChannel } from "./connection-pool";
 
 export interface SshConnection {
     host: string;
@@ -13,6 +15,8 @@ export interface SshConnection {
     dialErrorLimit?: number;
     /** Seconds per attempt. */
     perDialTimeout?: number;
+    /** Commands at once on the host's one connection; sshd's MaxSessions must allow as many. */
+    channelLimit?: number;
 }
 
 export const hostKeyPattern = /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,2}$/;
@@ -125,41 +129,39 @@ async function connect(connection: SshConnection): Promise<Client> {
     throw new HostUnreachableError(connection, attempts, explain(last!));
 }
 
+/** What makes two connections the same one: the same login to the same host, trusted the same way. */
+function poolKey(connection: SshConnection): string {
+    const { user, host, port, privateKey, hostKey, channelLimit } = connection;
+    return createHash("sha256").update(JSON.stringify([user, host, port, privateKey, hostKey ?? "", channelLimit ?? 0])).digest("hex");
+}
+
 /**
  * Runs `script` on the host; resolves with its output when it exits 0, rejects with its stderr otherwise.
- * `onStderrLine` hears each line of stderr as it arrives: the script's progress.
+ * `onStderrLine` hears each line of stderr as it arrives: the script's progress. Every command to a host shares one
+ * connection (./connection-pool), each on a channel of its own.
  */
-export async function runRemote(connection: SshConnection, script: string, stdin = "",
+export function runRemote(connection: SshConnection, script: string, stdin = "",
     onStderrLine?: (line: string) => void): Promise<RemoteResult> {
-    const client = await connect(connection);
-    try {
-        return await new Promise<RemoteResult>((resolve, reject) => {
-            client.exec(script, (error: Error | undefined, channel: ClientChannel) => {
-                if (error) {
-                    return reject(error);
+    return withChannel(poolKey(connection), connection.channelLimit ?? defaultChannelLimit, () => connect(connection), script,
+        (channel) => new Promise<RemoteResult>((resolve, reject) => {
+            let stdout = "";
+            let stderr = "";
+            channel.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+            let pending = "";
+            channel.stderr.on("data", (chunk: Buffer) => {
+                const text = chunk.toString("utf8");
+                stderr += text;
+                if (onStderrLine) {
+                    const parts = (pending + text).split("\n");
+                    pending = parts.pop()!;
+                    parts.forEach(onStderrLine);
                 }
-                let stdout = "";
-                let stderr = "";
-                channel.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
-                let pending = "";
-                channel.stderr.on("data", (chunk: Buffer) => {
-                    const text = chunk.toString("utf8");
-                    stderr += text;
-                    if (onStderrLine) {
-                        const parts = (pending + text).split("\n");
-                        pending = parts.pop()!;
-                        parts.forEach(onStderrLine);
-                    }
-                });
-                let exitCode: number | null = null;
-                channel.on("exit", (code: number | null) => (exitCode = code));
-                channel.on("close", () => exitCode === 0
-                    ? resolve({ stdout, stderr })
-                    : reject(new RemoteCommandError(connection, exitCode, stderr)));
-                channel.end(stdin);
             });
-        });
-    } finally {
-        client.end();
-    }
+            let exitCode: number | null = null;
+            channel.on("exit", (code: number | null) => (exitCode = code));
+            channel.on("close", () => exitCode === 0
+                ? resolve({ stdout, stderr })
+                : reject(new RemoteCommandError(connection, exitCode, stderr)));
+            channel.end(stdin);
+        }));
 }
