@@ -11,6 +11,7 @@ import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { composeProject } from "../../components/remote/layout";
 import { DeployEnvironment, startDeployEnvironment } from "../helpers/deploy-environment";
 import { TestStack, createTestStack } from "../helpers/pulumi-stack";
+import { assertNoSecretIn, secretCheckedCli } from "../helpers/secret-scan";
 
 interface ExportedResource {
     type: string;
@@ -34,19 +35,8 @@ describe("secrets under the real Pulumi engine (one scenario, in order)", functi
         ...Object.fromEntries(env.ssh.privateKey.split("\n").filter((line) => line.length > 20 && !line.startsWith("-----"))
             .map((line, i) => [`line ${i + 2} of the SSH private key`, line])),
     });
-    function assertNoSecretIn(what: string, text: string): void {
-        for (const [name, value] of Object.entries(secrets())) {
-            assert.ok(!text.includes(value), `${name} appears in clear in ${what}`);
-        }
-    }
-
     /** Runs the CLI on the stack; it must succeed unless `fails`. Returns what it printed, checked for secrets. */
-    async function cli(args: string[], fails = false): Promise<string> {
-        const { status, output } = await dev.cli(args).result;
-        assert.strictEqual(status !== 0, fails, `pulumi ${args.join(" ")} exited ${status}: ${output}`);
-        assertNoSecretIn(`the output of pulumi ${args.join(" ")}`, output);
-        return output;
-    }
+    const cli = secretCheckedCli(() => dev, secrets);
 
     /** The containers' environment, as docker holds it. */
     const containerEnvironment = (): string[] => {
@@ -111,10 +101,10 @@ describe("secrets under the real Pulumi engine (one scenario, in order)", functi
         // The engine's own log goes to stderr and is Pulumi's; what the program and the plugins say reaches stdout.
         const up = await dev.stack.up({ color: "never", debug: true, logVerbosity: 9, logFlow: true, logToStdErr: true });
         assert.strictEqual(up.summary.result, "succeeded");
-        assertNoSecretIn("what up -v=9 --logflow --debug prints besides the engine's log", up.stdout);
+        assertNoSecretIn(secrets(), "what up -v=9 --logflow --debug prints besides the engine's log", up.stdout);
         // Since 3.276.0 (pulumi/pulumi#23931) the engine's own log redacts secret property values at every level.
         assert.match(up.stderr, /"level":"INFO"/, "the engine's log at -v=9 is there");
-        assertNoSecretIn("the engine's log at -v=9", up.stderr);
+        assertNoSecretIn(secrets(), "the engine's log at -v=9", up.stderr);
         assert.ok(containerEnvironment().includes(`API_KEY=${apiKey}`), "the container has the new value");
     });
 

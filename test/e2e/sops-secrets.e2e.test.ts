@@ -12,6 +12,7 @@ import { appDir, composeProject, files } from "../../components/remote/layout";
 import { DeployEnvironment, startDeployEnvironment } from "../helpers/deploy-environment";
 import { TestStack, createTestStack } from "../helpers/pulumi-stack";
 import { AgeKey, newAgeKey, writeSopsFile } from "../helpers/sops";
+import { assertNoSecretIn, secretCheckedCli } from "../helpers/secret-scan";
 
 const projectRoot = path.resolve(__dirname, "..", "..");
 
@@ -39,19 +40,9 @@ describe("an app's environment from a SOPS file, under the real Pulumi engine (o
     const writeSecrets = (apiKey: string) =>
         writeSopsFile(path.join(projectRoot, secretsFile), `API_KEY: ${apiKey}\nDATABASE_URL: ${databaseUrl}\n`, [operator]);
 
-    function assertNoSecretIn(what: string, text: string): void {
-        for (const [name, value] of [["API_KEY 1", apiKeys[0]], ["API_KEY 2", apiKeys[1]], ["DATABASE_URL", databaseUrl]]) {
-            assert.ok(!text.includes(value), `${name} appears in clear in ${what}`);
-        }
-    }
-
+    const secrets = () => ({ "API_KEY 1": apiKeys[0], "API_KEY 2": apiKeys[1], DATABASE_URL: databaseUrl });
     /** Runs the CLI on the stack with the operator's key; it must succeed unless `fails`. Checked for secrets. */
-    async function cli(args: string[], fails = false): Promise<string> {
-        const { status, output } = await dev.cli(args).result;
-        assert.strictEqual(status !== 0, fails, `pulumi ${args.join(" ")} exited ${status}: ${output}`);
-        assertNoSecretIn(`the output of pulumi ${args.join(" ")}`, output);
-        return output;
-    }
+    const cli = secretCheckedCli(() => dev, secrets);
 
     const location = () => ({ app: "hello-world", workspace: "dev", org: "rednaw", deployRoot: env.ssh.deployRoot });
     const containerEnvironment = (): string[] => {
@@ -103,7 +94,7 @@ describe("an app's environment from a SOPS file, under the real Pulumi engine (o
         assert.match(preview, /hello-world@dev: environment changed: API_KEY$/m, "the changed key is named, only it");
         const up = await dev.stack.up({ color: "never", logVerbosity: 9, logFlow: true, logToStdErr: true });
         assert.strictEqual(up.summary.result, "succeeded");
-        assertNoSecretIn("what up -v=9 --logflow prints besides the engine's log", up.stdout);
+        assertNoSecretIn(secrets(), "what up -v=9 --logflow prints besides the engine's log", up.stdout);
         assert.ok(containerEnvironment().includes(`API_KEY=${apiKeys[1]}`), "the container has the new value");
     });
 
