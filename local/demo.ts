@@ -62,6 +62,22 @@ async function stopServices(): Promise<void> {
         fs.rmSync(store.dir, { recursive: true, force: true });
         fs.rmSync(stateStoreFile);
     }
+    clearDemoDeployRoot();
+}
+
+/**
+ * The demo's host is new on every run (a fresh dockerd: what ran there is gone with the old one), so the dev
+ * workspace's deploy root goes with it, as a new machine's would be empty: the app dirs an earlier demo left name a
+ * stack whose state went with .demo, and the next deploy would rightly refuse them as another stack's. Only a root
+ * under the temp dir (Pulumi.dev.yaml's /tmp/iac-dev/opt) is the demo's to clear; any other is left alone.
+ */
+function clearDemoDeployRoot(): void {
+    const root = path.resolve(readWorkspace("dev", projectRoot).host.deployRoot);
+    if (root.startsWith(path.join(os.tmpdir(), path.sep))) {
+        fs.rmSync(root, { recursive: true, force: true });
+    } else {
+        console.log(`demo: leaving ${root} as it is (not under ${os.tmpdir()}): an app dir of an earlier demo there is refused as another stack's`);
+    }
 }
 
 async function stopProcesses(): Promise<void> {

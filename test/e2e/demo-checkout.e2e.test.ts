@@ -1,6 +1,7 @@
 // `npm run demo -- --team` as root from a checkout in a directory only root can enter (a clone in a `mktemp -d`
 // directory, mode 700), then `npm run demo -- --stop`: PostgreSQL runs as the postgres user, who cannot reach
-// anything inside such a checkout, so its files must live elsewhere, and go with the demo's other services.
+// anything inside such a checkout, so its files must live elsewhere, and go with the demo's other services. The
+// demo's host is new on every run, so what an earlier demo left in its deploy root never stops it.
 // The checkout is this one's files (tracked and new, as a clone of this work would hold them); its node_modules are
 // hard links to this checkout's (npm ci there would replace them, never write through them) and its .tools a link
 // to this checkout's, as the toolchain takes minutes to build.
@@ -9,6 +10,7 @@ import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { readWorkspace } from "../../components/model/workspace";
 
 const projectRoot = path.resolve(__dirname, "..", "..");
 
@@ -31,6 +33,10 @@ describe("the demo with --team, run as root from a checkout only root can enter"
             'tar -C "$1" --null --ignore-failed-read -T - -cf - | tar -C "$2" -xpf -', "sh", projectRoot, checkout]);
         execFileSync("cp", ["-al", path.join(projectRoot, "node_modules"), path.join(checkout, "node_modules")]);
         fs.symlinkSync(path.join(projectRoot, ".tools"), path.join(checkout, ".tools"));
+        // What an earlier demo leaves on its host: an app dir whose owner is that demo's stack, gone with its .demo.
+        const earlier = path.join(readWorkspace("dev", checkout).host.deployRoot, "rednaw", "hello-world");
+        fs.mkdirSync(earlier, { recursive: true });
+        fs.writeFileSync(path.join(earlier, ".owner"), "id: 00000000-earlier-demo\n");
     });
     after(() => {
         if (checkout && fs.existsSync(path.join(checkout, ".demo"))) {
@@ -61,5 +67,6 @@ describe("the demo with --team, run as root from a checkout only root can enter"
         assert.match(stop.stdout, /stopping postgres/);
         assert.ok(!fs.existsSync(storeDir), `${storeDir} removed`);
         assert.ok(!fs.existsSync(path.join(checkout, ".demo", "state-store.json")), "nothing left to stop");
+        assert.ok(!fs.existsSync(readWorkspace("dev", checkout).host.deployRoot), "the demo host's deploy root went with it");
     });
 });
