@@ -1,4 +1,4 @@
-// The project as main had it before it moved to Node.js 24 and Pulumi 3.276 (commit 6713996: Node.js 20,
+// The project as main had it before it moved to Node.js 24 and Pulumi 3.276 (commit a095f6f, the last release that landed: Node.js 20,
 // @pulumi/pulumi 3.248.0 and the CLI built at that version), set up as its own scripts/setup set it up, so that a
 // test can make a stack the way operators made theirs then. Its Node.js comes from the npm registry as this
 // project's does; its npm ci (from npm's cache) and its CLI build run once per machine: the release is kept under
@@ -10,7 +10,7 @@ import * as path from "path";
 const projectRoot = path.resolve(__dirname, "..", "..");
 
 export const previousRelease = {
-    commit: "6713996",
+    commit: "a095f6f",
     pulumi: "3.248.0",
     node: { version: "20.20.2", integrity: "sha512-PeHQM8wAdmHtZA1mBocygZxs5LiUWtsJezQTkBd0iY987KpGrD1O2tVEydvMZiuXceRanxt7rjTnDEBwOPujoQ==" },
 };
