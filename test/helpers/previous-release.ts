@@ -1,6 +1,6 @@
-// The project as main had it before it moved to Node.js 24 and Pulumi 3.276 (commit a095f6f, the last release that landed: Node.js 20,
-// @pulumi/pulumi 3.248.0 and the CLI built at that version), set up as its own scripts/setup set it up, so that a
-// test can make a stack the way operators made theirs then. Its Node.js comes from the npm registry as this
+// The project as main had it before it moved to Node.js 24 and Pulumi 3.276 (commit a095f6f, the last release
+// that landed: Node.js 20, @pulumi/pulumi 3.248.0 and the CLI built at that version, providers serialized), set up
+// as its own scripts/setup set it up, so that a test can make a stack the way operators made theirs then. Its Node.js comes from the npm registry as this
 // project's does; its npm ci (from npm's cache) and its CLI build run once per machine: the release is kept under
 // .tools/releases/ (ignored by git) and reused while it is whole.
 import { execFileSync } from "child_process";
