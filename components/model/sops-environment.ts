@@ -28,17 +28,11 @@ const exitReasons: Record<number, string> = {
     52: "it has no MAC: it was not written by sops; encrypt it with `sops --encrypt --in-place FILE`",
 };
 
-/** The file's format by its name, as sops infers it: YAML or JSON, the forms whose values keep their types. */
-function formatOf(file: string): "yaml" | "json" {
-    const extension = path.extname(file).toLowerCase();
-    if (extension === ".yaml" || extension === ".yml") {
-        return "yaml";
-    }
-    if (extension === ".json") {
-        return "json";
-    }
-    throw new SopsFileError(file, "expected a .yaml, .yml or .json SOPS file (a map of variable names to values)");
-}
+/** The forms whose values keep their types, by the file's extension, as sops infers it. */
+const formats: Record<string, "yaml" | "json"> = { ".yaml": "yaml", ".yml": "yaml", ".json": "json" };
+const expectedFormats = "a .yaml, .yml or .json SOPS file";
+
+const formatOf = (file: string): "yaml" | "json" | undefined => formats[path.extname(file).toLowerCase()];
 
 /** `<app>:environmentFile`: a YAML or JSON file inside the project, named relative to it. */
 export function validateProjectPath(file: string): string {
@@ -46,8 +40,8 @@ export function validateProjectPath(file: string): string {
         throw new InvalidValueError("environment file", file, "expected a path inside the project, relative to it, " +
             "e.g. apps/hello-world/secrets.prod.sops.yaml");
     }
-    if (!/\.(ya?ml|json)$/i.test(file)) {
-        throw new InvalidValueError("environment file", file, "expected a .yaml, .yml or .json SOPS file");
+    if (formatOf(file) === undefined) {
+        throw new InvalidValueError("environment file", file, `expected ${expectedFormats}`);
     }
     return file;
 }
@@ -105,6 +99,9 @@ export interface SopsOptions {
  */
 export function decryptEnvironmentFile(root: string, file: string, options: SopsOptions = {}): Record<string, string> {
     const format = formatOf(file);
+    if (format === undefined) {
+        throw new SopsFileError(file, `expected ${expectedFormats} (a map of variable names to values)`);
+    }
     let text: string;
     try {
         text = fs.readFileSync(path.resolve(root, file), "utf8");

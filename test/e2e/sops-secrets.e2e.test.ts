@@ -11,7 +11,7 @@ import * as path from "path";
 import { appDir, composeProject, files } from "../../components/remote/layout";
 import { DeployEnvironment, startDeployEnvironment } from "../helpers/deploy-environment";
 import { TestStack, createTestStack } from "../helpers/pulumi-stack";
-import { AgeKey, newAgeKey, writeSopsFile } from "../helpers/sops";
+import { AgeKey, newAgeKey, rotateSopsFile, writeSopsFile } from "../helpers/sops";
 import { assertNoSecretIn, secretCheckedCli } from "../helpers/secret-scan";
 
 const projectRoot = path.resolve(__dirname, "..", "..");
@@ -102,7 +102,7 @@ describe("an app's environment from a SOPS file, under the real Pulumi engine (o
         writeSecrets(apiKeys[0]);
         await cli(["up", "--yes", "--skip-preview"]);
         assert.ok(containerEnvironment().includes(`API_KEY=${apiKeys[0]}`), "the container has the first value again");
-        execFileSync("sops", ["--rotate", "--in-place", path.join(projectRoot, secretsFile)], { stdio: ["ignore", "ignore", "pipe"] });
+        rotateSopsFile(path.join(projectRoot, secretsFile));
         const preview = await cli(["preview", "--diff", "--expect-no-changes"]);
         assert.doesNotMatch(preview, /environment changed/);
     });

@@ -2,13 +2,13 @@
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { requireExecutable } from "../../local/process";
 
-function tool(name: string): string {
-    try {
-        return execFileSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" }).trim();
-    } catch {
-        throw new Error(`${name} is not on PATH: run scripts/install-tools, which builds it, and source scripts/tools-env`);
-    }
+const projectRoot = path.resolve(__dirname, "..", "..");
+
+/** sops and age-keygen as scripts/install-tools builds them. */
+function tool(name: "sops" | "age-keygen"): string {
+    return requireExecutable(path.join(projectRoot, ".tools", "bin", name), "run scripts/install-tools (builds it from tools/sops)");
 }
 
 export interface AgeKey {
@@ -33,4 +33,9 @@ export function writeSopsFile(file: string, text: string, recipients: AgeKey[]):
     fs.writeFileSync(file, text);
     execFileSync(tool("sops"), ["--encrypt", "--age", recipients.map((key) => key.recipient).join(","), "--in-place", file],
         { stdio: ["ignore", "ignore", "pipe"] });
+}
+
+/** `file` encrypted again under a new data key, its values unchanged (`sops --rotate`). */
+export function rotateSopsFile(file: string): void {
+    execFileSync(tool("sops"), ["--rotate", "--in-place", file], { stdio: ["ignore", "ignore", "pipe"] });
 }
