@@ -13,6 +13,7 @@ import * as path from "path";
 import { parseArgs } from "util";
 import { ConfigMap, Stack } from "@pulumi/pulumi/automation";
 import { openWorkspace } from "../local/pulumi-workspace";
+import { median, stateBytes } from "./pulumi-cli";
 import { freePort } from "../local/sshd";
 import { DeployEnvironment, repository, startDeployEnvironment } from "../test/helpers/deploy-environment";
 
@@ -81,8 +82,6 @@ async function measure(env: DeployEnvironment, stack: Stack, args: string[]): Pr
     return { seconds, sessions: env.ssh.sessionCount() - sessionsBefore, requests, cpu: children[0] + children[1] };
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-
 async function main(): Promise<void> {
     const { values } = parseArgs({ options: {
         sizes: { type: "string", default: "1,5,20" }, rounds: { type: "string", default: "3" },
@@ -93,7 +92,7 @@ async function main(): Promise<void> {
     const checkout = path.resolve(values.checkout!);
     const env = await startDeployEnvironment({ swarm: values.target === "swarm" });
     const results = new Map<number, Map<Command, Cost[]>>();
-    const stateBytes = new Map<number, number>();
+    const stateSizes = new Map<number, number>();
     try {
         for (const size of sizes) {
             const { dir, apps } = programCopy(checkout, size);
@@ -114,8 +113,7 @@ async function main(): Promise<void> {
                     await stack.setConfig(`${apps[0]}:tag`, { value: env.images.a.tag });
                     await run("first up", ["up", "--yes", "--skip-preview"]);
                     if (round === 0) {
-                        stateBytes.set(size, execFileSync("pulumi", ["stack", "export", "--stack", "dev"],
-                            { cwd: workDir, env: { ...process.env, ...workspace.envVars }, maxBuffer: 1 << 30 }).length);
+                        stateSizes.set(size, await stateBytes(workspace, "dev"));
                     }
                     await run("no-op up", ["up", "--yes", "--skip-preview"]);
                     await run("preview, nothing changed", ["preview"]);
@@ -150,7 +148,7 @@ async function main(): Promise<void> {
         console.log(`| ${command} | ${sizes.map((size) => cell(results.get(size)!.get(command)!)).join(" | ")} | ` +
             `${ratio((c) => c.seconds)}× time, ${ratio((c) => c.cpu)}× CPU |`);
     }
-    console.log(`| state (stack export) | ${sizes.map((size) => `${(stateBytes.get(size)! / 1024).toFixed(0)} KiB`).join(" | ")} | |`);
+    console.log(`| state (stack export) | ${sizes.map((size) => `${(stateSizes.get(size)! / 1024).toFixed(0)} KiB`).join(" | ")} | |`);
 }
 
 main().catch((error: Error) => {
