@@ -66,6 +66,34 @@ describe("compose rendering for a swarm target", () => {
         assert.strictEqual(YAML.parse(renderCompose("t.yml", "services:\n  web:\n    image: ${IMAGE}\n", ref, "swarm").content).networks, undefined);
     });
 
+    describe("the update order where the template sets none", () => {
+        const orderOf = (template: string) => YAML.parse(renderCompose("t.yml", template, ref, "swarm").content).services.web.deploy.update_config.order;
+        const service = (lines: string) => `services:\n  web:\n    image: \${IMAGE}\n${lines}`;
+
+        it("is stop-first where two tasks on one node would want one port: host network or a port published in mode host", () => {
+            assert.strictEqual(orderOf(service("    network_mode: host\n")), "stop-first");
+            assert.strictEqual(orderOf(service("    networks: [host]\n") + "networks:\n  host: {external: true, name: host}\n"), "stop-first");
+            assert.strictEqual(orderOf(service("    networks: {hostnet: {}}\n") + "networks:\n  hostnet: {external: true, name: host}\n"), "stop-first");
+            assert.strictEqual(orderOf(service("    ports:\n      - {target: 8080, published: 8080, mode: host}\n")), "stop-first");
+        });
+
+        it("is stop-first where a cap of replicas per node may leave no room for the new task", () => {
+            assert.strictEqual(orderOf(service("    deploy:\n      placement: {max_replicas_per_node: 1}\n")), "stop-first");
+        });
+
+        it("is start-first where the tasks can run side by side: no port on the node, or ports through the ingress mesh", () => {
+            assert.strictEqual(orderOf(service("")), "start-first");
+            assert.strictEqual(orderOf(service("    networks: [backend]\n") + "networks:\n  backend: {driver: overlay}\n"), "start-first");
+            assert.strictEqual(orderOf(service("    ports: [\"8080:8080\"]\n")), "start-first");
+            assert.strictEqual(orderOf(service("    ports:\n      - {target: 8080, published: 8080}\n")), "start-first");
+        });
+
+        it("never overrides the template's own order", () => {
+            assert.strictEqual(orderOf(service("    network_mode: host\n    deploy:\n      update_config: {order: start-first}\n")), "start-first");
+            assert.strictEqual(orderOf(service("    deploy:\n      update_config: {order: stop-first}\n")), "stop-first");
+        });
+    });
+
     it("refuses what Swarm cannot take, naming the service", () => {
         assert.throws(() => renderCompose("t.yml", "services:\n  web:\n    image: ${IMAGE}\n    network_mode: bridge\n", ref, "swarm"),
             /compose template t.yml: service web: Swarm has no network_mode "bridge".*\(iac:target is swarm\)/);

@@ -1,7 +1,8 @@
 // The app's one compose template in the form `docker stack deploy` takes. Swarm ignores `network_mode` and
 // `restart` (it prints "Ignoring unsupported options") and would put the service on an overlay network that
 // loopback cannot reach, so those two are translated to their Swarm form; the update policy the deploy relies
-// on (roll back on failure, watched for the health window) is added where the template says nothing.
+// on (roll back on failure, watched for the health window, the old task kept until the new one runs where the
+// ports allow it) is added where the template says nothing.
 import * as YAML from "yaml";
 
 /** Swarm's restart conditions for compose's `restart` values. */
@@ -39,6 +40,35 @@ export function healthWindowSeconds(healthcheck: unknown): number {
     const retries = Number(healthcheck.get("retries") ?? healthDefaults.retries);
     return Math.ceil(seconds("start_period", healthDefaults.startPeriod) +
         (Number.isFinite(retries) ? retries : healthDefaults.retries) * (seconds("interval", healthDefaults.interval) + seconds("timeout", healthDefaults.timeout)));
+}
+
+/** The networks a service joins, by name: a top-level declaration's `name`, else the key the service lists. */
+function networkNames(service: YAML.YAMLMap, doc: YAML.Document): string[] {
+    const listed = service.get("networks");
+    const keys = YAML.isSeq(listed) ? listed.items.map((item) => String(YAML.isScalar(item) ? item.value : item))
+        : YAML.isMap(listed) ? listed.items.map((pair) => String((pair.key as YAML.Scalar).value)) : [];
+    const declared = doc.get("networks");
+    return keys.map((key) => {
+        const declaration = YAML.isMap(declared) ? declared.get(key) : undefined;
+        const name = YAML.isMap(declaration) ? declaration.get("name") : undefined;
+        return name === undefined ? key : String(name);
+    });
+}
+
+/**
+ * Whether two tasks of `service` can run side by side on one node. Start-first runs the new task beside the
+ * old until it is healthy, and Swarm may place it on the same node: a task on the host network binds its port
+ * on the node itself, where the old task holds it (the new one fails with "address already in use" and Swarm
+ * rolls the update back), and so does a port published in mode host. A port published through the ingress
+ * mesh is the mesh's, which balances over both tasks. A cap of replicas per node can leave no node with room
+ * for the second task, and the update would wait for one.
+ */
+export function runsSideBySide(service: YAML.YAMLMap, doc: YAML.Document): boolean {
+    const ports = service.get("ports");
+    const placement = service.getIn(["deploy", "placement"]);
+    return !networkNames(service, doc).includes("host") &&
+        !(YAML.isSeq(ports) && ports.items.some((port) => YAML.isMap(port) && port.get("mode") === "host")) &&
+        !(YAML.isMap(placement) && placement.has("max_replicas_per_node"));
 }
 
 function mapAt(parent: YAML.YAMLMap, key: string, doc: YAML.Document): YAML.YAMLMap {
@@ -92,8 +122,8 @@ export function translateForSwarm(doc: YAML.Document, pinned: string[]): string 
             const update = mapAt(deploy, "update_config", doc);
             for (const [key, value] of Object.entries({
                 failure_action: "rollback", monitor: `${healthWindowSeconds(service.get("healthcheck"))}s`,
-                // Two tasks on one node's host network would want the same port: the old one stops first.
-                order: "stop-first",
+                // The old task serves until the new one runs, unless the two could not run side by side.
+                order: runsSideBySide(service, doc) ? "start-first" : "stop-first",
             })) {
                 if (!update.has(key)) {
                     update.set(key, value);
