@@ -63,7 +63,7 @@ function networkNames(service: YAML.YAMLMap, doc: YAML.Document): string[] {
  * mesh is the mesh's, which balances over both tasks. A cap of replicas per node can leave no node with room
  * for the second task, and the update would wait for one.
  */
-export function runsSideBySide(service: YAML.YAMLMap, doc: YAML.Document): boolean {
+function runsSideBySide(service: YAML.YAMLMap, doc: YAML.Document): boolean {
     const ports = service.get("ports");
     const placement = service.getIn(["deploy", "placement"]);
     return !networkNames(service, doc).includes("host") &&
