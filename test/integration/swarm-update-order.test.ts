@@ -2,9 +2,10 @@
 // swarm on loopback, under a client sending about 50 requests a second. hello-world on the host network gets
 // stop-first: its new task starts only once the old one has stopped, since both would bind one port of the node.
 // A template that sets start-first itself, for a server that binds its port with SO_REUSEPORT (Caddy's), runs
-// the new task beside the old one on that port, and the deploy drops no request.
+// the new task beside the old one on that port, and the deploy drops no request; hello-world forced to
+// start-first shows why it is not the default on the host network.
 import * as assert from "assert";
-import { execFile, execFileSync } from "child_process";
+import { execFile, execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -14,7 +15,7 @@ import { BuiltImage } from "../../local/app-repository";
 import { caddyBinary } from "../../local/caddy";
 import { freePort } from "../../local/sshd";
 import { DeployEnvironment, repository, startDeployEnvironment } from "../helpers/deploy-environment";
-import { deployRequest } from "../helpers/deploy-request";
+import { deployRequest, helloWorldTemplate } from "../helpers/deploy-request";
 import { runOverSsh } from "../helpers/ssh";
 import { startTraffic } from "../helpers/traffic";
 
@@ -56,6 +57,11 @@ describe("the swarm update order, over a real SSH host and a single-node swarm, 
     const docker = (...args: string[]) => execFileSync("docker", args,
         { encoding: "utf8", env: { ...process.env, DOCKER_HOST: env.dockerd.host }, stdio: ["ignore", "pipe", "pipe"] }).trim();
     const location = (app: string): AppLocation => ({ app, workspace: "dev", org: "rednaw", deployRoot: env.ssh.deployRoot });
+    /** What a container wrote, stdout and stderr. */
+    const containerOutput = (id: string) => {
+        const logs = spawnSync("docker", ["logs", id], { encoding: "utf8", env: { ...process.env, DOCKER_HOST: env.dockerd.host } });
+        return `${logs.stdout}${logs.stderr}`;
+    };
     const deploy = (at: AppLocation, built: BuiltImage, port: number, template?: string) => {
         const request = deployRequest(built, { registry: env.registry.address, location: at, port, target: "swarm", healthTimeoutSeconds: 90, template });
         return runOverSsh(env.ssh, request.script, request.stdin);
@@ -115,6 +121,20 @@ describe("the swarm update order, over a real SSH host and a single-node swarm, 
         // What stop-first costs, for the record: requests refused between the old task's stop and the new one's start.
         console.log(`      stop-first (hello-world): ${traffic.sent} requests, ${traffic.failed} failed ${JSON.stringify(traffic.failures)}, ` +
             `longest gap ${traffic.longestGapMs.toFixed(0)} ms`);
+    });
+
+    it("shows why: hello-world forced to start-first fails to bind the port its old task holds, and Swarm rolls it back", async () => {
+        const at = location("hello-world");
+        const forced = helloWorldTemplate.replace("    init: true\n", "    init: true\n    deploy:\n      update_config:\n        order: start-first\n");
+        const { result, traffic } = await deployUnderTraffic(at, env.images.a, env.port, forced);
+        assert.strictEqual(result.status, 1);
+        assert.match(result.stderr, /Swarm rolled back the update of .*_web/);
+        assert.match(result.stderr, /the previous deployment is running again/);
+        assert.deepStrictEqual(env.runningDigests(swarmStack(at)), [env.images.b.digest]);
+        const failedTask = docker("ps", "-a", "-q", "--filter", `label=com.docker.stack.namespace=${swarmStack(at)}`, "--filter", "status=exited")
+            .split("\n").filter(Boolean).map(containerOutput).join("\n");
+        assert.match(failedTask, /bind: Address already in use/);
+        console.log(`      start-first forced on hello-world: ${traffic.sent} requests, ${traffic.failed} failed, longest gap ${traffic.longestGapMs.toFixed(0)} ms`);
     });
 
     it("runs the new task beside the old where the template asks for start-first and the server binds with SO_REUSEPORT: no request dropped", async () => {
