@@ -54,12 +54,12 @@ describe("the swarm update order, over a real SSH host and a single-node swarm, 
         await env?.stop();
     });
 
-    const docker = (...args: string[]) => execFileSync("docker", args,
-        { encoding: "utf8", env: { ...process.env, DOCKER_HOST: env.dockerd.host }, stdio: ["ignore", "pipe", "pipe"] }).trim();
+    const dockerEnv = () => ({ ...process.env, DOCKER_HOST: env.dockerd.host });
+    const docker = (...args: string[]) => execFileSync("docker", args, { encoding: "utf8", env: dockerEnv(), stdio: ["ignore", "pipe", "pipe"] }).trim();
     const location = (app: string): AppLocation => ({ app, workspace: "dev", org: "rednaw", deployRoot: env.ssh.deployRoot });
     /** What a container wrote, stdout and stderr. */
     const containerOutput = (id: string) => {
-        const logs = spawnSync("docker", ["logs", id], { encoding: "utf8", env: { ...process.env, DOCKER_HOST: env.dockerd.host } });
+        const logs = spawnSync("docker", ["logs", id], { encoding: "utf8", env: dockerEnv() });
         return `${logs.stdout}${logs.stderr}`;
     };
     const deploy = (at: AppLocation, built: BuiltImage, port: number, template?: string) => {
@@ -86,8 +86,8 @@ describe("the swarm update order, over a real SSH host and a single-node swarm, 
     }
 
     /**
-     * Deploys `built` while counting, every 100 ms, the stack's running containers: the fewest and the most seen
-     * once the deploy has begun, and what a client sending about 50 requests a second saw.
+     * Deploys `built` while counting, every 100 ms, the stack's running containers (the fewest and the most seen),
+     * and reports what a client sending about 50 requests a second saw meanwhile.
      */
     async function deployUnderTraffic(at: AppLocation, built: BuiltImage, port: number, template?: string) {
         const stack = swarmStack(at);
@@ -95,8 +95,7 @@ describe("the swarm update order, over a real SSH host and a single-node swarm, 
         let deploying = true;
         const sampling = (async () => {
             while (deploying) {
-                const { stdout } = await execFileAsync("docker", ["ps", "-q", "--filter", `label=com.docker.stack.namespace=${stack}`],
-                    { env: { ...process.env, DOCKER_HOST: env.dockerd.host } });
+                const { stdout } = await execFileAsync("docker", ["ps", "-q", "--filter", `label=com.docker.stack.namespace=${stack}`], { env: dockerEnv() });
                 counts.push(stdout.split("\n").filter(Boolean).length);
                 await new Promise((resolve) => setTimeout(resolve, 100));
             }
