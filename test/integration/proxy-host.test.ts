@@ -2,7 +2,7 @@
 // v3, started by ensureProxyRunning's lines over a real SSH host on a real dockerd, reconfigured through the admin
 // socket in its host dir by proxy.ts's switch, and kept (routes included) through restarts and recreations.
 import * as assert from "assert";
-import { execFileSync } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 import * as os from "os";
@@ -153,6 +153,28 @@ describe("the proxy container on a host: images/caddy from Registry v3, started 
         const pid = inspect("{{.State.Pid}}");
         const unixListeners = execFileSync("ss", ["-lxpH"], { encoding: "utf8" }).split("\n").filter((line) => line.includes(`pid=${pid},`));
         assert.ok(unixListeners.some((line) => line.includes("/run/iac-proxy/admin.sock")), unixListeners.join("\n"));
+    });
+
+    it("lets only the dir's owner reach the admin socket: the dir's mode is the gate, which ensure sets back", async () => {
+        const socket = proxyAdminOf(ssh.deployRoot).socket;
+        assert.strictEqual(fs.statSync(socket).mode & 0o777, 0o666);
+        /** curl's exit status for `nobody` asking the admin API: 0 answered, 7 could not connect. */
+        const asNobody = () => spawnSync("runuser", ["-u", "nobody", "--", "curl", "-fsS", "-o", "/dev/null", "--unix-socket", socket, "http://localhost/config/"]).status;
+        // The temp dirs above the deploy root are the test's own (0700): opened to others for this check only.
+        const parents = [ssh.dir, ssh.deployRoot];
+        const modes = parents.map((dir) => fs.statSync(dir).mode & 0o777);
+        try {
+            parents.forEach((dir) => fs.chmodSync(dir, 0o711));
+            assert.strictEqual(asNobody(), 7);
+            fs.chmodSync(proxyHostDir(ssh.deployRoot), 0o755);
+            assert.strictEqual(asNobody(), 0, "with the dir open, anyone reaches the socket: the socket's mode gates nothing");
+            const result = await ensure(proxy.ref);
+            assert.strictEqual(result.status, 0, result.stderr);
+            assert.strictEqual(fs.statSync(proxyHostDir(ssh.deployRoot)).mode & 0o777, 0o700);
+            assert.strictEqual(asNobody(), 7);
+        } finally {
+            parents.forEach((dir, i) => fs.chmodSync(dir, modes[i]));
+        }
     });
 
     it("does nothing when the proxy already runs the pinned digest", async () => {
