@@ -90,15 +90,13 @@ function proxyContainerFunctions(deployRoot: string): string[] {
 /** Waits, bounded, until the admin API answers on its socket; fails naming the socket and the proxy's last words. */
 function awaitAdminSocket(deployRoot: string): string[] {
     const socket = shellQuote(proxyAdminOf(deployRoot).socket);
-    const tries = adminWaitSeconds * 2;
     return [
-        "proxy_tries=0",
+        `proxy_deadline=$(($(date +%s) + ${adminWaitSeconds}))`,
         `until curl -fsS -o /dev/null --max-time 2 --unix-socket ${socket} http://localhost/config/ 2>/dev/null; do`,
-        `  if [ "$proxy_tries" -ge ${tries} ]; then`,
+        "  if [ \"$(date +%s)\" -ge \"$proxy_deadline\" ]; then",
         `    fail "the proxy $proxy_name did not answer on its admin socket "${socket}" within ${adminWaitSeconds} s; ` +
         "its last words: $(docker logs --tail 5 \"$proxy_name\" 2>&1 | tr '\\n' ' ')\"",
         "  fi",
-        "  proxy_tries=$((proxy_tries + 1))",
         "  sleep 0.5",
         "done",
     ];

@@ -85,7 +85,36 @@ describe("ensureProxyRunning and observeProxy", () => {
         const lines = ensureProxyRunning({ deployRoot: "/opt", ref });
         const wait = lines.find((line) => line.includes("--unix-socket"))!;
         assert.ok(wait.includes(`--unix-socket '${proxyAdminOf("/opt").socket}'`) && wait.includes("/config/"), wait);
-        assert.ok(lines.some((line) => /-ge [0-9]+ \]; then/.test(line)), "the wait has a bound");
+        assert.ok(lines.some((line) => /^proxy_deadline=\$\(\(\$\(date \+%s\) \+ [0-9]+\)\)$/.test(line)), "the wait has a deadline");
+        assert.ok(lines.some((line) => line.includes('[ "$(date +%s)" -ge "$proxy_deadline" ]')), "the wait ends at its deadline");
+    });
+
+    it("gives up at its deadline on a proxy that never answers, naming the socket and the proxy's last words", () => {
+        // Stand-ins: docker finds no proxy and starts one, whose log says why it never listens; curl never connects;
+        // the clock moves 10 s per reading, so the deadline comes after a few tries instead of 30 s.
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "iac-proxy-host-"));
+        try {
+            const bin = path.join(dir, "bin");
+            fs.mkdirSync(bin);
+            const standIn = (name: string, body: string) => fs.writeFileSync(path.join(bin, name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+            standIn("docker", `echo "$*" >> ${dir}/docker.log\ncase $1 in logs) echo 'Error: loading initial config: permission denied' ;; esac`);
+            standIn("curl", "exit 7");
+            standIn("date", `n=$(cat ${dir}/clock 2>/dev/null || echo 1000); echo $((n + 10)) > ${dir}/clock; echo $n`);
+            standIn("sleep", "exit 0");
+            const deployRoot = path.join(dir, "opt");
+            const lines = ensureProxyRunning({ deployRoot, ref });
+            const bound = /^proxy_deadline=\$\(\(\$\(date \+%s\) \+ ([0-9]+)\)\)$/.exec(lines.find((line) => line.startsWith("proxy_deadline="))!)![1];
+            const result = spawnSync("sh", ["-c", script("set -eu", "say() { echo \"$*\" >&2; }", "fail() { say \"$1\"; exit 1; }", lines)],
+                { encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+            assert.strictEqual(result.status, 1, result.stderr);
+            assert.ok(result.stderr.includes(`the proxy ${proxyContainerName(deployRoot)} did not answer on its admin socket ` +
+                `${proxyAdminOf(deployRoot).socket} within ${bound} s; its last words: Error: loading initial config: permission denied`), result.stderr);
+            const calls = fs.readFileSync(path.join(dir, "docker.log"), "utf8").split("\n").map((line) => line.split(" ")[0]);
+            assert.deepStrictEqual(calls.filter((call) => call === "run").length, 1);
+            assert.strictEqual(fs.statSync(proxyHostDir(deployRoot)).mode & 0o777, 0o700);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 });
 
