@@ -12,6 +12,14 @@ const workspace = loadWorkspaceConfig();
 // One id for the stack, recorded before any deploy: the mark of every app dir it owns.
 const identity = new StackIdentity("stack-identity");
 
+// The host's proxy, pinned once for every app served through it.
+const proxyImage = workspace.proxy && new ImageDigest("proxy-image", {
+    access: workspace.registryAccess,
+    repository: workspace.proxy.repository,
+    tag: workspace.proxy.tag,
+    digest: workspace.proxy.digest,
+});
+
 const apps = workspace.apps.map((app) => {
     const image = new ImageDigest(`${app.name}-image`, {
         access: workspace.registryAccess,
@@ -43,6 +51,13 @@ const apps = workspace.apps.map((app) => {
         access: workspace.registryAccess,
         repository: app.repository,
         owner: identity.value,
+        proxy: app.proxy && proxyImage && {
+            image: proxyImage,
+            listen: { port: app.proxy.port, address: workspace.proxy?.address },
+            hostName: app.proxy.host,
+            healthPath: app.proxy.healthPath,
+            colours: app.proxy.colours,
+        },
     });
     deployment.drift.apply((drift) => {
         if (drift.length > 0) {

@@ -60,6 +60,23 @@ export function renderCompose(templateName: string, template: string, ref: strin
 }
 
 /**
+ * The path the template's healthcheck asks over HTTP (`wget … http://127.0.0.1:$${PORT}/health` → /health), of
+ * the first service running the image that has one; undefined when none asks a URL.
+ */
+export function healthcheckHttpPath(template: string): string | undefined {
+    const services = YAML.parse(template)?.services as Record<string, { image?: unknown; healthcheck?: { test?: unknown } }> | undefined;
+    for (const service of Object.values(services ?? {})) {
+        const test = service?.image === imagePlaceholder ? service.healthcheck?.test : undefined;
+        const text = Array.isArray(test) ? test.join(" ") : typeof test === "string" ? test : "";
+        const path = text.match(/https?:\/\/[^/\s'"]*(\/[^\s'"]*)/)?.[1];
+        if (path !== undefined) {
+            return path;
+        }
+    }
+    return undefined;
+}
+
+/**
  * Why compose's env-file format cannot carry this entry unchanged, or undefined when it can. Names the key,
  * never the value: values may be secrets. Shared by the config check (before any resource) and the renderer.
  */

@@ -7,10 +7,11 @@ import * as YAML from "yaml";
 import { envEntryProblem } from "./compose";
 import { validateProjectPath } from "./sops-environment";
 import { projectRoot } from "./project-root";
-import { parsePlatform, validateDigest, validateHost, validateRegistry, validateRepository, validateTag } from "../registry/reference";
-import { AppLocation, DeployTarget, appNamePattern, validateAbsolutePath, validateName } from "../remote/layout";
+import { parsePlatform, parseRepositoryReference, validateDigest, validateHost, validateRegistry, validateRepository, validateTag } from "../registry/reference";
+import { AppLocation, DeployTarget, appDir, appNamePattern, validateAbsolutePath, validateName } from "../remote/layout";
+import { ColourPorts, PortRange, assignColourPorts, parsePortRange, proxyServerId, validateHealthPath, validateHostName } from "../remote/proxy";
 import { hostKeyPattern } from "../remote/ssh";
-import { targetNames } from "../remote/targets/registry";
+import { defaultTarget, targetNames } from "../remote/targets/registry";
 
 export const projectNamespace = "iac";
 
@@ -33,7 +34,9 @@ const declared = declaredConfig();
 export const projectKeys = Object.keys(declared);
 
 /** Keys of an app's namespace, and the defaults of those that have one. */
-export const appKeys = ["image", "tag", "digest", "environment", "environmentFile", "healthTimeout"] as const;
+export const appKeys = ["image", "tag", "digest", "environment", "environmentFile", "healthTimeout", "proxy"] as const;
+/** The fields of `<app>:proxy`, set one by one with `pulumi config set --path <app>:proxy.port 8080`. */
+const proxyFields = ["port", "host", "healthPath"] as const;
 const appDefaults = { healthTimeout: 120 };
 
 /** A value Pulumi.<stack>.yaml holds encrypted: set, but unreadable without Pulumi and its passphrase. */
@@ -74,6 +77,31 @@ export interface WorkspaceApp {
     /** A SOPS file of more entries, relative to the project (docs/secrets.md); the program decrypts it. */
     environmentFile?: string;
     healthTimeoutSeconds: number;
+    /** `<app>:proxy`: served through the host's proxy, started beside the serving version and switched to when healthy. */
+    proxy?: WorkspaceAppProxy;
+}
+
+export interface WorkspaceAppProxy {
+    /** The port the proxy serves the app on. */
+    port: number;
+    /** Route by host name, so several apps share one port. */
+    host?: string;
+    /** What the proxy checks before switching; unset: the compose healthcheck's HTTP path, else /up. */
+    healthPath?: string;
+    /** The two ports the app's colours listen on, derived from iac:proxyPorts and the app dir. */
+    colours: ColourPorts;
+}
+
+/** The host's proxy, for the workspace's apps with `<app>:proxy.port`. */
+export interface WorkspaceProxy {
+    /** `iac:proxyImage`: the proxy's image in the workspace's registry, by tag or digest. */
+    repository: string;
+    tag?: string;
+    digest?: string;
+    /** `iac:proxyPorts`: the range the apps' colour ports are derived from. */
+    ports: PortRange;
+    /** `iac:proxyAddress`: the address the proxy binds; unset: every address. */
+    address?: string;
 }
 
 export interface Workspace {
@@ -82,6 +110,8 @@ export interface Workspace {
     platform: string;
     host: WorkspaceHost;
     apps: WorkspaceApp[];
+    /** Set when an app is served through the proxy. */
+    proxy?: WorkspaceProxy;
 }
 
 /**
@@ -230,10 +260,93 @@ function parseApp(reader: EntryReader, name: string): WorkspaceApp {
     if (environmentFile !== undefined) {
         reader.check(`${name}:environmentFile`, () => validateProjectPath(environmentFile));
     }
+    const proxy = parseAppProxy(reader, name);
+    if (proxy !== undefined && Object.hasOwn(entries, "PORT")) {
+        reader.problem(`${name}:environment`, `PORT is set beside ${name}:proxy.port: behind the proxy the program gives each colour ` +
+            `its own PORT; remove it with \`pulumi config rm --path ${name}:environment.PORT\``);
+    }
     return {
         name, repository, tag, digest, environment: entries, environmentFile,
         healthTimeoutSeconds: reader.integer(`${name}:healthTimeout`, 1, 3600),
+        ...(proxy === undefined ? {} : { proxy }),
     };
+}
+
+/** `<app>:proxy`, a map of proxyFields; undefined when the app is not served through the proxy. */
+function parseAppProxy(reader: EntryReader, name: string): WorkspaceAppProxy | undefined {
+    const key = `${name}:proxy`;
+    const value = reader.structured(key);
+    if (value === undefined || value === null || value === "") {
+        return undefined;
+    }
+    if (typeof value !== "object" || Array.isArray(value)) {
+        reader.problem(key, `expected a map of ${proxyFields.join(", ")}, e.g. \`pulumi config set --path ${key}.port 8080\``);
+        return undefined;
+    }
+    const fields = value as Record<string, unknown>;
+    for (const field of Object.keys(fields).filter((field) => !(proxyFields as readonly string[]).includes(field))) {
+        reader.problem(`${key}.${field}`, `unknown field; the proxy's fields are ${proxyFields.join(", ")}`);
+    }
+    const text = (field: string) => fields[field] === undefined || fields[field] === null || fields[field] === "" ? undefined : String(fields[field]);
+    const port = Number(text("port"));
+    if (text("port") === undefined || !/^[0-9]+$/.test(text("port")!) || port < 1 || port > 65535) {
+        reader.problem(`${key}.port`, `expected the port the proxy serves ${name} on (1 to 65535), e.g. \`pulumi config set --path ${key}.port 8080\``);
+    }
+    const host = text("host");
+    if (host !== undefined) {
+        reader.check(`${key}.host`, () => validateHostName(host));
+    }
+    const healthPath = text("healthPath");
+    if (healthPath !== undefined) {
+        reader.check(`${key}.healthPath`, () => validateHealthPath(healthPath));
+    }
+    // The colours come with the workspace's range, once every app is known (parseProxy).
+    return { port, ...(host === undefined ? {} : { host }), ...(healthPath === undefined ? {} : { healthPath }), colours: { blue: 0, green: 0 } };
+}
+
+/**
+ * The proxy's config, checked with its apps: its image, the colour ports (two apps never share a pair, a proxy
+ * port is never a colour port) and, per port, at most one app without a host name (it would take every request).
+ */
+function parseProxy(reader: EntryReader, host: WorkspaceHost, apps: WorkspaceApp[], workspace: string): WorkspaceProxy | undefined {
+    const proxied = apps.filter((app) => app.proxy !== undefined);
+    if (proxied.length === 0) {
+        return undefined;
+    }
+    if (host.target !== defaultTarget.name) {
+        reader.problem("iac:target", `${proxied.map((app) => `${app.name}:proxy`).join(", ")} needs iac:target ${defaultTarget.name}: ` +
+            "on a swarm the proxy is not supported yet (docs/zero-downtime.md says what a swarm deploy gives instead)");
+    }
+    const image = reader.required("iac:proxyImage", "rednaw/caddy:v2.11.9");
+    const reference = image ? reader.check("iac:proxyImage", () => parseRepositoryReference(image)) : undefined;
+    const ports = reader.check("iac:proxyPorts", () => parsePortRange(reader.text("iac:proxyPorts")!));
+    const address = reader.text("iac:proxyAddress");
+    if (address !== undefined) {
+        reader.check("iac:proxyAddress", () => proxyServerId({ port: 1, address }));
+    }
+    const colours = ports === undefined ? undefined : reader.check("iac:proxyPorts", () => assignColourPorts(ports, proxied.map((app) => ({
+        app: app.name, dir: appDir({ app: app.name, workspace, org: host.org, deployRoot: host.deployRoot }), proxyPort: app.proxy!.port,
+    }))));
+    for (const app of proxied) {
+        app.proxy!.colours = colours?.get(app.name) ?? app.proxy!.colours;
+    }
+    const byPort = new Map<number, WorkspaceApp[]>();
+    for (const app of proxied) {
+        byPort.set(app.proxy!.port, [...(byPort.get(app.proxy!.port) ?? []), app]);
+    }
+    for (const [port, sharing] of byPort) {
+        const bare = sharing.filter((app) => app.proxy!.host === undefined);
+        if (bare.length > 1) {
+            reader.problem(`${bare[1].name}:proxy.host`, `${bare.map((app) => app.name).join(" and ")} are both served on port ${port} without ` +
+                "a host name, and one would take every request: give each a host name, or each its own port");
+        }
+        const hosts = sharing.flatMap((app) => app.proxy!.host === undefined ? [] : [app.proxy!.host]);
+        const twice = hosts.find((name, i) => hosts.indexOf(name) !== i);
+        if (twice !== undefined) {
+            reader.problem("iac:apps", `two apps are served on port ${port} for the host name ${twice}: give each its own`);
+        }
+    }
+    return { ...(reference ?? { repository: "" }), ports: ports ?? { first: 0, count: 0 }, ...(address === undefined ? {} : { address }) };
 }
 
 /**
@@ -289,6 +402,7 @@ export function parseWorkspace(name: string, entries: ConfigEntries, extraChecks
     reader.check("iac:deployRoot", () => validateAbsolutePath("deploy root", host.deployRoot));
 
     const apps = appNames.map((app) => parseApp(reader, app));
+    const proxy = parseProxy(reader, host, apps, name);
 
     const known = new Set([...projectKeys.map((key) => `${projectNamespace}:${key}`),
         ...appNames.flatMap((app) => appKeys.map((key) => `${app}:${key}`))]);
@@ -316,6 +430,7 @@ export function parseWorkspace(name: string, entries: ConfigEntries, extraChecks
         platform,
         host,
         apps,
+        ...(proxy === undefined ? {} : { proxy }),
     };
     const problems = [...reader.problems, ...extraChecks(workspace)];
     if (problems.length > 0) {

@@ -13,6 +13,7 @@ import { changedEnvironmentNames } from "../model/environment-change";
 import { Severity, engineLog } from "./engine-log";
 import { stamped } from "./interface-version";
 import { AppLocation, DeployTarget, appDir } from "../remote/layout";
+import type { AppProxy } from "../remote/proxy";
 import { HostObservation, driftOf, parseObservation } from "../remote/observation";
 import { buildDeployPhase } from "../remote/deploy-phase";
 import { buildDeployScript, buildObserveScript, buildRemoveScript, encodeBundle } from "../remote/scripts";
@@ -55,6 +56,8 @@ export interface HostDeploymentInputs {
     logUrn?: string;
     /** The stack's id (StackIdentity), which the app dir's `.owner` names. */
     owner?: string;
+    /** Served through the host's proxy (the proxied target): the proxy's pinned image, the route, the colours' ports. */
+    proxy?: AppProxy;
 }
 
 export interface HostDeploymentOutputs extends HostDeploymentInputs {
@@ -95,7 +98,7 @@ function placeOf(inputs: HostDeploymentInputs): string {
 function targetOf(inputs: HostDeploymentInputs): string {
     const { host, port, user } = inputs.connection;
     return JSON.stringify([host, port, user, appDir(inputs.location), inputs.image.digest, inputs.compose, inputs.env, inputs.services,
-        ...(targetKind(inputs) === defaultTarget.name ? [] : [targetKind(inputs)])]);
+        ...(targetKind(inputs) === defaultTarget.name ? [] : [targetKind(inputs)]), ...(inputs.proxy === undefined ? [] : [inputs.proxy])]);
 }
 
 const isKnown = (inputs: HostDeploymentInputs) => typeof inputs.image?.digest === "string" && inputs.image.digest !== unknownValue;
@@ -104,18 +107,18 @@ const isKnown = (inputs: HostDeploymentInputs) => typeof inputs.image?.digest ==
 function observedState(inputs: HostDeploymentInputs, observed: HostObservation, written: DeployInfo | null, owner: string | undefined):
     Pick<HostDeploymentOutputs, "observed" | "written" | "drift"> {
     const drift = written === null ? ["the stack holds no record of a deploy"]
-        : driftOf(observed, { record: written, services: inputs.services, owner });
+        : driftOf(observed, { record: written, services: inputs.services, owner, proxy: inputs.proxy });
     return { observed, written, drift };
 }
 
 const parseAnswer = (inputs: HostDeploymentInputs, stdout: string) =>
-    parseObservation(stdout, imageName(inputs), inputs.image.digest, where(inputs));
+    parseObservation(stdout, imageName(inputs), inputs.image.digest, where(inputs), inputs.location);
 
 async function deploy(inputs: HostDeploymentInputs, owner: string): Promise<HostDeploymentOutputs> {
     const spec = {
         ...inputs.location, owner, target: targetKind(inputs), registry: inputs.registry, repository: inputs.repository, digest: inputs.image.digest,
         services: inputs.services, healthTimeoutSeconds: inputs.healthTimeoutSeconds,
-        registryUsername: inputs.username && inputs.password ? inputs.username : undefined,
+        registryUsername: inputs.username && inputs.password ? inputs.username : undefined, proxy: inputs.proxy,
     };
     const record = renderRecordParts({
         app: inputs.location.app, workspace: inputs.location.workspace, image: imageName(inputs), tag: inputs.image.tag,

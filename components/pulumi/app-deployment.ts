@@ -4,7 +4,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { ComponentResource } from "@pulumi/pulumi/resource";
 import { all, output } from "@pulumi/pulumi/output";
-import { renderCompose, renderEnvFile } from "../model/compose";
+import { healthcheckHttpPath, renderCompose, renderEnvFile } from "../model/compose";
 import { DeployInfo, operatorIdentity } from "../model/deploy-info";
 import { HostDeployment } from "./host-deployment";
 import { RegistryAccessInput } from "./registry-access-inputs";
@@ -12,6 +12,8 @@ import { ImageDigest } from "./image-digest";
 import { ImageOverview } from "./image-overview";
 import { OverviewRow } from "../model/overview-listing";
 import { AppLocation, DeployTarget } from "../remote/layout";
+import { AppProxy, ColourPorts, ProxyListen, validateHealthPath } from "../remote/proxy";
+import { proxiedTarget } from "../remote/targets/proxied";
 import { defaultTarget } from "../remote/targets/registry";
 
 export interface HostConnection {
@@ -50,6 +52,30 @@ export interface AppDeploymentArgs {
     repository: string;
     /** The stack's id (StackIdentity): the app dir's `.owner` names it. */
     owner: pulumi.Input<string>;
+    /** Serve the app through the host's proxy, each deploy a health-gated switch between two colours. */
+    proxy?: AppDeploymentProxy;
+}
+
+export interface AppDeploymentProxy {
+    /** The proxy's image, pinned (the host runs it, or is made to). */
+    image: ImageDigest;
+    /** The port (and address: unset, every one) the proxy serves the app on. */
+    listen: ProxyListen;
+    /** Route by host name, so several apps share one port. */
+    hostName?: string;
+    /** What the proxy checks before switching; default the template's healthcheck URL path, else /up. */
+    healthPath?: string;
+    colours: ColourPorts;
+}
+
+/** The health path behind the proxy: the one configured, else the template's healthcheck URL path, else /up. */
+function healthPathOf(proxy: AppDeploymentProxy, template: string): string {
+    const fromTemplate = healthcheckHttpPath(template);
+    try {
+        return proxy.healthPath ?? (fromTemplate === undefined ? "/up" : validateHealthPath(fromTemplate));
+    } catch {
+        return "/up";
+    }
 }
 
 export const appDeploymentType = "iac:deploy:AppDeployment";
@@ -80,7 +106,7 @@ export class AppDeployment extends ComponentResource {
             dialErrorLimit: 3,
             perDialTimeout: 10,
         });
-        const target = args.target ?? defaultTarget.name;
+        const target = args.proxy === undefined ? args.target ?? defaultTarget.name : proxiedTarget.name;
         const rendered = args.image.ref.apply((ref) => renderCompose(args.composeTemplateName, args.composeTemplate, ref, target));
         const image = args.image;
 
@@ -100,6 +126,12 @@ export class AppDeployment extends ComponentResource {
             // The URN's value without the dependency on this component, which would make the child wait for itself.
             logUrn: output(new Promise<string>((resolve) => this.urn.apply(resolve))),
             owner: args.owner,
+            ...(args.proxy === undefined ? {} : {
+                proxy: args.proxy.image.ref.apply((image): AppProxy => ({
+                    image, listen: args.proxy!.listen, ...(args.proxy!.hostName === undefined ? {} : { hostName: args.proxy!.hostName }),
+                    healthPath: healthPathOf(args.proxy!, args.composeTemplate), colours: args.proxy!.colours,
+                })),
+            }),
         }, { parent: this });
 
         this.deployed = deployment.observed.apply((observed) => observed.record);

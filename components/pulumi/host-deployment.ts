@@ -5,6 +5,7 @@ import { secret } from "@pulumi/pulumi/output";
 import type { DeployInfo } from "../model/deploy-info";
 import type { PinnedImage } from "../providers/host-deployment";
 import type { AppLocation, DeployTarget } from "../remote/layout";
+import type { AppProxy } from "../remote/proxy";
 import type { HostObservation } from "../remote/observation";
 import type { SshConnection } from "../remote/ssh";
 import { LoadedDynamicResource } from "./dynamic-resource";
@@ -25,6 +26,8 @@ export interface HostDeploymentArgs {
     healthTimeoutSeconds: number;
     logUrn?: pulumi.Input<string>;
     owner: pulumi.Input<string>;
+    /** Served through the host's proxy (the proxied target). */
+    proxy?: pulumi.Input<AppProxy>;
 }
 
 export class HostDeployment extends LoadedDynamicResource {

@@ -107,3 +107,16 @@ export function parsePlatform(platform: string): Platform {
     }
     return { os: match[1], architecture: match[2], variant: match[3] };
 }
+
+/** `repository:tag` or `repository@digest` (no registry: the workspace's), split and validated. */
+export function parseRepositoryReference(reference: string): { repository: string; tag?: string; digest?: string } {
+    const at = reference.indexOf("@");
+    if (at >= 0) {
+        return { repository: validateRepository(reference.slice(0, at)), digest: validateDigest(reference.slice(at + 1)) };
+    }
+    const colon = reference.lastIndexOf(":");
+    if (colon < 0) {
+        throw new InvalidReferenceError("reference", reference, "expected repository:tag or repository@sha256:…");
+    }
+    return { repository: validateRepository(reference.slice(0, colon)), tag: validateTag(reference.slice(colon + 1)) };
+}

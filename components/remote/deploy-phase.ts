@@ -45,7 +45,7 @@ export function pinRelease(spec: DeploySpec): string[] {
 function targetSpecOf(spec: DeploySpec): TargetSpec {
     return {
         app: spec.app, workspace: spec.workspace, org: spec.org, deployRoot: spec.deployRoot, services: spec.services,
-        healthTimeoutSeconds: spec.healthTimeoutSeconds, withRegistryAuth: spec.registryUsername !== undefined,
+        healthTimeoutSeconds: spec.healthTimeoutSeconds, withRegistryAuth: spec.registryUsername !== undefined, proxy: spec.proxy,
     };
 }
 

@@ -2,6 +2,8 @@
 // from the observe script's output, and how that differs from what the stack recorded.
 import { DeployInfo, parseDeployInfo } from "../model/deploy-info";
 import { printable } from "../model/printable";
+import { AppLocation } from "./layout";
+import { AppProxy, ObservedProxyRoute, parseProxyRoute } from "./proxy";
 import { observationMarkers } from "./scripts";
 
 export interface ContainerState {
@@ -10,6 +12,15 @@ export interface ContainerState {
     state: string;
     /** The digest of the app's repository the container's image carries; null when it carries none. */
     digest: string | null;
+    /** Behind the proxy: the colour (blue, green) whose compose project the container belongs to. */
+    colour?: string;
+}
+
+/** Behind the proxy: the app's route as the proxy holds it. */
+export interface ProxyObservation {
+    /** null when the proxy has no route for the app, or could not be read (then `problem` says why). */
+    route: ObservedProxyRoute | null;
+    problem: string | null;
 }
 
 export interface HostObservation {
@@ -27,6 +38,8 @@ export interface HostObservation {
     specs?: { service: string; digest: string | null; replicas: number | null }[];
     /** The app dir's own files, where the host reported them. */
     files?: DirFiles;
+    /** Behind the proxy: its route for the app. */
+    proxy?: ProxyObservation;
 }
 
 /** What the app dir's files say beside the record: they change only together with it, so any difference is drift. */
@@ -51,24 +64,35 @@ function parseFiles(text: string, image: string): DirFiles {
     };
 }
 
-function section(output: string, from: string, to?: string): string {
+/** The text under the marker `from`, up to the next marker of any kind. */
+function section(output: string, from: string): string {
     const start = output.indexOf(`${from}\n`);
     if (start < 0) {
         throw new Error(`the host's answer lacks ${from}`);
     }
     const body = output.slice(start + from.length + 1);
-    const end = to === undefined ? -1 : body.indexOf(`${to}\n`);
-    return end < 0 ? body : body.slice(0, end);
+    const ends = Object.values(observationMarkers).map((marker) => body.indexOf(`${marker}\n`)).filter((at) => at >= 0);
+    return ends.length === 0 ? body : body.slice(0, Math.min(...ends));
+}
+
+function parseProxySection(text: string, location: AppLocation): ProxyObservation {
+    try {
+        return { route: parseProxyRoute(location, text.trim()) ?? null, problem: null };
+    } catch (error) {
+        return { route: null, problem: printable((error as Error).message) };
+    }
 }
 
 /**
  * `image` is registry/repository: of an image's repo digests, the one of this repository counts, the target's
  * when it carries several.
  */
-export function parseObservation(output: string, image: string, targetDigest: string, where: string): HostObservation {
-    const files = output.includes(`${observationMarkers.files}\n`)
-        ? { files: parseFiles(section(output, observationMarkers.files, observationMarkers.deployInfo), image) } : {};
-    const recordText = section(output, observationMarkers.deployInfo, observationMarkers.containers);
+export function parseObservation(output: string, image: string, targetDigest: string, where: string, location?: AppLocation): HostObservation {
+    const has = (marker: string) => output.includes(`${marker}\n`);
+    const files = has(observationMarkers.files) ? { files: parseFiles(section(output, observationMarkers.files), image) } : {};
+    const proxy = has(observationMarkers.proxy) && location !== undefined
+        ? { proxy: parseProxySection(section(output, observationMarkers.proxy), location) } : {};
+    const recordText = section(output, observationMarkers.deployInfo);
     let record: DeployInfo | null = null;
     let recordProblem: string | null = null;
     if (recordText.trim() === "") {
@@ -83,19 +107,19 @@ export function parseObservation(output: string, image: string, targetDigest: st
         }
     }
     const digestsOf = new Map<string, string[]>();
-    for (const line of section(output, observationMarkers.images, observationMarkers.services).split("\n").filter(Boolean)) {
+    for (const line of section(output, observationMarkers.images).split("\n").filter(Boolean)) {
         const [id, ...refs] = line.split(" ");
         digestsOf.set(id, refs.filter((ref) => ref.startsWith(`${image}@`)).map((ref) => ref.slice(image.length + 1)).sort());
     }
-    const containers = section(output, observationMarkers.containers, observationMarkers.images).split("\n").filter(Boolean)
+    const containers = section(output, observationMarkers.containers).split("\n").filter(Boolean)
         .map((line) => {
-            const [service, state, imageId] = line.split(" ");
+            const [service, state, imageId, colour] = line.split(" ");
             const digests = digestsOf.get(imageId) ?? [];
-            return { service, state, digest: digests.includes(targetDigest) ? targetDigest : digests[0] ?? null };
+            return { service, state, digest: digests.includes(targetDigest) ? targetDigest : digests[0] ?? null, ...(colour ? { colour } : {}) };
         })
-        .sort((a, b) => `${a.service} ${a.state} ${a.digest}`.localeCompare(`${b.service} ${b.state} ${b.digest}`));
-    if (!output.includes(`${observationMarkers.services}\n`)) {
-        return { record, recordProblem, containers, ...files };
+        .sort((a, b) => `${a.service} ${a.state} ${a.digest} ${a.colour}`.localeCompare(`${b.service} ${b.state} ${b.digest} ${b.colour}`));
+    if (!has(observationMarkers.services)) {
+        return { record, recordProblem, containers, ...files, ...proxy };
     }
     const specs = section(output, observationMarkers.services).split("\n").filter(Boolean).map((line) => {
         const [service, spec, replicas] = line.split(" ");
@@ -104,7 +128,7 @@ export function parseObservation(output: string, image: string, targetDigest: st
             replicas: /^\d+$/.test(replicas ?? "") ? Number(replicas) : null,
         };
     }).sort((a, b) => a.service.localeCompare(b.service));
-    return { record, recordProblem, containers, specs, ...files };
+    return { record, recordProblem, containers, specs, ...files, ...proxy };
 }
 
 /** What a deploy left: its record, the services that must run the digest, and the stack's owner id. */
@@ -113,6 +137,8 @@ export interface DeployedState {
     services: string[];
     /** Absent in states from before owner marks. */
     owner?: string;
+    /** Behind the proxy: the route the deploy set. */
+    proxy?: Pick<AppProxy, "colours" | "healthPath" | "hostName">;
 }
 
 /** Every way the host differs from what the stack recorded, in words; empty when they agree. */
@@ -132,12 +158,14 @@ export function driftOf(observed: HostObservation, expected: DeployedState): str
         }
     }
     differences.push(...filesDrift(observed.files, observed.record !== null, expected));
+    const serving = expected.proxy === undefined ? { containers: observed.containers, differences: [] } : proxyDrift(observed, expected.proxy);
+    differences.push(...serving.differences);
     for (const service of expected.services) {
         const spec = observed.specs?.find((candidate) => candidate.service === service);
         if (spec && spec.digest !== want) {
             differences.push(`service ${service}'s spec names ${spec.digest ?? "an image not from this repository"}, the stack deployed ${want}`);
         }
-        const ours = observed.containers.filter((container) => container.service === service);
+        const ours = serving.containers.filter((container) => container.service === service);
         if (ours.length === 0) {
             differences.push(`service ${service} has no container`);
         } else if (spec?.replicas && ours.length < spec.replicas) {
@@ -153,6 +181,37 @@ export function driftOf(observed: HostObservation, expected: DeployedState): str
         }
     }
     return differences;
+}
+
+/**
+ * Behind the proxy: how its route differs from the one the deploy set, and the containers of the colour it sends
+ * traffic to (what must run the deployed digest); the other colour running is a switch cut short.
+ */
+function proxyDrift(observed: HostObservation, expected: NonNullable<DeployedState["proxy"]>): { containers: ContainerState[]; differences: string[] } {
+    const route = observed.proxy?.route;
+    if (!route) {
+        return {
+            containers: [],
+            differences: [observed.proxy === undefined ? "the proxy's route was not read"
+                : observed.proxy.problem ?? "the proxy has no route for the app (removed by hand?): nothing serves its traffic"],
+        };
+    }
+    const differences: string[] = [];
+    const live = (Object.keys(expected.colours) as (keyof typeof expected.colours)[])
+        .find((colour) => expected.colours[colour] === route.upstreamPort);
+    if (live === undefined) {
+        differences.push(`the proxy sends the app to 127.0.0.1:${route.upstreamPort}, neither of its colours ` +
+            `(${expected.colours.blue}, ${expected.colours.green}): changed by hand?`);
+    }
+    if (route.healthPath !== expected.healthPath || route.hostName !== expected.hostName) {
+        differences.push(`the proxy's route was changed (health path ${route.healthPath}, host ${route.hostName ?? "any"}; ` +
+            `the stack set ${expected.healthPath}, ${expected.hostName ?? "any"})`);
+    }
+    const idle = observed.containers.filter((container) => container.colour !== live && container.state === "running");
+    if (live !== undefined && idle.length > 0) {
+        differences.push(`the ${idle[0].colour} colour runs beside the serving ${live} one (a switch cut short?)`);
+    }
+    return { containers: observed.containers.filter((container) => container.colour === live), differences };
 }
 
 /** How the app dir's own files differ from the deploy the stack recorded; beside a missing record, only a commit left. */

@@ -32,6 +32,16 @@ export interface ProxyRouteSpec extends AppLocation {
     upstreamPort: number;
 }
 
+/** An app served through the host's proxy: what each of its deploys switches. */
+export interface AppProxy {
+    /** The proxy's image, pinned: registry/repository@sha256:…, which the host runs (or is made to). */
+    image: string;
+    listen: ProxyListen;
+    hostName?: string;
+    healthPath: string;
+    colours: ColourPorts;
+}
+
 /** The route as the proxy holds it, read back for refresh. */
 export interface ObservedProxyRoute {
     upstreamPort: number;
@@ -187,23 +197,36 @@ export function switchProxyRoute(spec: ProxyRouteSpec): string[] {
 
 export const proxyRouteAbsent = "proxy-route-absent";
 
-/** Prints the app's route as the proxy holds it, or `proxy-route-absent`; fails when the proxy cannot be read. */
+const proxyUnreachable = "proxy-unreachable";
+
+/**
+ * Prints the app's route as the proxy holds it, `proxy-route-absent`, or `proxy-unreachable STATUS ANSWER` when
+ * the proxy cannot be read (for refresh, that is drift: nothing serves the app's traffic).
+ */
 export function readProxyRoute(location: AppLocation): string[] {
     const routeId = proxyRouteId(location);
     return [
         `if proxy_api GET ${shellQuote(`/id/${routeId}`)}; then printf '%s\\n' "$proxy_body"`,
         `elif [ "$proxy_status" = 404 ]; then echo ${proxyRouteAbsent}`,
-        `else say ${shellQuote("the proxy could not be read:")} "$proxy_status $proxy_body"; exit 1`,
+        `else printf '${proxyUnreachable} %s %s\\n' "$proxy_status" "$(printf '%s' "$proxy_body" | tr -s '\\n' ' ' | cut -c 1-200)"`,
         "fi",
     ];
 }
 
-/** Removes the app's route (destroy); a route already gone is not an error. */
-export function removeProxyRoute(location: AppLocation): string[] {
+/**
+ * Removes the app's route; one already gone is not an error, nor is a proxy that does not answer (it serves
+ * nothing). Runs `onFailure` when the proxy refuses.
+ */
+export function removeProxyRoute(location: AppLocation, onFailure = "exit 1"): string[] {
     const routeId = proxyRouteId(location);
     return [
-        `proxy_api DELETE ${shellQuote(`/id/${routeId}`)} || [ "$proxy_status" = 404 ] || ` +
-        `{ say ${shellQuote(`the proxy refused removing route ${routeId}:`)} "$proxy_status $proxy_body"; exit 1; }`,
+        `if ! proxy_api DELETE ${shellQuote(`/id/${routeId}`)}; then`,
+        "  case $proxy_status in",
+        "    404) ;;",
+        `    000) say ${shellQuote(`the proxy does not answer, so its route ${routeId} could not be removed; it is removed when the app is next deployed or removed with the proxy running`)} ;;`,
+        `    *) say ${shellQuote(`the proxy refused removing route ${routeId}:`)} "$proxy_status $proxy_body"; ${onFailure} ;;`,
+        "  esac",
+        "fi",
     ];
 }
 
@@ -214,11 +237,23 @@ export class UnexpectedProxyRouteError extends Error {
     }
 }
 
+export class ProxyUnreachableError extends Error {
+    constructor(status: string, answer: string) {
+        super(status === "000" ? `the proxy does not answer on its admin socket (${answer || "no answer"}): is its container running?`
+            : `the proxy answered HTTP ${status} (${answer})`);
+        this.name = "ProxyUnreachableError";
+    }
+}
+
 /** What readProxyRoute printed: the route's upstream, health path and host, or undefined when it has none. */
 export function parseProxyRoute(location: AppLocation, text: string): ObservedProxyRoute | undefined {
     const routeId = proxyRouteId(location);
     if (text.trim() === proxyRouteAbsent) {
         return undefined;
+    }
+    if (text.startsWith(`${proxyUnreachable} `)) {
+        const [, status, ...answer] = text.trim().split(" ");
+        throw new ProxyUnreachableError(status, answer.join(" "));
     }
     let route: {
         match?: { host?: string[] }[];
@@ -278,12 +313,13 @@ export function parsePortRange(text: string): PortRange {
 const formatRange = (range: PortRange) => `${range.first}-${range.first + range.count - 1}`;
 
 /**
- * An app's two ports: a pair of the range chosen by a hash of the app's name, so it stays the same whatever other
- * apps the workspace lists or in which order; blue is the pair's even member, green the odd.
+ * An app's two ports: a pair of the range chosen by a hash of its app dir, so it stays the same whatever other
+ * apps the workspace lists or in which order, and the same app of two workspaces on one host (other dirs) gets
+ * other ports; blue is the pair's even member, green the odd.
  */
-export function colourPorts(range: PortRange, app: string): ColourPorts {
+export function colourPorts(range: PortRange, dir: string): ColourPorts {
     const pairs = Math.floor(range.count / 2);
-    const pair = crypto.createHash("sha256").update(app).digest().readUInt32BE(0) % pairs;
+    const pair = crypto.createHash("sha256").update(dir).digest().readUInt32BE(0) % pairs;
     const blue = range.first + 2 * pair;
     return { blue, green: blue + 1 };
 }
@@ -292,11 +328,11 @@ export function colourPorts(range: PortRange, app: string): ColourPorts {
  * Every app's two ports in its workspace's range, refused when two apps would share a pair (the message names
  * both, and the cure: another range, which re-derives every pair) or a pair would be a port the proxy serves on.
  */
-export function assignColourPorts(range: PortRange, apps: { app: string; proxyPort: number }[]): Map<string, ColourPorts> {
+export function assignColourPorts(range: PortRange, apps: { app: string; dir: string; proxyPort: number }[]): Map<string, ColourPorts> {
     const assigned = new Map<string, ColourPorts>();
     const byPort = new Map<number, string>();
-    for (const { app } of apps) {
-        const ports = colourPorts(range, app);
+    for (const { app, dir } of apps) {
+        const ports = colourPorts(range, dir);
         const holder = byPort.get(ports.blue);
         if (holder !== undefined) {
             throw new PortAssignmentError(`apps ${holder} and ${app} would share the colour ports ${ports.blue} and ${ports.green} ` +
@@ -313,16 +349,4 @@ export function assignColourPorts(range: PortRange, apps: { app: string; proxyPo
         }
     }
     return assigned;
-}
-
-/** Two workspaces on one host: refused when their colour port ranges overlap, naming both. */
-export function checkRangesApart(workspaces: { workspace: string; host: string; range: PortRange }[]): void {
-    for (const [i, a] of workspaces.entries()) {
-        for (const b of workspaces.slice(i + 1)) {
-            if (a.host === b.host && a.range.first < b.range.first + b.range.count && b.range.first < a.range.first + a.range.count) {
-                throw new PortAssignmentError(`workspaces ${a.workspace} and ${b.workspace} share host ${a.host} and their colour port ranges ` +
-                    `${formatRange(a.range)} and ${formatRange(b.range)} overlap: give each its own range`);
-            }
-        }
-    }
 }

@@ -5,6 +5,7 @@
 // and single-quoted; everything large or user-written (labels, compose file, environment) travels on stdin.
 import { validateDigest, validateRegistry, validateRepository } from "../registry/reference";
 import { AppLocation, DeployTarget, appDir, files, formerRestoreFiles, validateOwnerId } from "./layout";
+import type { AppProxy } from "./proxy";
 import { lines, sayFunction, script, shellQuote } from "./shell";
 import { defaultTarget, deployTargets, targetNamed } from "./targets/registry";
 
@@ -87,6 +88,8 @@ export interface DeploySpec extends AppLocation {
     lockTimeoutSeconds?: number;
     /** Log in first; the password comes on stdin, never in argv or the script. */
     registryUsername?: string;
+    /** The app is served through the host's proxy: the proxied target's switch. */
+    proxy?: AppProxy;
 }
 
 /** The parts a deploy reads from stdin, one base64 line each, in this order. */
@@ -194,6 +197,7 @@ export const observationMarkers = {
     containers: "#--- containers ---",
     images: "#--- images ---",
     services: "#--- services ---",
+    proxy: "#--- proxy ---",
 } as const;
 
 /**

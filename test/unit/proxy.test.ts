@@ -5,9 +5,9 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { AppLocation } from "../../components/remote/layout";
+import { AppLocation, appDir } from "../../components/remote/layout";
 import {
-    PortAssignmentError, ProxyRouteSpec, UnexpectedProxyRouteError, assignColourPorts, checkRangesApart, colourPorts,
+    PortAssignmentError, ProxyRouteSpec, ProxyUnreachableError, UnexpectedProxyRouteError, assignColourPorts, colourPorts,
     parseProxyRoute, parsePortRange, proxyApiFunction, proxyRoute, proxyRouteAbsent, proxyRouteId, proxyServer,
     proxyServerId, readProxyRoute, removeProxyRoute, switchProxyRoute,
 } from "../../components/remote/proxy";
@@ -23,7 +23,7 @@ const parses = (text: string) => spawnSync("sh", ["-n"], { input: text }).status
  * Runs `lines` with a curl that logs its arguments and stdin, one request per line of the log, and answers each
  * request with the next of `answers` (body and status), as curl -w '\n%{http_code}' prints them.
  */
-function runWithStandInCurl(lines: string[], answers: string[]): { status: number | null; stderr: string; requests: string[] } {
+function runWithStandInCurl(lines: string[], answers: string[]): { status: number | null; stdout: string; stderr: string; requests: string[] } {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "iac-proxy-curl-"));
     try {
         fs.writeFileSync(path.join(dir, "answers"), answers.join("\n") + "\n");
@@ -38,7 +38,7 @@ function runWithStandInCurl(lines: string[], answers: string[]): { status: numbe
         const result = spawnSync("sh", ["-c", script(sayFunction("test"), proxyApiFunction(admin), lines)],
             { encoding: "utf8", env: { ...process.env, PATH: `${dir}:${process.env.PATH}` } });
         const log = path.join(dir, "requests");
-        return { status: result.status, stderr: result.stderr, requests: fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : [] };
+        return { status: result.status, stdout: result.stdout, stderr: result.stderr, requests: fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : [] };
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -145,18 +145,21 @@ describe("proxy switch, against a stand-in curl", () => {
         assert.match(result.stderr, new RegExp(`the proxy refused switching route ${proxyRouteId(location)}: 400 \\{"error":"loading config: bad"\\}`));
     });
 
-    it("reads the route back, or says it has none, and fails when the proxy does not answer", () => {
+    it("reads the route back, or says it has none or that the proxy does not answer, for refresh to tell apart", () => {
         const found = runWithStandInCurl(readProxyRoute(location), [`${JSON.stringify(proxyRoute(spec))}\\n200`]);
         assert.strictEqual(found.status, 0);
+        assert.deepStrictEqual(parseProxyRoute(location, found.stdout), { upstreamPort: spec.upstreamPort, healthPath: spec.healthPath });
         const absent = runWithStandInCurl(readProxyRoute(location), ["{}\\n404"]);
         assert.strictEqual(absent.status, 0);
+        assert.strictEqual(parseProxyRoute(location, absent.stdout), undefined);
         const down = runWithStandInCurl(readProxyRoute(location), ["\\n000"]);
-        assert.notStrictEqual(down.status, 0);
-        assert.match(down.stderr, /the proxy could not be read: 000/);
+        assert.strictEqual(down.status, 0);
+        assert.throws(() => parseProxyRoute(location, down.stdout),
+            (error: Error) => error instanceof ProxyUnreachableError && /does not answer on its admin socket/.test(error.message));
     });
 
-    it("removes the route by its id, a route already gone included", () => {
-        for (const answer of ["\\n200", "{}\\n404"]) {
+    it("removes the route by its id, a route already gone or a proxy that does not answer included", () => {
+        for (const answer of ["\\n200", "{}\\n404", "\\n000"]) {
             const result = runWithStandInCurl(removeProxyRoute(location), [answer]);
             assert.strictEqual(result.status, 0, result.stderr);
             assert.match(result.requests[0], new RegExp(`-X DELETE .*http://localhost/id/${proxyRouteId(location)}\\|`));
@@ -189,18 +192,19 @@ describe("proxy route read back", () => {
 describe("colour ports", () => {
     const range = parsePortRange("20000-20199");
     const apps = Array.from({ length: 300 }, (_, i) => `app-${i}`);
+    const dirOf = (app: string) => appDir({ ...location, app });
 
     it("gives each app two neighbouring ports inside its workspace's range, the same whatever the other apps", () => {
         for (const app of apps) {
-            const ports = colourPorts(range, app);
+            const ports = colourPorts(range, dirOf(app));
             assert.strictEqual(ports.green, ports.blue + 1);
             assert.strictEqual((ports.blue - range.first) % 2, 0);
             assert.ok(ports.blue >= range.first && ports.green < range.first + range.count, `${app}: ${JSON.stringify(ports)}`);
-            assert.deepStrictEqual(colourPorts(range, app), ports);
+            assert.deepStrictEqual(colourPorts(range, dirOf(app)), ports);
         }
-        const [first, second] = [apps[0], apps.find((app) => colourPorts(range, app).blue !== colourPorts(range, apps[0]).blue)!];
-        const alone = assignColourPorts(range, [{ app: first, proxyPort: 80 }]);
-        const together = assignColourPorts(range, [{ app: second, proxyPort: 80 }, { app: first, proxyPort: 80 }]);
+        const [first, second] = [apps[0], apps.find((app) => colourPorts(range, dirOf(app)).blue !== colourPorts(range, dirOf(apps[0])).blue)!];
+        const alone = assignColourPorts(range, [{ app: first, dir: dirOf(first), proxyPort: 80 }]);
+        const together = assignColourPorts(range, [{ app: second, dir: dirOf(second), proxyPort: 80 }, { app: first, dir: dirOf(first), proxyPort: 80 }]);
         assert.deepStrictEqual(together.get(first), alone.get(first));
     });
 
@@ -208,30 +212,28 @@ describe("colour ports", () => {
         const holders = new Map<number, string>();
         let pair: [string, string] | undefined;
         for (const app of apps) {
-            const holder = holders.get(colourPorts(range, app).blue);
+            const holder = holders.get(colourPorts(range, dirOf(app)).blue);
             pair ??= holder === undefined ? undefined : [holder, app];
-            holders.set(colourPorts(range, app).blue, app);
+            holders.set(colourPorts(range, dirOf(app)).blue, app);
         }
         assert.ok(pair, "300 apps in 100 pairs of ports collide somewhere");
         const [a, b] = pair;
-        assert.throws(() => assignColourPorts(range, [{ app: a, proxyPort: 80 }, { app: b, proxyPort: 80 }]),
+        assert.throws(() => assignColourPorts(range, [{ app: a, dir: dirOf(a), proxyPort: 80 }, { app: b, dir: dirOf(b), proxyPort: 80 }]),
             (error: Error) => error instanceof PortAssignmentError && error.message.includes(`apps ${a} and ${b}`));
     });
 
     it("refuses a proxy port that is one of an app's colour ports", () => {
-        const ports = colourPorts(range, "hello-world");
+        const ports = colourPorts(range, dirOf("hello-world"));
         for (const proxyPort of [ports.blue, ports.green]) {
-            assert.throws(() => assignColourPorts(range, [{ app: "hello-world", proxyPort }]),
+            assert.throws(() => assignColourPorts(range, [{ app: "hello-world", dir: dirOf("hello-world"), proxyPort }]),
                 (error: Error) => error instanceof PortAssignmentError && error.message.includes(`port ${proxyPort}`));
         }
     });
 
-    it("refuses two workspaces on one host whose ranges overlap, and lets apart or elsewhere ones be", () => {
-        const dev = { workspace: "dev", host: "10.0.0.12", range: parsePortRange("20000-20199") };
-        assert.throws(() => checkRangesApart([dev, { workspace: "prod", host: "10.0.0.12", range: parsePortRange("20199-20300") }]),
-            /workspaces dev and prod share host 10\.0\.0\.12/);
-        checkRangesApart([dev, { workspace: "prod", host: "10.0.0.12", range: parsePortRange("20200-20399") }]);
-        checkRangesApart([dev, { workspace: "prod", host: "10.0.0.13", range: dev.range }]);
+    it("gives the same app of two workspaces on one host other ports: their dirs differ", () => {
+        const inDev = colourPorts(range, appDir(location));
+        const inProd = colourPorts(range, appDir({ ...location, org: "rednaw-prod" }));
+        assert.notDeepStrictEqual(inProd, inDev);
     });
 
     it("refuses a range that is not one", () => {

@@ -5,7 +5,7 @@ import { AppLocation, appDir, composeLabels, composeProject, files, legacyCompos
 import { shellQuote } from "../shell";
 import { ObservationMarkers, TargetController, TargetSpec } from "./target";
 
-function composeCommand(project: string): string {
+export function composeCommand(project: string): string {
     return `docker compose -p ${shellQuote(project)} -f ${files.compose} --env-file /dev/null`;
 }
 
@@ -27,25 +27,16 @@ function removeLegacyContainers(location: AppLocation): string[] {
 }
 
 /**
- * compose_up: the compose file in the current dir up and healthy within the health timeout. compose_running REF:
- * every service of ours has a running container, and each runs an image whose RepoDigests hold REF.
- * compose_down: the project's containers stopped and removed, by label, so it works whatever form the compose
- * file in the dir has (a swarm deploy taking over from compose finds a swarm-form file there).
+ * `<name> REF`: every service of ours has a running container in the project `project` (a shell word: a quoted
+ * name, or a "…$var…" the caller sets), and each runs an image whose RepoDigests hold REF. By the labels compose
+ * sets, as compose ps finds them, without starting the compose plugin (about 0.1 s) once per service.
  */
-function composeFunctions(spec: TargetSpec): string[] {
-    const services = spec.services.map((service) => shellQuote(validateServiceName(service))).join(" ");
-    const timeout = Math.trunc(spec.healthTimeoutSeconds);
-    const compose = composeCommand(composeProject(spec));
-    const projectFilter = shellQuote(`label=${composeLabels.project}=${composeProject(spec)}`);
+export function projectRunningFunction(name: string, project: string, services: string[]): string[] {
+    const quoted = services.map((service) => shellQuote(validateServiceName(service))).join(" ");
     return [
-        "compose_up() {",
-        `  timeout ${timeout + 30} ${compose} up -d --wait --wait-timeout ${timeout} --remove-orphans >&2`,
-        "}",
-        "compose_running() {",
-        `  for service in ${services}; do`,
-        // By the labels compose sets, as compose ps finds them, without starting the compose plugin (about
-        // 0.1 s) once per service.
-        `    ids=$(docker ps -q --filter ${projectFilter} --filter "label=${composeLabels.service}=$service") || return 1`,
+        `${name}() {`,
+        `  for service in ${quoted}; do`,
+        `    ids=$(docker ps -q --filter "label=${composeLabels.project}="${project} --filter "label=${composeLabels.service}=$service") || return 1`,
         "    [ -n \"$ids\" ] || return 1",
         "    for id in $ids; do",
         "      image=$(docker inspect --format '{{.Image}}' \"$id\") || return 1",
@@ -53,10 +44,57 @@ function composeFunctions(spec: TargetSpec): string[] {
         "    done",
         "  done",
         "}",
-        "compose_down() {",
-        `  ids=$(docker ps -aq --filter ${projectFilter}) || return 1`,
-        "  [ -z \"$ids\" ] || { docker stop $ids >/dev/null && docker rm -f $ids >/dev/null; }",
+    ];
+}
+
+/** Lines that stop and remove every container of the project `project` (a shell word), by label; `onFailure` when docker fails. */
+export function projectDown(project: string, onFailure = "return 1"): string[] {
+    return [
+        `ids=$(docker ps -aq --filter "label=${composeLabels.project}="${project}) || ${onFailure}`,
+        `[ -z "$ids" ] || { docker stop $ids >/dev/null && docker rm -f $ids >/dev/null; } || ${onFailure}`,
+    ];
+}
+
+/**
+ * compose_up: the compose file in the current dir up and healthy within the health timeout. compose_running REF:
+ * every service of ours runs REF. compose_down: the project's containers stopped and removed, by label, so it
+ * works whatever form the compose file in the dir has (a swarm deploy taking over from compose finds a swarm-form
+ * file there).
+ */
+function composeFunctions(spec: TargetSpec): string[] {
+    const timeout = Math.trunc(spec.healthTimeoutSeconds);
+    const project = shellQuote(composeProject(spec));
+    return [
+        "compose_up() {",
+        `  timeout ${timeout + 30} ${composeCommand(composeProject(spec))} up -d --wait --wait-timeout ${timeout} --remove-orphans >&2`,
         "}",
+        ...projectRunningFunction("compose_running", project, spec.services),
+        "compose_down() {",
+        ...projectDown(project).map((line) => `  ${line}`),
+        "}",
+    ];
+}
+
+/**
+ * Prints `service state image-id[ $suffixVariable]` per container of the ids in $ids, and adds their images to
+ * $images.
+ */
+export function containersObservation(suffixVariable?: string): string[] {
+    const tail = suffixVariable === undefined ? "" : `" $${suffixVariable}"`;
+    return [
+        "if [ -n \"$ids\" ]; then",
+        `  docker inspect --format '{{index .Config.Labels "${composeLabels.service}"}} {{.State.Status}} {{.Image}}'${tail} $ids`,
+        "  images=\"$images $(docker inspect --format '{{.Image}}' $ids)\"",
+        "fi",
+    ];
+}
+
+/** The images marker, then `image-id repo-digest…` per image of $images. */
+export function imagesObservation(markers: ObservationMarkers): string[] {
+    return [
+        `echo ${shellQuote(markers.images)}`,
+        "images=$(printf '%s\\n' $images | sort -u)",
+        "if [ -n \"$images\" ]; then docker image inspect --format '{{.Id}}{{range .RepoDigests}} {{.}}{{end}}' $images; fi",
     ];
 }
 
@@ -68,13 +106,10 @@ function composeObservation(location: AppLocation, markers: ObservationMarkers):
     return [
         `ids=$(docker ps -aq --filter ${shellQuote(`label=${composeLabels.project}=${composeProject(location)}`)})`,
         findLegacyContainers(location),
+        "ids=$(echo $ids $legacy)",
         "images=''",
-        "if [ -n \"$ids$legacy\" ]; then",
-        `  docker inspect --format '{{index .Config.Labels "${composeLabels.service}"}} {{.State.Status}} {{.Image}}' $ids $legacy`,
-        "  images=$(docker inspect --format '{{.Image}}' $ids $legacy | sort -u)",
-        "fi",
-        `echo ${shellQuote(markers.images)}`,
-        "if [ -n \"$images\" ]; then docker image inspect --format '{{.Id}}{{range .RepoDigests}} {{.}}{{end}}' $images; fi",
+        ...containersObservation(),
+        ...imagesObservation(markers),
     ];
 }
 

@@ -2,6 +2,7 @@
 // define every target's functions (an app may move between them), and cleanup reads what each keeps.
 import { InvalidValueError } from "../../model/invalid-value";
 import { composeTarget } from "./compose";
+import { proxiedTarget } from "./proxied";
 import { swarmTarget } from "./swarm";
 import { TargetController } from "./target";
 
@@ -9,6 +10,8 @@ import { TargetController } from "./target";
 export const defaultTarget: TargetController = composeTarget;
 
 const registered: Record<string, TargetController> = {};
+/** Targets the program chooses itself (the proxied one, for an app with proxy.port), never `iac:target`. */
+const implied = new Set<string>();
 
 /** Adds a target; returns what takes it away again (a test's stand-in target, once the test is done). */
 export function registerTarget(target: TargetController): () => void {
@@ -23,20 +26,23 @@ export function registerTarget(target: TargetController): () => void {
 }
 
 [composeTarget, swarmTarget].forEach(registerTarget);
+registerTarget(proxiedTarget);
+implied.add(proxiedTarget.name);
 
 /** Every registered target, the default first. */
 export function deployTargets(): TargetController[] {
     return Object.values(registered);
 }
 
+/** What `iac:target` may name. */
 export function targetNames(): string[] {
-    return Object.keys(registered);
+    return Object.keys(registered).filter((name) => !implied.has(name));
 }
 
 export function targetNamed(name: string): TargetController {
     const target = Object.hasOwn(registered, name) ? registered[name] : undefined;
     if (target === undefined) {
-        throw new InvalidValueError("deploy target", name, `expected ${targetNames().join(" or ")}`);
+        throw new InvalidValueError("deploy target", name, `expected ${Object.keys(registered).join(" or ")}`);
     }
     return target;
 }

@@ -4,6 +4,7 @@
 // and never compares its name; the registration (registry.ts) is the one list of targets.
 import type * as YAML from "yaml";
 import { AppLocation } from "../layout";
+import type { AppProxy } from "../proxy";
 
 /** What a target's shell knows of the deploy it takes part in. */
 export interface TargetSpec extends AppLocation {
@@ -12,12 +13,15 @@ export interface TargetSpec extends AppLocation {
     healthTimeoutSeconds: number;
     /** The registry needs credentials: the host has logged in to it for this deploy. */
     withRegistryAuth: boolean;
+    /** The app is served through the host's proxy (`<app>:proxy.port`). */
+    proxy?: AppProxy;
 }
 
 /** The markers observation prints its sections under (scripts.ts's observationMarkers). */
 export interface ObservationMarkers {
     images: string;
     services: string;
+    proxy: string;
 }
 
 /**
@@ -69,7 +73,8 @@ export interface TargetController {
 
     /**
      * Prints what runs the app: `service state image-id` per container or task, then the images marker and
-     * `image-id repo-digest…` per image, then optionally the services marker and `service spec-image replicas`.
+     * `image-id repo-digest…` per image, then optionally the services marker and `service spec-image replicas`,
+     * or the proxy marker and the app's route as the proxy holds it (proxy.ts's readProxyRoute).
      */
     observe(location: AppLocation, markers: ObservationMarkers): string[];
 
