@@ -410,6 +410,12 @@ export function parseWorkspace(name: string, entries: ConfigEntries, extraChecks
     for (const key of reader.keys()) {
         const namespace = key.split(":", 1)[0];
         if (namespaces.has(namespace) && !known.has(key)) {
+            const field = key.slice(namespace.length + 1);
+            if (namespace !== projectNamespace && field.startsWith("proxy.")) {
+                reader.problem(key, `set the proxy's fields with --path, which makes them one map: \`pulumi config rm ${key}\` then ` +
+                    `\`pulumi config set --path ${key} <value>\``);
+                continue;
+            }
             reader.problem(key, `unknown key; ${namespace === projectNamespace
                 ? `the project's keys are ${projectKeys.join(", ")}`
                 : `an app's keys are ${appKeys.join(", ")}`}`);

@@ -91,6 +91,10 @@ function environmentFileProblems(app: WorkspaceApp, decrypted: Map<string, Recor
     if (both.length > 0) {
         return [`${app.name}: ${both.join(", ")} set both in ${app.environmentFile} and in ${app.name}:environment: keep one`];
     }
+    if (app.proxy !== undefined && Object.hasOwn(environment, "PORT")) {
+        return [`${app.name}:environmentFile: ${app.environmentFile} sets PORT beside ${app.name}:proxy.port: behind the proxy the program ` +
+            "gives each colour its own PORT; remove it from the file"];
+    }
     decrypted.set(app.name, environment);
     return [];
 }

@@ -1,6 +1,7 @@
 // The proxy's image built from images/caddy and pushed to the test registry, for a workspace to pin as
 // iac:proxyImage; and requests to the admin API on the test host, for the tests' own checks and by-hand changes.
 import { execFileSync } from "child_process";
+import * as fs from "fs";
 import * as http from "http";
 import { ConfigMap } from "@pulumi/pulumi/automation";
 import { proxyAdminOf, proxyContainerName } from "../../components/remote/proxy-host";
@@ -18,7 +19,19 @@ export interface HostProxy {
     stop(): Promise<void>;
 }
 
+/**
+ * Caddy re-creates its SO_REUSEPORT listeners on every config change, and the kernel resets the connections queued
+ * on the one closed unless it migrates them to the new one: the host setting docs/zero-downtime.md asks for.
+ */
+export function migrateQueuedConnections(): void {
+    const setting = "/proc/sys/net/ipv4/tcp_migrate_req";
+    if (fs.readFileSync(setting, "utf8").trim() !== "1") {
+        fs.writeFileSync(setting, "1");
+    }
+}
+
 export function prepareHostProxy(env: DeployEnvironment): HostProxy {
+    migrateQueuedConnections();
     const image = buildProxyImage(env.dockerd.host, `${env.registry.address}/${proxyRepository}`);
     const socketPath = proxyAdminOf(env.ssh.deployRoot).socket;
     const request = (method: string, path: string, body?: string) => new Promise<{ status: number; body: string }>((resolve, reject) => {

@@ -197,6 +197,10 @@ export const proxiedTarget: TargetController = {
             "say \"pulling $ref\"",
             `(cd "$job" && ${colourCompose(spec, "blue", "pull --quiet")} >&2) || fail 'docker compose pull failed (is the registry reachable from this host?)'`,
             ...(spec.proxy === undefined ? [] : ensureProxyRunning({ deployRoot: spec.deployRoot, ref: spec.proxy.image })),
+            // Caddy re-creates its listeners on each config change; without this the kernel resets what was queued
+            // on the old one at that instant.
+            "[ \"$(cat /proc/sys/net/ipv4/tcp_migrate_req 2>/dev/null)\" = 1 ] || say 'warning: net.ipv4.tcp_migrate_req is not 1 on this host, " +
+                "so the switch may reset the few connections queued at that instant: set it (docs/zero-downtime.md, \"The host\")'",
         ];
     },
 
