@@ -52,6 +52,8 @@ export interface ObservedProxyRoute {
 /** Seconds between the proxy's active health checks, and how long one may take. */
 const healthIntervalSeconds = 1;
 const healthTimeoutSeconds = 2;
+/** How long a request waits for an upstream that can take it. */
+const retrySeconds = 5;
 
 export function validatePort(kind: string, value: number): number {
     if (!Number.isInteger(value) || value < 1 || value > 65535) {
@@ -108,9 +110,15 @@ export function proxyRoute(spec: ProxyRouteSpec): object {
         handle: [{
             handler: "reverse_proxy",
             upstreams: [{ dial: `127.0.0.1:${validatePort("colour port", spec.upstreamPort)}` }],
-            // Taken out of service by the proxy as soon as its health path fails; a new route's upstream counts as
-            // healthy until its first check (Caddy 2.11), which is why the switch checks the colour itself first.
-            health_checks: { active: { uri: healthPath, interval: `${healthIntervalSeconds}s`, timeout: `${healthTimeoutSeconds}s` } },
+            // Taken out of service by the proxy once its health path fails twice running (once could be a slow answer
+            // on a loaded host, and it is the only upstream); a new route's upstream counts as healthy until its first
+            // check (Caddy 2.11), which is why the switch checks the colour itself first.
+            health_checks: {
+                active: { uri: healthPath, interval: `${healthIntervalSeconds}s`, timeout: `${healthTimeoutSeconds}s`, fails: 2 },
+            },
+            // A request that finds no upstream to take it (out of service, or refusing for an instant) waits for one
+            // rather than failing at once, as Caddy advises for deploys without downtime.
+            load_balancing: { try_duration: `${retrySeconds}s`, try_interval: "250ms" },
         }],
         terminal: true,
     };
