@@ -223,17 +223,27 @@ export function readProxyRoute(location: AppLocation): string[] {
 
 /**
  * Removes the app's route; one already gone is not an error, nor is a proxy that does not answer (it serves
- * nothing). Runs `onFailure` when the proxy refuses.
+ * nothing; what to do once it runs again is said). A server of ours left without a route is removed too, so its
+ * port is free again: an app that leaves the proxy may serve on that port itself. Runs `onFailure` when the proxy
+ * refuses.
  */
 export function removeProxyRoute(location: AppLocation, onFailure = "exit 1"): string[] {
     const routeId = proxyRouteId(location);
+    const servers = "/config/apps/http/servers";
     return [
-        `if ! proxy_api DELETE ${shellQuote(`/id/${routeId}`)}; then`,
-        "  case $proxy_status in",
-        "    404) ;;",
-        `    000) say ${shellQuote(`the proxy does not answer, so its route ${routeId} could not be removed; it is removed when the app is next deployed or removed with the proxy running`)} ;;`,
-        `    *) say ${shellQuote(`the proxy refused removing route ${routeId}:`)} "$proxy_status $proxy_body"; ${onFailure} ;;`,
-        "  esac",
+        `if proxy_api DELETE ${shellQuote(`/id/${routeId}`)} || [ "$proxy_status" = 404 ]; then`,
+        // Our servers' ids are of our own grammar (proxyServerId): letters, digits and '-'.
+        `  if proxy_api GET ${servers}; then`,
+        `    for server in $(printf '%s' "$proxy_body" | grep -o '"iac-server-[a-z0-9-]*":' | tr -d '":'); do`,
+        `      proxy_api GET "${servers}/$server/routes" || continue`,
+        `      case $proxy_body in '[]'|null|'') proxy_api DELETE "${servers}/$server" || true ;; esac`,
+        "    done",
+        "  fi",
+        "elif [ \"$proxy_status\" = 000 ]; then",
+        `  say ${shellQuote(`the proxy does not answer, so its route ${routeId} was not removed: once it runs again, remove it ` +
+            `with curl --unix-socket <the proxy's admin socket> -X DELETE http://localhost/id/${routeId}`)}`,
+        "else",
+        `  say ${shellQuote(`the proxy refused removing route ${routeId}:`)} "$proxy_status $proxy_body"; ${onFailure}`,
         "fi",
     ];
 }

@@ -192,9 +192,11 @@ describe("zero-downtime deploys through the host's proxy, under the real Pulumi 
         await assertTruth(env.images.b.digest);
     });
 
-    it("destroys: the route and both colours are gone", async () => {
+    it("destroys: the route, its emptied server (the port is free again) and both colours are gone", async () => {
         await stack.destroy({ color: "never" });
         assert.strictEqual((await proxy.get(`/id/${proxyRouteId(location())}`)).status, 404);
+        assert.doesNotMatch((await proxy.get("/config/apps/http/servers")).body, /iac-server-/);
+        await assert.rejects(fetch(`http://127.0.0.1:${proxyPort}/`), "nothing listens on the proxy port");
         assert.deepStrictEqual(env.runningDigests(`${project}-blue`), []);
         assert.deepStrictEqual(env.runningDigests(`${project}-green`), []);
     });

@@ -166,6 +166,14 @@ describe("proxy switch, against a stand-in curl", () => {
         }
         assert.notStrictEqual(runWithStandInCurl(removeProxyRoute(location), ["\\n500"]).status, 0);
     });
+
+    it("removes a server of ours left without a route, freeing its port, and keeps one still in use", () => {
+        const servers = JSON.stringify({ "iac-server-127-0-0-1-8080": { routes: [] }, "iac-server-9090": { routes: [{}] }, other: { routes: [] } });
+        const result = runWithStandInCurl(removeProxyRoute(location), ["\\n200", `${servers}\\n200`, "[]\\n200", "\\n200", "[{}]\\n200"]);
+        assert.strictEqual(result.status, 0, result.stderr);
+        const deleted = result.requests.filter((request) => request.includes("-X DELETE")).map((request) => /http:\/\/localhost([^\s|]+)/.exec(request)?.[1]);
+        assert.deepStrictEqual(deleted, [`/id/${proxyRouteId(location)}`, "/config/apps/http/servers/iac-server-127-0-0-1-8080"]);
+    });
 });
 
 describe("proxy route read back", () => {
