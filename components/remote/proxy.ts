@@ -124,6 +124,17 @@ export function proxyRoute(spec: ProxyRouteSpec): object {
     };
 }
 
+/** JSON as Caddy gives a config back: object keys sorted, no spaces, `<>&` escaped (Go's encoding of a map). */
+export function canonicalJson(value: unknown): string {
+    if (Array.isArray(value)) {
+        return `[${value.map(canonicalJson).join(",")}]`;
+    }
+    if (typeof value === "object" && value !== null) {
+        return `{${Object.keys(value).sort().map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`).join(",")}}`;
+    }
+    return JSON.stringify(value).replace(/[<>&]/g, (character) => `\\u00${character.charCodeAt(0).toString(16)}`);
+}
+
 /** The server's JSON: plain HTTP (TLS is not managed here yet), no routes until an app's switch adds its own. */
 export function proxyServer(listen: ProxyListen): object {
     return { "@id": proxyServerId(listen), listen: [validateListen(listen)], routes: [], automatic_https: { disable: true } };

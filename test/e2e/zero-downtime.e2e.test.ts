@@ -170,6 +170,17 @@ describe("zero-downtime deploys through the host's proxy, under the real Pulumi 
         await assertTruth(env.images.a.digest);
     });
 
+    it("applies a changed health path to the route in place, without dropping a request or restarting the app", async () => {
+        const containers = docker("ps", "-q", "--no-trunc");
+        await stack.setConfig("hello-world:proxy.healthPath", { value: "/" }, true);
+        const { traffic } = await underTraffic(up);
+        assert.strictEqual(traffic.failed, 0, JSON.stringify(traffic));
+        assert.match((await proxy.get(`/id/${proxyRouteId(location())}`)).body, /"uri":"\/"/);
+        assert.strictEqual(docker("ps", "-q", "--no-trunc"), containers);
+        await assertTruth(env.images.a.digest);
+        assert.deepStrictEqual((await stack.outputs()).hostDrift.value["hello-world"], []);
+    });
+
     it("finishes a switch whose pulumi up was killed -9 with up --refresh", async () => {
         await setTag(env.images.b.tag);
         const run = testStack.cli(["up", "--yes", "--skip-preview"]);

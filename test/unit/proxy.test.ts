@@ -7,7 +7,7 @@ import * as os from "os";
 import * as path from "path";
 import { AppLocation, appDir } from "../../components/remote/layout";
 import {
-    PortAssignmentError, ProxyRouteSpec, ProxyUnreachableError, UnexpectedProxyRouteError, assignColourPorts, colourPorts,
+    PortAssignmentError, ProxyRouteSpec, ProxyUnreachableError, UnexpectedProxyRouteError, assignColourPorts, canonicalJson, colourPorts,
     parseProxyRoute, parsePortRange, proxyApiFunction, proxyRoute, proxyRouteAbsent, proxyRouteId, proxyServer,
     proxyServerId, readProxyRoute, removeProxyRoute, switchProxyRoute,
 } from "../../components/remote/proxy";
@@ -194,6 +194,13 @@ describe("proxy route read back", () => {
         const elsewhere = JSON.parse(JSON.stringify(proxyRoute(spec)));
         elsewhere.handle[0].upstreams[0].dial = "10.0.0.1:20001";
         assert.throws(() => parseProxyRoute(location, JSON.stringify(elsewhere)), UnexpectedProxyRouteError);
+    });
+});
+
+describe("canonicalJson", () => {
+    it("writes JSON as Caddy gives its config back: keys sorted at every depth, no spaces, <>& escaped as Go does", () => {
+        assert.strictEqual(canonicalJson({ b: 1, a: ["x&y", { d: null, c: "<>" }], e: true }),
+            '{"a":["x\\u0026y",{"c":"\\u003c\\u003e","d":null}],"b":1,"e":true}');
     });
 });
 

@@ -7,8 +7,8 @@
 import * as YAML from "yaml";
 import { AppLocation, composeLabels, composeProject, files } from "../layout";
 import {
-    AppProxy, ProxyRouteSpec, colourPortFreeCheck, proxyApiFunction, proxyRouteId, readProxyRoute, removeProxyRoute, switchProxyRoute,
-    validatePort,
+    AppProxy, ProxyRouteSpec, canonicalJson, colourPortFreeCheck, proxyApiFunction, proxyRoute, proxyRouteId, proxyServerId, readProxyRoute,
+    removeProxyRoute, switchProxyRoute, validatePort,
 } from "../proxy";
 import { ensureProxyRunning, proxyAdminOf } from "../proxy-host";
 import { shellQuote } from "../shell";
@@ -104,13 +104,18 @@ function proxiedFunctions(spec: TargetSpec): string[] {
     });
     // Builders whose ports are fixed when the text is built, one per colour, chosen by $next; in a subshell, as
     // they end with `exit` when they refuse.
-    const forNext = (lines: (colour: Colour) => string[]) => [
-        "  if [ \"$next\" = blue ]; then",
+    const forColourIn = (variable: string, lines: (colour: Colour) => string[]) => [
+        `  if [ "$${variable}" = blue ]; then`,
         "    (", ...lines("blue").map((line) => `      ${line}`), "    ) || return 1",
         "  else",
         "    (", ...lines("green").map((line) => `      ${line}`), "    ) || return 1",
         "  fi",
     ];
+    const forNext = (lines: (colour: Colour) => string[]) => forColourIn("next", lines);
+    // The route as the proxy gives it back (keys sorted), in the server of its listen address: what the deploy
+    // set. Anything else (a health path, host or port changed in config, or by hand) is set again.
+    const serverRoutes = `/id/${proxyServerId(proxy.listen)}/routes`;
+    const routeAsSet = (colour: Colour) => [`[ "$proxy_body" = ${shellQuote(canonicalJson(proxyRoute(route(colour))))} ]`];
     const colourHasContainers = (colour: string) => `[ -n "$(docker ps -aq --filter "label=${composeLabels.project}="${shellQuote(composeProject(spec))}"-${colour}")" ]`;
     return [
         ...common,
@@ -121,8 +126,16 @@ function proxiedFunctions(spec: TargetSpec): string[] {
         "proxied_live() {",
         ...liveColour(spec, proxy).map((line) => `  ${line}`),
         "}",
+        // Run right after proxied_live, whose answer ($proxy_body) it compares.
+        "proxied_route_as_set() {",
+        ...forColourIn("live", routeAsSet),
+        `  proxied_route_in_server`,
+        "}",
+        "proxied_route_in_server() {",
+        `  proxy_api GET ${shellQuote(serverRoutes)} && printf '%s' "$proxy_body" | grep -qF ${shellQuote(`"@id":"${proxyRouteId(spec)}"`)}`,
+        "}",
         "proxied_running() {",
-        "  proxied_live && [ -n \"$live\" ] && proxied_colour_running \"$live\" \"$1\" || return 1",
+        "  proxied_live && [ -n \"$live\" ] && proxied_route_as_set && proxied_colour_running \"$live\" \"$1\" || return 1",
         "  idle=blue; [ \"$live\" = green ] || idle=green",
         `  [ -z "$(docker ps -q --filter "label=${composeLabels.project}="${shellQuote(composeProject(spec))}"-$idle")" ]`,
         "}",
@@ -130,6 +143,14 @@ function proxiedFunctions(spec: TargetSpec): string[] {
         "  proxied_live || return 1",
         "  next=blue; [ \"$live\" != blue ] || next=green",
         "  if [ -n \"$live\" ] && proxied_colour_running \"$live\" \"$1\"; then",
+        "    if ! proxied_live || ! proxied_route_as_set; then",
+        "      say \"setting the proxy's route of the $live colour again, as the config has it\"",
+        // A route on another port moves to its server; one in its server is changed in place, never interrupted.
+        "      if ! proxied_route_in_server; then",
+        ...removeProxyRoute(spec, "return 1").map((line) => `        ${line}`),
+        "      fi",
+        ...forColourIn("live", (colour) => switchProxyRoute(route(colour))).map((line) => `    ${line}`),
+        "    fi",
         "    say \"$1 serves from the $live colour already; taking the $next colour down\"",
         "    colour=$next",
         ...projectDown(projectOfColour(spec)).map((line) => `    ${line}`),
