@@ -9,10 +9,10 @@
 // leaves behind.
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as http from "http";
 import * as os from "os";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
+import { printable } from "../components/model/printable";
 import { Workspace, readWorkspace } from "../components/model/workspace";
 import { proxyContainerName } from "../components/remote/proxy-host";
 import { AppRepository } from "./app-repository";
@@ -244,24 +244,16 @@ function servedUrl(dev: Workspace): { url: string; port: number } {
 }
 
 /** One GET of the page, as a visitor would: its status and title; anything but 200 fails the demo. */
-function fetchPage(url: string): Promise<{ status: number; title: string }> {
-    return new Promise((resolve, reject) => {
-        http.get(url, { timeout: 10_000 }, (res) => {
-            let body = "";
-            res.setEncoding("utf8");
-            res.on("data", (chunk: string) => (body += chunk));
-            res.on("end", () => {
-                const title = /<title>([^<]*)<\/title>/.exec(body)?.[1] ?? "";
-                if (res.statusCode !== 200) {
-                    reject(new Error(`GET ${url} answered ${res.statusCode}: ${body.slice(0, 200)}`));
-                } else {
-                    resolve({ status: res.statusCode, title });
-                }
-            });
-        }).on("timeout", function (this: http.ClientRequest) {
-            this.destroy(new Error(`GET ${url}: no answer within 10 s`));
-        }).on("error", (error) => reject(new Error(`GET ${url}: ${error.message}`)));
+async function fetchPage(url: string): Promise<{ status: number; title: string }> {
+    const page = await fetch(url, { signal: AbortSignal.timeout(10_000) }).catch((error: Error) => {
+        // fetch says only "fetch failed"; what failed (refused, reset) is its cause.
+        throw new Error(`GET ${url}: ${error.cause instanceof Error ? error.cause.message : error.message}`);
     });
+    const body = await page.text();
+    if (page.status !== 200) {
+        throw new Error(`GET ${url} answered ${page.status}: ${printable(body.slice(0, 200))}`);
+    }
+    return { status: page.status, title: printable(/<title>([^<]*)<\/title>/.exec(body)?.[1] ?? "") };
 }
 
 main().catch((error: Error) => {
