@@ -1,18 +1,24 @@
 // The main job on the local default: Registry v3, an SSH test host and dockerd on loopback, two versions of
-// hello-world built and pushed, `pulumi up` of the dev workspace, then what runs and how to roll back.
+// hello-world and the proxy's image (images/caddy) built and pushed, `pulumi up` of the dev workspace (hello-world
+// served through the host's proxy), then the URL it is served on, fetched once, and how to roll back.
 // The services keep running afterwards (stop them with `npm run demo -- --stop`). With `--team` the stack's
 // state lives in a PostgreSQL on loopback, as a team's shared store would (docs/team.md), instead of a file backend.
 // With `--swarm` the demo's dockerd is also a single-node swarm manager on loopback (local/swarm.ts) and the dev
-// workspace targets it (iac:target swarm: hello-world runs as a stack); `--stop`
-// leaves the swarm before stopping dockerd and removes what a swarm engine leaves behind.
+// workspace targets it (iac:target swarm: hello-world runs as a stack, on the proxy's port without the proxy, which
+// a swarm does not support yet); `--stop` leaves the swarm before stopping dockerd and removes what a swarm engine
+// leaves behind.
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
-import { readWorkspace } from "../components/model/workspace";
+import { printable } from "../components/model/printable";
+import { Workspace, readWorkspace } from "../components/model/workspace";
+import { proxyContainerName } from "../components/remote/proxy-host";
 import { AppRepository } from "./app-repository";
 import { startDockerd, unmountUnder } from "./dockerd";
 import { stopPid } from "./process";
+import { buildProxyImage, proxyImageSource } from "./proxy-image";
 import { startPostgres } from "./postgres";
 import { openWorkspace } from "./pulumi-workspace";
 import { startRegistry } from "./registry";
@@ -43,6 +49,8 @@ async function stopServices(): Promise<void> {
     if (engine?.swarm) {
         console.log(`demo: leaving the swarm of ${engine.dockerHost}`);
         leaveSwarm(engine.dockerHost);
+    } else if (engine) {
+        removeProxyContainer(engine.dockerHost);
     }
     if (fs.existsSync(servicesFile)) {
         await stopProcesses();
@@ -66,6 +74,19 @@ async function stopServices(): Promise<void> {
 }
 
 /**
+ * The proxy's container, while the demo's dockerd still runs (its dir, `<deployRoot>/.proxy`, goes with the deploy
+ * root). A dockerd that is gone already took it along: the demo says so and goes on stopping the rest.
+ */
+function removeProxyContainer(dockerHost: string): void {
+    const name = proxyContainerName(readWorkspace("dev", projectRoot).host.deployRoot);
+    console.log(`demo: removing the proxy container ${name}`);
+    const removed = spawnSync("docker", ["rm", "-f", name], { encoding: "utf8", env: { ...process.env, DOCKER_HOST: dockerHost } });
+    if (removed.status !== 0) {
+        console.log(`demo: could not remove ${name} (${removed.stderr.trim()}): it goes with the demo's dockerd`);
+    }
+}
+
+/**
  * The demo's host is new on every run (a fresh dockerd: what ran there is gone with the old one), so the dev
  * workspace's deploy root goes with it, as a new machine's would be empty: the app dirs an earlier demo left name a
  * stack whose state went with .demo, and the next deploy would rightly refuse them as another stack's. Only a root
@@ -76,7 +97,8 @@ function clearDemoDeployRoot(): void {
     if (root.startsWith(path.join(os.tmpdir(), path.sep))) {
         fs.rmSync(root, { recursive: true, force: true });
     } else {
-        console.log(`demo: leaving ${root} as it is (not under ${os.tmpdir()}): an app dir of an earlier demo there is refused as another stack's`);
+        console.log(`demo: leaving ${root} as it is (not under ${os.tmpdir()}): an app dir of an earlier demo there is refused as another stack's, ` +
+            "and its .proxy brings that demo's routes back");
     }
 }
 
@@ -154,6 +176,15 @@ async function main(): Promise<void> {
     for (const image of [first, second]) {
         console.log(`demo: ${registry.address}/${repository}:${image.tag} → ${image.digest} "${image.description}"`);
     }
+    const served = servedUrl(dev);
+    let proxyImage: string | undefined;
+    if (!swarm) {
+        step("building and pushing the proxy's image (images/caddy: the Caddy scripts/install-tools built)");
+        const proxyRepository = dev.proxy!.repository;
+        const proxy = buildProxyImage(dockerd.host, `${registry.address}/${proxyRepository}`, proxyImageSource(path.join(demoDir, "caddy-src")));
+        proxyImage = `${proxyRepository}:${proxy.tag}`;
+        console.log(`demo: ${registry.address}/${proxyImage} → ${proxy.digest}`);
+    }
 
     step(`pulumi up of the dev workspace with hello-world:tag ${second.tag}${swarm ? " (iac:target swarm)" : ""}`);
     const workDir = path.join(demoDir, "workspace");
@@ -164,13 +195,22 @@ async function main(): Promise<void> {
     await stack.setConfig("iac:sshPrivateKey", { value: ssh.privateKey, secret: true });
     await stack.setConfig("iac:sshHostKey", { value: ssh.hostKey });
     await stack.setConfig("hello-world:tag", { value: second.tag });
-    if (swarm) {
+    if (proxyImage) {
+        await stack.setConfig("iac:proxyImage", { value: proxyImage });
+    } else {
+        // A swarm has no proxy yet (docs/zero-downtime.md): hello-world listens on the proxy's port itself.
         await stack.setConfig("iac:target", { value: "swarm" });
+        await stack.removeConfig("hello-world:proxy");
+        await stack.setConfig("hello-world:environment.PORT", { value: String(served.port) }, true);
     }
     await stack.up({ color: "always", onOutput: (out) => process.stdout.write(out) });
 
     step("pulumi stack output overview");
     console.log((await stack.outputs()).overview.value);
+
+    step(`hello-world is served on ${served.url}${swarm ? " (by the swarm's task)" : " (by the proxy)"}`);
+    const page = await fetchPage(served.url);
+    console.log(`demo: GET ${served.url} → ${page.status} "${page.title}"`);
 
     const env = path.join(demoDir, "env");
     fs.writeFileSync(env, [
@@ -184,7 +224,7 @@ async function main(): Promise<void> {
     ].join("\n"));
     step("hello-world runs; roll back by config");
     console.log([
-        `  curl -s http://127.0.0.1:8080/            # the page shows version ${second.tag}`,
+        `  curl -s ${served.url}            # the page shows version ${second.tag}`,
         `  source ${path.relative(process.cwd(), env)}                     # pulumi, its state and the demo's workspace`,
         `  npm run images:overview -- dev ${repository} --identity ${path.relative(process.cwd(), ssh.privateKeyFile)}`,
         `  pulumi config set hello-world:tag ${first.tag}       # "initial deploy"`,
@@ -192,6 +232,28 @@ async function main(): Promise<void> {
         "  pulumi stack output overview",
         `  npm run demo -- --stop                       # ${swarm ? "leave the swarm, " : ""}stop the demo's dockerd, registry${team ? ", sshd and PostgreSQL" : " and sshd"}`,
     ].join("\n"));
+}
+
+/** Where hello-world answers: the proxy's address and port for it, as the dev workspace configures them. */
+function servedUrl(dev: Workspace): { url: string; port: number } {
+    const port = dev.apps.find((app) => app.name === "hello-world")?.proxy?.port;
+    if (port === undefined) {
+        throw new Error("Pulumi.dev.yaml sets no hello-world:proxy.port: the demo serves hello-world through the proxy");
+    }
+    return { url: `http://${dev.proxy?.address || "127.0.0.1"}:${port}/`, port };
+}
+
+/** One GET of the page, as a visitor would: its status and title; anything but 200 fails the demo. */
+async function fetchPage(url: string): Promise<{ status: number; title: string }> {
+    const page = await fetch(url, { signal: AbortSignal.timeout(10_000) }).catch((error: Error) => {
+        // fetch says only "fetch failed"; what failed (refused, reset) is its cause.
+        throw new Error(`GET ${url}: ${error.cause instanceof Error ? error.cause.message : error.message}`);
+    });
+    const body = await page.text();
+    if (page.status !== 200) {
+        throw new Error(`GET ${url} answered ${page.status}: ${printable(body.slice(0, 200))}`);
+    }
+    return { status: page.status, title: printable(/<title>([^<]*)<\/title>/.exec(body)?.[1] ?? "") };
 }
 
 main().catch((error: Error) => {

@@ -35,6 +35,14 @@ export function stackConfig(stack: string): Record<string, string> {
     };
 }
 
+/**
+ * The stack's config with its apps served directly, not through the host's proxy (Pulumi.dev.yaml serves hello-world
+ * through it): for what the proxy does not take, a swarm target or a PORT of the app's own.
+ */
+export function directStackConfig(stack: string): Record<string, string> {
+    return Object.fromEntries(Object.entries(stackConfig(stack)).filter(([key]) => !key.endsWith(":proxy")));
+}
+
 export function outputValue<T>(output: pulumi.Output<T>): Promise<T> {
     return new Promise((resolve) => output.apply((value) => resolve(value)));
 }

@@ -2,21 +2,24 @@
 import * as assert from "assert";
 import * as YAML from "yaml";
 import * as pulumi from "@pulumi/pulumi";
-import { digestOf, mockHostRecord, outputValue, runProgram, stackConfig } from "../helpers/mock-program";
+import { digestOf, directStackConfig, mockHostRecord, outputValue, runProgram, stackConfig } from "../helpers/mock-program";
 
 describe("the program under mocks", () => {
-    it("declares one ImageDigest per app of the dev workspace, from <app>:tag", async () => {
+    it("declares one ImageDigest per app of the dev workspace, from <app>:tag, and the proxy's it is served through", async () => {
         const config = stackConfig("dev");
         const { resources, exports } = await runProgram(config);
         const pinned = exports.pinned as Record<string, { digest: pulumi.Output<string> }>;
         await outputValue(pinned["hello-world"].digest);
         const images = resources.filter((r) => r.type === "pulumi-nodejs:dynamic/iac:ImageDigest");
-        assert.deepStrictEqual(images.map((r) => r.name), ["hello-world-image"]);
-        assert.strictEqual(images[0].inputs.tag, config["hello-world:tag"]);
-        assert.strictEqual(images[0].inputs.repository, config["hello-world:image"]);
-        assert.strictEqual(images[0].inputs.registry, config["iac:registry"]);
-        assert.strictEqual(images[0].inputs.insecure, true);
-        assert.strictEqual(images[0].inputs.digest, undefined);
+        assert.deepStrictEqual(images.map((r) => r.name).sort(), ["hello-world-image", "proxy-image"]);
+        const app = images.find((r) => r.name === "hello-world-image")!;
+        assert.strictEqual(app.inputs.tag, config["hello-world:tag"]);
+        assert.strictEqual(app.inputs.repository, config["hello-world:image"]);
+        assert.strictEqual(app.inputs.registry, config["iac:registry"]);
+        assert.strictEqual(app.inputs.insecure, true);
+        assert.strictEqual(app.inputs.digest, undefined);
+        const proxy = images.find((r) => r.name === "proxy-image")!;
+        assert.strictEqual(`${proxy.inputs.repository}:${proxy.inputs.tag}`, config["iac:proxyImage"]);
     });
 
     it("passes a configured digest instead of a tag", async () => {
@@ -78,15 +81,15 @@ describe("AppDeployment under mocks", () => {
     });
 
     it("deploys to a swarm when iac:target says so: the template in Swarm's form", async () => {
-        const config = { ...stackConfig("dev"), "iac:target": "swarm" };
+        const config = { ...directStackConfig("dev"), "iac:target": "swarm" };
         const compose = byName(await settle(await runProgram(config)))["hello-world-deploy"];
         assert.strictEqual(compose.inputs.target, "swarm");
         const rendered = YAML.parse(String(compose.inputs.compose));
         assert.deepStrictEqual(rendered.networks, { host: { external: true, name: "host" } });
         assert.strictEqual(rendered.services.web.deploy.update_config.failure_action, "rollback");
-        const defaults = byName(await settle(await runProgram(stackConfig("dev"))))["hello-world-deploy"];
+        const defaults = byName(await settle(await runProgram(directStackConfig("dev"))))["hello-world-deploy"];
         assert.strictEqual(defaults.inputs.target, "compose", "compose unless the workspace says otherwise");
-        await assert.rejects(runProgram({ ...stackConfig("dev"), "iac:target": "kubernetes" }),
+        await assert.rejects(runProgram({ ...directStackConfig("dev"), "iac:target": "kubernetes" }),
             /iac:target: expected compose or swarm, not "kubernetes"/);
     });
 

@@ -9,7 +9,7 @@ import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { getMonitor } from "@pulumi/pulumi/runtime/settings";
 import { HostDeployment } from "../../components/pulumi/host-deployment";
 import { loadWorkspaceConfig } from "../../components/pulumi/program-workspace";
-import { outputValue, stackConfig } from "../helpers/mock-program";
+import { directStackConfig, outputValue, stackConfig } from "../helpers/mock-program";
 
 /** A RegisterResource request as the engine receives it, secrets still marked. */
 interface RegisterRequest {
@@ -37,7 +37,7 @@ async function mockEngine(config: Record<string, string>): Promise<RegisterReque
 
 describe("the guards of an app's environment, each on its own", () => {
     it("the program reads the environment as a secret, whatever the stack file holds it as", async () => {
-        await mockEngine({ ...stackConfig("dev"), "hello-world:environment": JSON.stringify({ PORT: "8080" }) });
+        await mockEngine({ ...directStackConfig("dev"), "hello-world:environment": JSON.stringify({ PORT: "8080" }) });
         const [app] = loadWorkspaceConfig().apps;
         assert.deepStrictEqual(await outputValue(app.secretEnvironment), { PORT: "8080" });
         assert.strictEqual(await pulumi.isSecret(app.secretEnvironment), true);

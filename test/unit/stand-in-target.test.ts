@@ -15,7 +15,7 @@ import { driftOf, parseObservation } from "../../components/remote/observation";
 import { DeploySpec, buildObserveScript, buildRemoveScript } from "../../components/remote/scripts";
 import { registerTarget, targetNames } from "../../components/remote/targets/registry";
 import { TargetController } from "../../components/remote/targets/target";
-import { outputValue, runProgram, stackConfig } from "../helpers/mock-program";
+import { directStackConfig, outputValue, runProgram, stackConfig } from "../helpers/mock-program";
 
 /** Runs "whatever the compose file names" by writing the reference to a file of the app dir. */
 const standIn: TargetController = {
@@ -68,7 +68,7 @@ describe("a stand-in third target", () => {
 
     it("is offered by the config and deployed by the program's graph, then the host's phase records it, observes and removes it", async () => {
         const environment = { PORT: 8080, GREETING: "it's \"here\"" };
-        const config = { ...stackConfig("dev"), "iac:target": "standin", "hello-world:environment": JSON.stringify(environment) };
+        const config = { ...directStackConfig("dev"), "iac:target": "standin", "hello-world:environment": JSON.stringify(environment) };
         const program = await runProgram(config);
         await Promise.all(Object.values(program.exports.deployed as Record<string, pulumi.Output<unknown>>).map((d) => outputValue(d)));
         const deployment = program.resources.find((r) => r.type === "pulumi-nodejs:dynamic/iac:HostDeployment")!;
