@@ -46,12 +46,19 @@ function liveColour(location: AppLocation, proxy: AppProxy): string[] {
     ];
 }
 
-/** Lines that wait until the proxy has no request in flight to 127.0.0.1:$old_port, at most drainSeconds. */
+/**
+ * Lines that wait until no connection to 127.0.0.1:$old_port is established, at most drainSeconds: the old
+ * colour's requests in flight, which the proxy's previous config goes on serving after the switch. Caddy's own
+ * count of them (/reverse_proxy/upstreams) forgets an upstream as soon as the config that named it is replaced,
+ * while its requests still run; the kernel's table of connections (the proxy runs on the host's network) does not.
+ */
 function drainColour(): string[] {
     return [
+        "port_hex=$(printf ':%04X' \"$old_port\")",
+        // /proc/net/tcp*: the remote address is field 3 (hex address:port), the state field 4 (01: established).
+        "in_flight() { cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v port=\"$port_hex\" '$4 == \"01\" && substr($3, length($3) - 4) == port' | grep -c . || true; }",
         `end=$(( $(date +%s) + ${drainSeconds} ))`,
-        "while proxy_api GET /reverse_proxy/upstreams &&",
-        "  printf '%s' \"$proxy_body\" | grep -q \"\\\"address\\\":\\\"127.0.0.1:$old_port\\\",\\\"num_requests\\\":[1-9]\"; do",
+        "while [ \"$(in_flight)\" -gt 0 ]; do",
         `  [ "$(date +%s)" -lt "$end" ] || { say "requests to the old version were still in flight after ${drainSeconds} s: stopping it anyway"; break; }`,
         "  sleep 0.2",
         "done",
@@ -181,6 +188,7 @@ export const proxiedTarget: TargetController = {
         return [
             ...composeTarget.preflight(engineCheck),
             "  command -v curl >/dev/null 2>&1 || missing=\"$missing\n  - the curl command (it reaches the proxy's admin socket)\"",
+            "  command -v awk >/dev/null 2>&1 || missing=\"$missing\n  - the awk command (it counts the requests a switch drains)\"",
         ];
     },
 
