@@ -100,6 +100,8 @@ async function modeConfig(mode: Mode, env: DeployEnvironment, proxy: HostProxy |
         config: {
             ...rest,
             ...proxy!.stackConfig,
+            // An app dir is <deployRoot>/<org>/<app>: the proxy stack's hello-world needs a dir of its own.
+            "iac:org": { value: "bench-proxy" },
             "iac:proxyPorts": { value: `${colourBase}-${colourBase + 199}` },
             "iac:proxyAddress": { value: "127.0.0.1" },
             "hello-world:proxy.port": { value: String(port) },
@@ -108,7 +110,7 @@ async function modeConfig(mode: Mode, env: DeployEnvironment, proxy: HostProxy |
 }
 
 async function deploy(workspace: LocalWorkspace, env: DeployEnvironment, proxy: HostProxy | undefined, mode: Mode): Promise<Deployed> {
-    // One stack per mode: each is a workspace of its own on the host, with its own app dir.
+    // One stack per mode, each a workspace of its own on the host.
     const stack = await Stack.create(mode, workspace);
     const { config, port } = await modeConfig(mode, env, proxy);
     await stack.setAllConfig(config, true);
