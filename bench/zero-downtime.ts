@@ -69,19 +69,32 @@ function summary(mode: Mode, kind: Kind, deploys: DeployFigures[]): string {
         `pulumi up ${range(times, 2)} s (median ${median(times).toFixed(2)})`;
 }
 
-/** What the switch adds to a deploy: the proxy's median `pulumi up` against the direct one's, for one kind. */
+/**
+ * What the switch adds to a deploy, for one kind: the proxy's median `pulumi up` against the direct one's, and the
+ * median of each round's difference (the two deploys of a round ran back to back, under much the same load).
+ */
 function switchCost(kind: Kind, deploys: DeployFigures[]): string {
-    const medianOf = (mode: Mode) => median(deploys.filter((d) => d.mode === mode && d.kind === kind).map((d) => d.seconds));
-    const direct = medianOf("direct");
-    const proxied = medianOf("proxy");
-    return `bench: ${kind}s, median pulumi up: proxy ${proxied.toFixed(2)} s, direct ${direct.toFixed(2)} s: ` +
-        `${(proxied - direct).toFixed(2)} s more behind the proxy (×${(proxied / direct).toFixed(2)})`;
+    const of = (mode: Mode) => deploys.filter((d) => d.mode === mode && d.kind === kind);
+    const direct = median(of("direct").map((d) => d.seconds));
+    const proxied = median(of("proxy").map((d) => d.seconds));
+    const differences = of("proxy").map((p) => p.seconds - of("direct").find((d) => d.round === p.round)!.seconds);
+    const signed = (value: number) => `${value >= 0 ? "+" : ""}${value.toFixed(2)}`;
+    return `bench: ${kind}s, median pulumi up: proxy ${proxied.toFixed(2)} s, direct ${direct.toFixed(2)} s ` +
+        `(${signed(proxied - direct)} s, ×${(proxied / direct).toFixed(2)}); per round, proxy − direct: ` +
+        `${range(differences, 2)} s (median ${signed(median(differences))} s)`;
 }
 
-function table(deploys: DeployFigures[]): string {
-    const rows = deploys.map((d) => `| ${d.round} | ${d.kind} | ${d.mode} | ${d.seconds.toFixed(2)} s | ${d.sent} | ` +
-        `${failedText(d).replace(/ failed/, "")} | ${d.longestGapMs.toFixed(0)} ms | ${d.load.toFixed(1)} |`);
-    return ["| round | deploy | mode | `pulumi up` | requests | failed | longest gap | load |", "|---|---|---|---|---|---|---|---|", ...rows].join("\n");
+/** One row per round and kind, each mode's figures side by side: the like-for-like comparison. */
+function table(modes: Mode[], deploys: DeployFigures[]): string {
+    const cells = (d: DeployFigures) => `${d.seconds.toFixed(2)} s | ${d.sent} | ${failedText(d).replace(" failed", "")} | ${d.longestGapMs.toFixed(0)} ms`;
+    const header = ["round", "deploy", ...modes.flatMap((mode) => [`${mode}: \`pulumi up\``, "requests", "failed", "longest gap"]), "load"];
+    const rows: string[] = [];
+    for (const first of deploys.filter((d) => d.mode === modes[0])) {
+        const same = modes.map((mode) => deploys.find((d) => d.mode === mode && d.round === first.round && d.kind === first.kind)!);
+        const load = Math.max(...same.map((d) => d.load));
+        rows.push(`| ${first.round} | ${first.kind} | ${same.map(cells).join(" | ")} | ${load.toFixed(1)} |`);
+    }
+    return [`| ${header.join(" | ")} |`, `|${header.map(() => "---|").join("")}`, ...rows].join("\n");
 }
 
 const loadAverages = () => os.loadavg().map((load) => load.toFixed(1)).join(" ");
@@ -186,7 +199,7 @@ async function main(): Promise<void> {
             console.log(switchCost("rollback", deploys));
         }
         console.log(`bench: load averages at the end: ${loadAverages()}`);
-        console.log(table(deploys));
+        console.log(table(modes, deploys));
         for (const { stack } of deployed) {
             await stack.destroy();
         }
