@@ -426,7 +426,7 @@ export function phaseProcesses(dir: string): { pid: number; job: string }[] {
 }
 
 /** Every process whose session is `sid`'s (the field after the command name in /proc/PID/stat). */
-function sessionMembers(sid: number): number[] {
+export function sessionMembers(sid: number): number[] {
     return fs.readdirSync("/proc").filter((name) => /^\d+$/.test(name)).filter((pid) => {
         const stat = readProc(pid, "stat");
         return stat !== undefined && Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[3]) === sid;
@@ -587,9 +587,12 @@ class PlanRun {
         return (["blue", "green"] as const).find((colour) => this.proxied!.colours[colour] === port);
     }
 
-    /** Runs `work` under a client sending through the proxy's port (behind the proxy only) and notes what failed. */
+    /**
+     * Runs `work` under a client sending through the proxy's port and notes what failed: behind the proxy, once
+     * the app serves (before its first deploy every request would fail).
+     */
     async underTraffic<T>(work: () => Promise<T>): Promise<T> {
-        if (this.proxied === undefined) {
+        if (this.proxied === undefined || await this.servingColour() === undefined) {
             return work();
         }
         const traffic = startTraffic(`http://127.0.0.1:${this.proxied.port}/`);
