@@ -29,6 +29,16 @@ import { TrafficReport, startTraffic } from "../helpers/traffic";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Whether process `pid` exists and is no zombie (its state, after the command name in /proc/PID/stat, is not Z). */
+function alive(pid: string): boolean {
+    try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+    } catch {
+        return false;
+    }
+}
+
 /** A stack whose app serves through the host's proxy, and where. */
 interface Proxied { stack: TestStack; port: number; where: AppLocation; colours: ColourPorts }
 
@@ -36,6 +46,8 @@ describe("faults behind the host's proxy, under the real Pulumi engine (one scen
     this.timeout(900_000);
     let env: DeployEnvironment;
     let proxy: HostProxy;
+    /** The dockerd test removes the proxy itself, on the engine it restarted. */
+    let proxyRemoved = false;
     let dev: Proxied;
     let location: AppLocation;
     /** The version the config names and the last recovery left serving; each fault deploys the other one. */
@@ -136,7 +148,9 @@ describe("faults behind the host's proxy, under the real Pulumi engine (one scen
         try {
             await dev?.stack.remove();
         } finally {
-            await proxy?.stop();
+            if (!proxyRemoved) {
+                await proxy?.stop();
+            }
             await env?.stop();
         }
     });
@@ -291,6 +305,16 @@ describe("faults behind the host's proxy, under the real Pulumi engine (one scen
         assert.notStrictEqual(failed.status, 0);
         assert.match(failed.output, /run pulumi up --refresh/);
 
+        // The engine's containerd outlives it a moment, then stays a zombie that nothing on this test machine
+        // reaps: a dockerd started meanwhile finds its pid file, takes it for running and waits on a socket that
+        // is gone. Once it has exited, its pid file goes too, as a host's init would have it.
+        const containerdPidFile = path.join(env.dockerd.dir, "exec", "containerd", "containerd.pid");
+        const containerdPid = fs.readFileSync(containerdPidFile, "utf8").trim();
+        for (let waited = 0; alive(containerdPid); waited += 100) {
+            assert.ok(waited < 60_000, `the old containerd (pid ${containerdPid}) still runs a minute after dockerd was killed`);
+            await sleep(100);
+        }
+        fs.rmSync(containerdPidFile);
         const restarted = await startDockerd({ dir: env.dockerd.dir });
         try {
             const traffic = startTraffic(`http://127.0.0.1:${dev.port}/`);
@@ -302,7 +326,12 @@ describe("faults behind the host's proxy, under the real Pulumi engine (one scen
             await assertServes(dev, current);
             await dev.stack.remove();
         } finally {
-            await restarted.stop();
+            try {
+                await proxy.stop();
+                proxyRemoved = true;
+            } finally {
+                await restarted.stop();
+            }
         }
     });
 });
