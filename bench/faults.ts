@@ -7,6 +7,7 @@
 import { parseArgs } from "util";
 import { startDeployEnvironment } from "../test/helpers/deploy-environment";
 import { FaultHarnessFailure, Plan, describePlan, namedCases, planFromSeed, runPlan } from "../test/helpers/fault-harness";
+import { prepareHostProxy } from "../test/helpers/host-proxy";
 import { randomSeed } from "../test/helpers/prng";
 
 function plansToRun(): { plans: Plan[]; verbose: boolean } {
@@ -41,6 +42,8 @@ async function main(): Promise<void> {
     console.log(`bench:faults: ${plans.length} plan(s): ${plans.map((plan) => plan.name).join(", ")}`);
     const started = Date.now();
     const env = await startDeployEnvironment();
+    // The named cases include plans behind the host's proxy, which need its image in the environment's registry.
+    const proxy = plans.some((plan) => plan.proxied) ? prepareHostProxy(env) : undefined;
     console.log(`bench:faults: environment up in ${((Date.now() - started) / 1000).toFixed(0)} s`);
     const failures: FaultHarnessFailure[] = [];
     let firedTotal = 0;
@@ -48,7 +51,7 @@ async function main(): Promise<void> {
         for (const plan of plans) {
             console.log(`\n${plan.name} (re-run: ${plan.rerun}):\n${describePlan(plan)}`);
             try {
-                const result = await runPlan(env, plan, verbose ? (line) => console.log(`    ${line}`) : undefined);
+                const result = await runPlan(env, plan, verbose ? (line) => console.log(`    ${line}`) : undefined, proxy);
                 firedTotal += result.faultsFired;
                 console.log(`PASS ${plan.name}: ${result.faultsFired} fault(s) fired, ${result.seconds.toFixed(0)} s`);
             } catch (error) {
@@ -60,7 +63,11 @@ async function main(): Promise<void> {
             }
         }
     } finally {
-        await env.stop();
+        try {
+            await proxy?.stop();
+        } finally {
+            await env.stop();
+        }
     }
     const minutes = ((Date.now() - started) / 60_000).toFixed(1);
     console.log(`\nbench:faults: ${plans.length - failures.length} of ${plans.length} plan(s) held the invariant, ` +

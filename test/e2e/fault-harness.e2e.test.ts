@@ -2,13 +2,15 @@
 // deploy phase or the pulumi CLI, recovered as docs/faults.md says, the invariant checked after every step — what
 // runs == deploy-info.yml == the `deployed` output, or the command failed and said what to run next. The plans and
 // checks are in test/helpers/fault-harness.ts; this file picks which to run.
-//   default:                      the named cases (breaks issue 22 found, and since) and one fixed seed (5-6 minutes)
+//   default:                      the named cases (breaks issue 22 found, and since) and one fixed seed (15 minutes)
 //   IAC_FAULT_SEED=123            that seed alone (IAC_FAULT_STEPS=n for another step budget); "random" draws one
-//   IAC_FAULT_CASE=<name>         that named case alone
+//   IAC_FAULT_CASE=<name>         that named case alone (the proxied-* cases run the app behind the host's proxy)
+//   IAC_FAULT_PROXIED=1           with IAC_FAULT_SEED: the app behind the host's proxy, a client counting its answers
 //   IAC_FAULT_VERBOSE=1           print each plan's step list as it runs
 // Longer soaks: npm run bench:faults -- --seeds 20
 import { DeployEnvironment, startDeployEnvironment } from "../helpers/deploy-environment";
 import { Plan, defaultStepBudget, describePlan, namedCases, planFromSeed, runPlan } from "../helpers/fault-harness";
+import { HostProxy, prepareHostProxy } from "../helpers/host-proxy";
 import { randomSeed } from "../helpers/prng";
 
 /**
@@ -29,7 +31,7 @@ function selectedPlans(): Plan[] {
         if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
             throw new Error(`IAC_FAULT_SEED must be an integer in [0, 2^32) or "random", not ${seed}`);
         }
-        return [planFromSeed(value, steps)];
+        return [planFromSeed(value, steps, process.env.IAC_FAULT_PROXIED === "1")];
     }
     const name = process.env.IAC_FAULT_CASE;
     if (name !== undefined && name !== "") {
@@ -45,6 +47,7 @@ function selectedPlans(): Plan[] {
 describe("fault harness: seeded plans of operator steps and kill -9s under the real engine", function () {
     this.timeout(900_000);
     let env: DeployEnvironment;
+    let proxy: HostProxy | undefined;
     const plans = selectedPlans();
     const verbose = process.env.IAC_FAULT_VERBOSE === "1";
     if (plans.length === 1) {
@@ -54,9 +57,16 @@ describe("fault harness: seeded plans of operator steps and kill -9s under the r
 
     before(async () => {
         env = await startDeployEnvironment();
+        if (plans.some((plan) => plan.proxied)) {
+            proxy = prepareHostProxy(env);
+        }
     });
     after(async () => {
-        await env?.stop();
+        try {
+            await proxy?.stop();
+        } finally {
+            await env?.stop();
+        }
     });
 
     for (const plan of plans) {
@@ -64,8 +74,9 @@ describe("fault harness: seeded plans of operator steps and kill -9s under the r
             if (verbose) {
                 console.log(`${plan.name}:\n${describePlan(plan)}`);
             }
-            const result = await runPlan(env, plan, verbose ? (line) => console.log(`      ${line}`) : undefined);
-            console.log(`      ${plan.name}: ${plan.steps.length} steps, ${result.faultsFired} fault(s) fired, ${result.seconds.toFixed(0)} s`);
+            const result = await runPlan(env, plan, verbose ? (line) => console.log(`      ${line}`) : undefined, proxy);
+            const traffic = plan.proxied ? `, ${result.failedRequests} request(s) through the proxy failed` : "";
+            console.log(`      ${plan.name}: ${plan.steps.length} steps, ${result.faultsFired} fault(s) fired${traffic}, ${result.seconds.toFixed(0)} s`);
         });
     }
 });

@@ -9,17 +9,28 @@
 // A plan is drawn whole from a seed before it runs (planFromSeed), so the seed alone reproduces it; named plans
 // (namedCases) pin the breaks issue 22 found. Kill points by the job log's content are as reproducible as the
 // host's log; kill points by delay depend on this machine's speed, and say so in the step list.
+//
+// A plan may run the app behind the host's proxy (Plan.proxied): then "what runs" is what the colour the proxy's
+// route sends to runs, the other colour must run nothing once a command succeeded, and a client sends a request
+// every 20 ms through the proxy's port during each step, the failures noted in the step list.
 import { ChildProcess, execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { isDeepStrictEqual } from "util";
 import * as YAML from "yaml";
 import { AppLocation, appDir, composeProject } from "../../components/remote/layout";
+import { ColourPorts, colourPorts, proxyRouteId } from "../../components/remote/proxy";
+import { proxyContainerName } from "../../components/remote/proxy-host";
 import { BuiltImage } from "../../local/app-repository";
 import { freePort } from "../../local/sshd";
 import { DeployEnvironment } from "./deploy-environment";
+import { HostProxy } from "./host-proxy";
 import { Prng, prng } from "./prng";
 import { CliRun, TestStack, createTestStack } from "./pulumi-stack";
+import { startTraffic } from "./traffic";
+
+/** A plan's app behind the host's proxy: the proxy, the port it serves the app on, and the app's colour ports. */
+interface ProxiedApp { proxy: HostProxy; port: number; colours: ColourPorts }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Plans
@@ -32,10 +43,18 @@ export type DeployTarget = HealthyImage | "other";
 export type HandChange =
     | "stopContainer" | "removeContainer"
     | "editRecordDigest" | "deleteRecord" | "quoteRecordWorkspace"
-    | "composeUpOtherDigest" | "editComposeAndUp";
+    | "composeUpOtherDigest" | "editComposeAndUp"
+    | "removeProxy";
 const handChanges: readonly HandChange[] = [
     "stopContainer", "removeContainer", "editRecordDigest", "deleteRecord", "quoteRecordWorkspace",
     "composeUpOtherDigest", "editComposeAndUp",
+];
+/**
+ * Behind the proxy: the serving colour's containers stand for the app's, and the proxy container itself may go.
+ * A compose up by hand is left out: it would start a third project beside the colours, which no deploy owns.
+ */
+const proxiedHandChanges: readonly HandChange[] = [
+    "stopContainer", "removeContainer", "editRecordDigest", "deleteRecord", "quoteRecordWorkspace", "removeProxy",
 ];
 
 export type Op =
@@ -81,6 +100,8 @@ export interface Plan {
     steps: Step[];
     /** Named cases: what the case is about, for its test title and failure. */
     about?: string;
+    /** The app serves through the host's proxy (`hello-world:proxy.port`), a client counting its answers. */
+    proxied?: boolean;
 }
 
 export const testFile = "test/e2e/fault-harness.e2e.test.ts";
@@ -89,21 +110,25 @@ export const defaultStepBudget = 6;
 /** Operations that run `pulumi up`, and so can carry a fault. */
 const upOps = new Set<Op["kind"]>(["deploy", "rollback", "deployUnhealthy", "setHealthTimeout", "setEnvironment", "moveDeployRoot"]);
 
-function drawKillPoint(random: Prng, kind: FaultKind): KillPoint {
+/** Words the host's job log shows as a deploy goes: compose's own pull and health output, and the phase's. */
+const logWords = ["pulling", "starting", "Healthy", "Started"];
+/** Behind the proxy, also the route switch and the old colour's stop after its drain. */
+const proxiedLogWords = [...logWords, "the proxy sends", "stopping the"];
+
+function drawKillPoint(random: Prng, kind: FaultKind, proxied: boolean): KillPoint {
     return random.weighted<() => KillPoint>([
         [() => ({ after: "logLines", lines: random.int(0, 12) }), 4],
         [() => ({ after: "delay", ms: kind === "killCli" ? random.int(500, 12_000) : random.int(0, 5_000) }), 3],
-        // Words the host's job log shows as a deploy goes: compose's own pull and health output, and the phase's.
-        [() => ({ after: "logSays", text: random.pick(["pulling", "starting", "Healthy", "Started"]) }), 2],
+        [() => ({ after: "logSays", text: random.pick(proxied ? proxiedLogWords : logWords) }), 2],
     ])();
 }
 
-function drawFault(random: Prng): Fault {
+function drawFault(random: Prng, proxied: boolean): Fault {
     const kind = random.weighted<FaultKind>([["killPhase", 3], ["killPhaseSession", 2], ["killCli", 3]]);
-    return { kind, at: drawKillPoint(random, kind) };
+    return { kind, at: drawKillPoint(random, kind, proxied) };
 }
 
-function drawOp(random: Prng, first: boolean): Op {
+function drawOp(random: Prng, first: boolean, proxied: boolean): Op {
     if (first) {
         return { kind: "deploy", image: random.pick<HealthyImage>(["a", "b"]) };
     }
@@ -113,18 +138,21 @@ function drawOp(random: Prng, first: boolean): Op {
         [() => ({ kind: "deployUnhealthy" }), 2],
         [() => ({ kind: "setHealthTimeout", seconds: random.pick([10, 15, 25]) }), 1],
         [() => ({ kind: "setEnvironment", value: `v${random.int(1, 999)}` }), 1],
-        [() => ({ kind: "hand", change: random.pick(handChanges) }), 2],
+        [() => ({ kind: "hand", change: random.pick(proxied ? proxiedHandChanges : handChanges) }), 2],
     ])();
 }
 
-/** The whole plan of `seed`, drawn before anything runs: the same seed and budget give the same plan. */
-export function planFromSeed(seed: number, steps = defaultStepBudget): Plan {
+/**
+ * The whole plan of `seed`, drawn before anything runs: the same seed, budget and `proxied` give the same plan.
+ * `proxied`: the app behind the host's proxy.
+ */
+export function planFromSeed(seed: number, steps = defaultStepBudget, proxied = false): Plan {
     const random = prng(seed);
     const planned: Step[] = [];
     for (let i = 0; i < steps; i++) {
-        const op = drawOp(random, i === 0);
+        const op = drawOp(random, i === 0, proxied);
         // Drawn for every step, used or not, so one step's op never shifts the next step's draws.
-        const fault = drawFault(random);
+        const fault = drawFault(random, proxied);
         const faulty = random.chance(0.5);
         const recovery: Recovery = {
             config: random.pick(["keep", "revert"] as const), settleFirst: random.chance(0.5), refreshFirst: random.chance(0.3),
@@ -132,7 +160,9 @@ export function planFromSeed(seed: number, steps = defaultStepBudget): Plan {
         planned.push({ op, fault: upOps.has(op.kind) && faulty ? fault : undefined, recovery });
     }
     const budget = steps === defaultStepBudget ? "" : ` IAC_FAULT_STEPS=${steps}`;
-    return { name: `seed ${seed}`, rerun: `IAC_FAULT_SEED=${seed}${budget} npx mocha ${testFile}`, steps: planned };
+    return proxied
+        ? { name: `seed ${seed} behind the proxy`, rerun: `IAC_FAULT_SEED=${seed}${budget} IAC_FAULT_PROXIED=1 npx mocha ${testFile}`, steps: planned, proxied }
+        : { name: `seed ${seed}`, rerun: `IAC_FAULT_SEED=${seed}${budget} npx mocha ${testFile}`, steps: planned };
 }
 
 const plain: Recovery = { config: "keep", settleFirst: false, refreshFirst: false };
@@ -189,6 +219,36 @@ export const namedCases: Plan[] = ([
         steps: [
             { op: { kind: "deploy", image: "a" }, recovery: plain },
             { op: { kind: "moveDeployRoot" }, recovery: plain },
+        ],
+    },
+    {
+        name: "proxied-phase-killed-with-both-colours-up",
+        about: "behind the proxy: kill -9 of the host deploy phase once the new colour is healthy, before the switch",
+        proxied: true,
+        steps: [
+            { op: { kind: "deploy", image: "a" }, recovery: plain },
+            { op: { kind: "deploy", image: "b" }, fault: { kind: "killPhase", at: { after: "logSays", text: "Healthy" } }, recovery: plain },
+            { op: { kind: "rollback" }, fault: { kind: "killPhase", at: { after: "logSays", text: "the proxy sends" } }, recovery: reverting },
+        ],
+    },
+    {
+        name: "proxied-session-killed-while-the-old-colour-stops",
+        about: "behind the proxy: kill -9 of the phase's session as it stops the old colour, then of pulumi up right after a switch",
+        proxied: true,
+        steps: [
+            { op: { kind: "deploy", image: "a" }, recovery: plain },
+            { op: { kind: "deploy", image: "b" }, fault: { kind: "killPhaseSession", at: { after: "logSays", text: "stopping the" } }, recovery: plain },
+            { op: { kind: "deploy", image: "a" }, fault: { kind: "killCli", at: { after: "logSays", text: "the proxy sends" } }, recovery: plain },
+        ],
+    },
+    {
+        name: "proxied-proxy-removed-by-hand",
+        about: "behind the proxy: its container removed by hand, then a deploy of another version",
+        proxied: true,
+        steps: [
+            { op: { kind: "deploy", image: "a" }, recovery: plain },
+            { op: { kind: "hand", change: "removeProxy" }, recovery: plain },
+            { op: { kind: "deploy", image: "b" }, recovery: plain },
         ],
     },
 ] satisfies Omit<Plan, "rerun">[]).map((plan) => ({ ...plan, rerun: `IAC_FAULT_CASE=${plan.name} npx mocha ${testFile}` }));
@@ -250,8 +310,13 @@ export function describePlan(plan: Plan): string {
 // Observing the host, the record and the output
 
 interface Observation {
-    /** Per running container of the app's compose project, the digest its image was pulled by. */
+    /**
+     * Per running container of the app's compose project, the digest its image was pulled by; behind the proxy,
+     * of the colour its route sends to (none when the proxy has no route or does not answer).
+     */
     running: string[];
+    /** Behind the proxy: what the colour the route does not send to runs. */
+    idle?: string[];
     record: Record<string, unknown> | null;
     /** `pulumi stack output deployed` for the app; null when the stack has none. */
     output: unknown;
@@ -269,6 +334,9 @@ function disagreements(seen: Observation): string[] {
         problems.push(`deploy-info.yml names ${String(recorded)} but nothing of the app runs`);
     } else if (!seen.running.every((digest) => digest === recorded)) {
         problems.push(`the host runs ${seen.running.join(", ")} but deploy-info.yml names ${String(recorded)}`);
+    }
+    if (seen.idle !== undefined && seen.idle.length > 0) {
+        problems.push(`the colour the proxy does not send to runs ${seen.idle.join(", ")}`);
     }
     if (!isDeepStrictEqual(seen.output ?? null, seen.record)) {
         const outputDigest = (seen.output as { digest?: string } | null)?.digest;
@@ -358,7 +426,7 @@ export function phaseProcesses(dir: string): { pid: number; job: string }[] {
 }
 
 /** Every process whose session is `sid`'s (the field after the command name in /proc/PID/stat). */
-function sessionMembers(sid: number): number[] {
+export function sessionMembers(sid: number): number[] {
     return fs.readdirSync("/proc").filter((name) => /^\d+$/.test(name)).filter((pid) => {
         const stat = readProc(pid, "stat");
         return stat !== undefined && Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[3]) === sid;
@@ -478,20 +546,64 @@ class PlanRun {
     readonly log: string[] = [];
     faultsFired = 0;
 
+    /** Requests through the proxy that failed, over the whole plan. */
+    failedRequests = 0;
+
     private constructor(
         private readonly env: DeployEnvironment, readonly stack: TestStack, private location: AppLocation,
         private readonly otherLocations: AppLocation[], private readonly progress: (line: string) => void,
+        private readonly proxied?: ProxiedApp,
     ) {}
 
-    static async open(env: DeployEnvironment, org: string, progress: (line: string) => void): Promise<PlanRun> {
+    static async open(env: DeployEnvironment, org: string, progress: (line: string) => void, proxy?: HostProxy): Promise<PlanRun> {
         const location = { app: "hello-world", workspace: "dev", org, deployRoot: env.ssh.deployRoot };
+        const { ["hello-world:environment.PORT"]: _port, ...config } = env.stackConfig(env.images.a.tag);
+        const port = await freePort();
+        const range = { first: 20_000 + 2 * Math.floor(Math.random() * 10_000), count: 200 };
         const stack = await createTestStack("dev", {
-            ...env.stackConfig(env.images.a.tag),
+            ...config,
             "iac:org": { value: org },
-            "hello-world:environment.PORT": { value: String(await freePort()) },
+            ...(proxy === undefined ? { "hello-world:environment.PORT": { value: String(port) } } : {
+                ...proxy.stackConfig,
+                "iac:proxyPorts": { value: `${range.first}-${range.first + range.count - 1}` },
+                "iac:proxyAddress": { value: "127.0.0.1" },
+                "hello-world:proxy.port": { value: String(port) },
+            }),
             "hello-world:healthTimeout": { value: "12" },
         });
-        return new PlanRun(env, stack, location, [], progress);
+        const proxied = proxy === undefined ? undefined : { proxy, port, colours: colourPorts(range, appDir(location)) };
+        return new PlanRun(env, stack, location, [], progress, proxied);
+    }
+
+    /** The compose projects the app's containers belong to: its own, or behind the proxy its two colours'. */
+    private projects(where = this.location): string[] {
+        return this.proxied === undefined ? [composeProject(where)] : ["blue", "green"].map((colour) => `${composeProject(where)}-${colour}`);
+    }
+
+    /** Behind the proxy: the colour its route sends to, or undefined when it has none or does not answer. */
+    private async servingColour(): Promise<"blue" | "green" | undefined> {
+        const route = await this.proxied!.proxy.get(`/id/${proxyRouteId(this.location)}`).catch(() => undefined);
+        const port = Number(/"dial":"127\.0\.0\.1:(\d+)"/.exec(route?.status === 200 ? route.body : "")?.[1]);
+        return (["blue", "green"] as const).find((colour) => this.proxied!.colours[colour] === port);
+    }
+
+    /**
+     * Runs `work` under a client sending through the proxy's port and notes what failed: behind the proxy, once
+     * the app serves (before its first deploy every request would fail).
+     */
+    async underTraffic<T>(work: () => Promise<T>): Promise<T> {
+        if (this.proxied === undefined || await this.servingColour() === undefined) {
+            return work();
+        }
+        const traffic = startTraffic(`http://127.0.0.1:${this.proxied.port}/`);
+        try {
+            return await work();
+        } finally {
+            const seen = await traffic.stop();
+            this.failedRequests += seen.failed;
+            this.note(`   traffic through the proxy: ${seen.sent} requests, ${seen.failed} failed` +
+                `${seen.failed > 0 ? ` ${JSON.stringify(seen.failures)}` : ""}, longest gap ${Math.round(seen.longestGapMs)} ms`);
+        }
     }
 
     private get dir(): string {
@@ -540,7 +652,14 @@ class PlanRun {
         } else if (!/does not have output property/.test(outputs.output)) {
             throw new Broken(`pulumi stack output deployed failed:\n${excerpt(outputs.output)}`);
         }
-        return { running: this.env.runningDigests(composeProject(this.location)).sort(), record, output };
+        if (this.proxied === undefined) {
+            return { running: this.env.runningDigests(composeProject(this.location)).sort(), record, output };
+        }
+        const serving = await this.servingColour();
+        const [blue, green] = this.projects().map((project) => this.env.runningDigests(project).sort());
+        return serving === undefined
+            ? { running: [], idle: [...blue, ...green].sort(), record, output }
+            : { running: serving === "blue" ? blue : green, idle: serving === "blue" ? green : blue, record, output };
     }
 
     private describeSeen(seen: Observation): string {
@@ -549,7 +668,8 @@ class PlanRun {
             return key ? `${key}` : String(digest).slice(0, 19);
         };
         const output = (seen.output as { digest?: string } | null)?.digest;
-        return `runs [${seen.running.map(name).join(", ")}], record ${seen.record ? name(seen.record.digest) : "absent"}, output ${output ? name(output) : "absent"}`;
+        const idle = seen.idle === undefined ? "" : `, idle colour [${seen.idle.map(name).join(", ")}]`;
+        return `${seen.idle === undefined ? "runs" : "serves"} [${seen.running.map(name).join(", ")}]${idle}, record ${seen.record ? name(seen.record.digest) : "absent"}, output ${output ? name(output) : "absent"}`;
     }
 
     /** Host, record and output agree, and name the configured version: what a successful run must leave. */
@@ -719,7 +839,10 @@ class PlanRun {
     private async hand(change: HandChange, recovery: Recovery): Promise<void> {
         const project = composeProject(this.location);
         const recordFile = path.join(this.dir, "deploy-info.yml");
-        const ids = () => this.docker(["ps", "-q", "--filter", `label=com.docker.compose.project=${project}`]).split("\n").filter(Boolean);
+        // Behind the proxy, the containers of the colour that serves.
+        const serving = this.proxied === undefined ? undefined : await this.servingColour();
+        const ids = () => this.docker(["ps", "-q", "--filter", `label=com.docker.compose.project=${project}${serving ? `-${serving}` : ""}`])
+            .split("\n").filter(Boolean);
         const recordedDigest = fs.existsSync(recordFile) ? String(YAML.parse(fs.readFileSync(recordFile, "utf8"))?.digest) : undefined;
         const other = this.image(this.healthyByDigest(recordedDigest ?? "") === "a" ? "b" : "a");
         const rewrite = (file: string, from: RegExp, to: string): boolean => {
@@ -769,6 +892,10 @@ class PlanRun {
                     : `ran docker compose up -d of ${other.tag}'s digest from a file of its own`;
                 break;
             }
+            case "removeProxy":
+                this.docker(["rm", "-f", proxyContainerName(this.location.deployRoot)]);
+                did = "removed the proxy's container";
+                break;
         }
         const seen = await this.observe();
         const problems = disagreements(seen);
@@ -854,8 +981,8 @@ class PlanRun {
             await this.stack.remove();
             return undefined;
         } catch (error) {
-            for (const where of [this.location, ...this.otherLocations]) {
-                const ids = this.docker(["ps", "-aq", "--filter", `label=com.docker.compose.project=${composeProject(where)}`]).split("\n").filter(Boolean);
+            for (const project of [this.location, ...this.otherLocations].flatMap((where) => this.projects(where))) {
+                const ids = this.docker(["ps", "-aq", "--filter", `label=com.docker.compose.project=${project}`]).split("\n").filter(Boolean);
                 if (ids.length > 0) {
                     this.docker(["rm", "-f", ...ids]);
                 }
@@ -873,10 +1000,13 @@ let plansRun = 0;
  * host agrees changes nothing); throws a FaultHarnessFailure naming how to re-run it. `progress` sees each line of
  * the step list as it is written.
  */
-export async function runPlan(env: DeployEnvironment, plan: Plan, progress: (line: string) => void = () => undefined):
-    Promise<{ seconds: number; log: string[]; faultsFired: number }> {
+export async function runPlan(env: DeployEnvironment, plan: Plan, progress: (line: string) => void = () => undefined, proxy?: HostProxy):
+    Promise<{ seconds: number; log: string[]; faultsFired: number; failedRequests: number }> {
+    if (plan.proxied && proxy === undefined) {
+        throw new Error(`${plan.name} runs behind the proxy: give runPlan the environment's proxy (prepareHostProxy)`);
+    }
     const started = Date.now();
-    const run = await PlanRun.open(env, `fault-${process.pid}-${++plansRun}`, progress);
+    const run = await PlanRun.open(env, `fault-${process.pid}-${++plansRun}`, progress, plan.proxied ? proxy : undefined);
     let failure: FaultHarnessFailure | undefined;
     const fail = (index: number, error: unknown) => new FaultHarnessFailure(plan, index,
         error instanceof Broken ? error.message : `the harness itself failed: ${(error as Error).stack}`, run.log);
@@ -885,7 +1015,7 @@ export async function runPlan(env: DeployEnvironment, plan: Plan, progress: (lin
             const stepStarted = Date.now();
             run.note(`${index + 1}. ${describeStep(step)}`);
             try {
-                await run.step(step);
+                await run.underTraffic(() => run.step(step));
             } catch (error) {
                 failure = fail(index, error);
                 break;
@@ -908,5 +1038,5 @@ export async function runPlan(env: DeployEnvironment, plan: Plan, progress: (lin
     if (failure) {
         throw failure;
     }
-    return { seconds: (Date.now() - started) / 1000, log: run.log, faultsFired: run.faultsFired };
+    return { seconds: (Date.now() - started) / 1000, log: run.log, faultsFired: run.faultsFired, failedRequests: run.failedRequests };
 }
