@@ -16,6 +16,7 @@ import {
 } from "../registry/reference";
 import { ImageLabels } from "../registry/types";
 import { engineLog } from "./engine-log";
+import { sharedListing } from "./shared-listing";
 import { stamped } from "./interface-version";
 
 /** What a refresh found when the tag no longer points at the pinned digest. */
@@ -239,21 +240,34 @@ export function changedIdentity(olds: ImageDigestOutputs, news: ImageDigestInput
     return identityKeys.filter((key) => previous[key] !== next[key]);
 }
 
+/**
+ * The digest the tag points at now, null when it is gone, from the repository's listing: in a refresh the
+ * overview reads the same repository at the same moment, and the two share that one listing (./shared-listing),
+ * so the check costs no request of its own. One HEAD of the tag when that listing failed or could not read the
+ * tag's manifest, so its failure is said as a check of the tag alone says it.
+ */
+async function currentTagDigest(props: ImageDigestOutputs, tag: string): Promise<string | null> {
+    const rows = await sharedListing(props).catch(() => undefined);
+    const row = rows?.find((candidate) => candidate.tag === tag);
+    if (rows !== undefined && (row === undefined || row.digest !== null || row.unreadable === undefined)) {
+        return row?.digest ?? null;
+    }
+    try {
+        return await clientFor(props).resolveTag(props.repository, tag);
+    } catch (error) {
+        if (!(error instanceof TagNotFoundError)) {
+            throw error;
+        }
+        return null;
+    }
+}
+
 /** Looks at the tag again without moving the pin: a moved or deleted tag becomes `drift`. */
 export async function checkDrift(props: ImageDigestOutputs): Promise<TagDrift | null> {
     if (!props.tag) {
         return null;
     }
-    let currentDigest: string | null;
-    try {
-        currentDigest = await clientFor(props)
-            .resolveTag(props.repository, props.tag);
-    } catch (error) {
-        if (!(error instanceof TagNotFoundError)) {
-            throw error;
-        }
-        currentDigest = null;
-    }
+    const currentDigest = await currentTagDigest(props, props.tag);
     return currentDigest === props.digest
         ? null
         : { tag: props.tag, pinnedDigest: props.digest, currentDigest, checkedAt: new Date().toISOString() };
