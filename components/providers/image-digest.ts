@@ -10,13 +10,13 @@ import { changedAccessKeys, registryAccessFields, registryAccessOf } from "../ac
 import { registryClient } from "../access/registry-client";
 import { DigestCache } from "../registry/cache";
 import { RegistryClient, defaultPlatform } from "../registry/client";
-import { DigestMismatchError, TagNotFoundError } from "../registry/errors";
+import { DigestMismatchError } from "../registry/errors";
 import {
     parsePlatform, pinnedRef, validateDigest, validateRegistry, validateRepository, validateTag,
 } from "../registry/reference";
 import { ImageLabels } from "../registry/types";
 import { engineLog } from "./engine-log";
-import { sharedListing } from "./shared-listing";
+import { listingInFlight, sharedTagDigest } from "./shared-registry-reads";
 import { stamped } from "./interface-version";
 
 /** What a refresh found when the tag no longer points at the pinned digest. */
@@ -241,25 +241,18 @@ export function changedIdentity(olds: ImageDigestOutputs, news: ImageDigestInput
 }
 
 /**
- * The digest the tag points at now, null when it is gone, from the repository's listing: in a refresh the
- * overview reads the same repository at the same moment, and the two share that one listing (./shared-listing),
- * so the check costs no request of its own. One HEAD of the tag when that listing failed or could not read the
- * tag's manifest, so its failure is said as a check of the tag alone says it.
+ * The digest the tag points at now, null when it is gone: from the repository's listing when one is under way
+ * (an overview of the same repository read in the same refresh), else one HEAD of the tag, shared by the pins on
+ * that tag read at the same time (./shared-registry-reads). The HEAD too when that listing failed or could not
+ * read the tag's manifest, so its failure is said as a check of the tag alone says it.
  */
 async function currentTagDigest(props: ImageDigestOutputs, tag: string): Promise<string | null> {
-    const rows = await sharedListing(props).catch(() => undefined);
+    const rows = await listingInFlight(props)?.catch(() => undefined);
     const row = rows?.find((candidate) => candidate.tag === tag);
     if (rows !== undefined && (row === undefined || row.digest !== null || row.unreadable === undefined)) {
         return row?.digest ?? null;
     }
-    try {
-        return await clientFor(props).resolveTag(props.repository, tag);
-    } catch (error) {
-        if (!(error instanceof TagNotFoundError)) {
-            throw error;
-        }
-        return null;
-    }
+    return sharedTagDigest(props, tag);
 }
 
 /** Looks at the tag again without moving the pin: a moved or deleted tag becomes `drift`. */

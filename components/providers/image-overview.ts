@@ -5,7 +5,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { registryAccessKeys } from "../access/registry-access";
 import { ImageOverviewInputs, ImageOverviewOutputs, listOverview } from "../model/overview-listing";
 import { stamped } from "./interface-version";
-import { sharedListing } from "./shared-listing";
+import { sharedListing } from "./shared-registry-reads";
 
 /** A change of any of these lists again; the registry access whole, so a refresh never uses stale credentials. */
 const listingKeys = [...registryAccessKeys, "repository", "deployedDigest", "deployedTag"] as const;
