@@ -17,7 +17,7 @@ import { median, stateBytes } from "./pulumi-cli";
 import { freePort } from "../local/sshd";
 import { DeployEnvironment, repository, startDeployEnvironment } from "../test/helpers/deploy-environment";
 
-const commands = ["first up", "no-op up", "tag change of one app", "preview, nothing changed", "refresh", "destroy"] as const;
+const commands = ["first up", "no-op up", "tag change of one app", "preview, nothing changed", "refresh", "refresh, --skip-preview", "destroy"] as const;
 type Command = typeof commands[number];
 
 interface Cost {
@@ -119,7 +119,10 @@ async function main(): Promise<void> {
                     await run("preview, nothing changed", ["preview"]);
                     await stack.setConfig(`${apps[0]}:tag`, { value: env.images.b.tag });
                     await run("tag change of one app", ["up", "--yes", "--skip-preview"]);
+                    // `--yes` runs Pulumi's preview pass first, an engine run of its own that reads every resource
+                    // too; `--skip-preview` is the refresh alone.
                     await run("refresh", ["refresh", "--yes"]);
+                    await run("refresh, --skip-preview", ["refresh", "--yes", "--skip-preview"]);
                     await run("destroy", ["destroy", "--yes", "--skip-preview"]);
                 }
                 results.set(size, costs);

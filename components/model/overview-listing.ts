@@ -37,12 +37,23 @@ function movedOff(row: TagRow, deployedDigest: string | null): boolean {
     return row.digest !== deployedDigest && !(row.unreadable !== undefined && row.digest === null);
 }
 
-/** Lists the repository, newest first (by the exact created label), marking the deployed digest. */
-export async function listOverview(inputs: ImageOverviewInputs): Promise<ImageOverviewOutputs> {
-    const access = registryAccessOf(inputs);
-    const client = registryClient(access, new DigestCache(inputs.cacheDir));
-    const platform = access.platform;
-    const listed = await listRepositoryTags(client, inputs.repository, { platform, unreadableAsRows: true });
+/** What is listed, and how: the registry access, the repository, the digest cache. */
+export type ListingInputs = Pick<ImageOverviewInputs, keyof RegistryAccessFields | "repository" | "cacheDir">;
+
+const clientOf = (inputs: ListingInputs) => registryClient(registryAccessOf(inputs), new DigestCache(inputs.cacheDir));
+
+/** Every tag of the repository as the overview shows it: an image that cannot be read is a row saying why. */
+export function listOverviewTags(inputs: ListingInputs): Promise<TagRow[]> {
+    return listRepositoryTags(clientOf(inputs), inputs.repository, { platform: registryAccessOf(inputs).platform, unreadableAsRows: true });
+}
+
+/**
+ * Lists the repository, newest first (by the exact created label), marking the deployed digest. `listTags` is
+ * where the rows come from (a provider shares one listing between the readers of a repository).
+ */
+export async function listOverview(inputs: ImageOverviewInputs, listTags = listOverviewTags): Promise<ImageOverviewOutputs> {
+    const platform = registryAccessOf(inputs).platform;
+    const listed = await listTags(inputs);
     const rows: OverviewRow[] = listed.map((row) => ({
         ...row,
         deployed: row.digest !== null && row.digest === inputs.deployedDigest,
@@ -51,7 +62,7 @@ export async function listOverview(inputs: ImageOverviewInputs): Promise<ImageOv
     const deployed = inputs.deployedDigest;
     if (deployed && !rows.some((row) => row.deployed)) {
         // Deleted from the registry is possible too (it keeps running); then its labels are unknown.
-        const labels = await client.imageMetadata(inputs.repository, deployed, platform)
+        const labels = await clientOf(inputs).imageMetadata(inputs.repository, deployed, platform)
             .catch(() => ({ description: null, created: null, revision: null, source: null }));
         rows.push({ repository: inputs.repository, tag: "", digest: deployed, ...labels, deployed: true, untagged: true });
     }

@@ -10,12 +10,13 @@ import { changedAccessKeys, registryAccessFields, registryAccessOf } from "../ac
 import { registryClient } from "../access/registry-client";
 import { DigestCache } from "../registry/cache";
 import { RegistryClient, defaultPlatform } from "../registry/client";
-import { DigestMismatchError, TagNotFoundError } from "../registry/errors";
+import { DigestMismatchError } from "../registry/errors";
 import {
     parsePlatform, pinnedRef, validateDigest, validateRegistry, validateRepository, validateTag,
 } from "../registry/reference";
 import { ImageLabels } from "../registry/types";
 import { engineLog } from "./engine-log";
+import { listingInFlight, sharedTagDigest } from "./shared-registry-reads";
 import { stamped } from "./interface-version";
 
 /** What a refresh found when the tag no longer points at the pinned digest. */
@@ -239,21 +240,27 @@ export function changedIdentity(olds: ImageDigestOutputs, news: ImageDigestInput
     return identityKeys.filter((key) => previous[key] !== next[key]);
 }
 
+/**
+ * The digest the tag points at now, null when it is gone: from the repository's listing when one is under way
+ * (an overview of the same repository read in the same refresh), else one HEAD of the tag, shared by the pins on
+ * that tag read at the same time (./shared-registry-reads). The HEAD too when that listing failed or could not
+ * read the tag's manifest, so its failure is said as a check of the tag alone says it.
+ */
+async function currentTagDigest(props: ImageDigestOutputs, tag: string): Promise<string | null> {
+    const rows = await listingInFlight(props)?.catch(() => undefined);
+    const row = rows?.find((candidate) => candidate.tag === tag);
+    if (rows !== undefined && (row === undefined || row.digest !== null || row.unreadable === undefined)) {
+        return row?.digest ?? null;
+    }
+    return sharedTagDigest(props, tag);
+}
+
 /** Looks at the tag again without moving the pin: a moved or deleted tag becomes `drift`. */
 export async function checkDrift(props: ImageDigestOutputs): Promise<TagDrift | null> {
     if (!props.tag) {
         return null;
     }
-    let currentDigest: string | null;
-    try {
-        currentDigest = await clientFor(props)
-            .resolveTag(props.repository, props.tag);
-    } catch (error) {
-        if (!(error instanceof TagNotFoundError)) {
-            throw error;
-        }
-        currentDigest = null;
-    }
+    const currentDigest = await currentTagDigest(props, props.tag);
     return currentDigest === props.digest
         ? null
         : { tag: props.tag, pinnedDigest: props.digest, currentDigest, checkedAt: new Date().toISOString() };

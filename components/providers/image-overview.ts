@@ -5,6 +5,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { registryAccessKeys } from "../access/registry-access";
 import { ImageOverviewInputs, ImageOverviewOutputs, listOverview } from "../model/overview-listing";
 import { stamped } from "./interface-version";
+import { sharedListing } from "./shared-registry-reads";
 
 /** A change of any of these lists again; the registry access whole, so a refresh never uses stale credentials. */
 const listingKeys = [...registryAccessKeys, "repository", "deployedDigest", "deployedTag"] as const;
@@ -15,15 +16,15 @@ export const imageOverviewProvider: pulumi.dynamic.ResourceProvider<ImageOvervie
         return { changes: changed, replaces: [], deleteBeforeReplace: false };
     },
     async create(inputs) {
-        return { id: `${inputs.registry}/${inputs.repository}`, outs: await listOverview(inputs) };
+        return { id: `${inputs.registry}/${inputs.repository}`, outs: await listOverview(inputs, sharedListing) };
     },
     async update(_id, _olds, news) {
-        return { outs: await listOverview(news) };
+        return { outs: await listOverview(news, sharedListing) };
     },
     async read(id, props) {
         if (!props) {
             throw new Error(`ImageOverview ${id} cannot be imported: it is declared by the program`);
         }
-        return { id, props: await listOverview(props) };
+        return { id, props: await listOverview(props, sharedListing) };
     },
 });
