@@ -60,8 +60,8 @@ describe("zero-downtime deploys through the host's proxy, under the real Pulumi 
     const client = () => startTraffic(`http://127.0.0.1:${proxyPort}/`, { timeoutMs: 20_000 });
     /**
      * No request refused, answered with an error or timed out. One reset per deploy is let through, and printed: the
-     * residual of issue 24 (about 1 in 9,000 requests around switches on this machine, docs/zero-downtime.md), whose
-     * cause is not found yet; more than one fails.
+     * residual of issue 24 (about 1 in 9,000 requests around switches on this machine), a connection Caddy's config
+     * change closes without an answer (docs/zero-downtime.md); more than one fails.
      */
     const assertNoneDropped = (traffic: TrafficReport) => {
         const { ECONNRESET: resets = 0, ...others } = traffic.failures;
