@@ -9,7 +9,7 @@ import { validateProjectPath } from "./sops-environment";
 import { projectRoot } from "./project-root";
 import { parsePlatform, parseRepositoryReference, validateDigest, validateHost, validateRegistry, validateRepository, validateTag } from "../registry/reference";
 import { AppLocation, DeployTarget, appDir, appNamePattern, validateAbsolutePath, validateName } from "../remote/layout";
-import { ColourPorts, PortRange, assignColourPorts, parsePortRange, proxyServerId, validateHealthPath, validateHostName } from "../remote/proxy";
+import { ColourPorts, PortRange, assignColourPorts, parsePortRange, validateHealthPath, validateHostName, validateListenAddress } from "../remote/proxy";
 import { hostKeyPattern } from "../remote/ssh";
 import { defaultTarget, targetNames } from "../remote/targets/registry";
 
@@ -322,7 +322,7 @@ function parseProxy(reader: EntryReader, host: WorkspaceHost, apps: WorkspaceApp
     const ports = reader.check("iac:proxyPorts", () => parsePortRange(reader.text("iac:proxyPorts")!));
     const address = reader.text("iac:proxyAddress");
     if (address !== undefined) {
-        reader.check("iac:proxyAddress", () => proxyServerId({ port: 1, address }));
+        reader.check("iac:proxyAddress", () => validateListenAddress(address));
     }
     const colours = ports === undefined ? undefined : reader.check("iac:proxyPorts", () => assignColourPorts(ports, proxied.map((app) => ({
         app: app.name, dir: appDir({ app: app.name, workspace, org: host.org, deployRoot: host.deployRoot }), proxyPort: app.proxy!.port,

@@ -79,16 +79,18 @@ export function validateHostName(value: string): string {
     return value;
 }
 
+/** The address the proxy binds (`iac:proxyAddress`): a literal IPv4 address. */
+export function validateListenAddress(address: string): string {
+    const octets = address.split(".");
+    if (octets.length !== 4 || !octets.every((octet) => /^(?:0|[1-9][0-9]{0,2})$/.test(octet) && Number(octet) <= 255)) {
+        throw new InvalidValueError("proxy listen address", address, "expected an IPv4 address such as 127.0.0.1");
+    }
+    return address;
+}
+
 function validateListen(listen: ProxyListen): string {
     const port = validatePort("proxy port", listen.port);
-    if (listen.address === undefined) {
-        return `:${port}`;
-    }
-    const octets = listen.address.split(".");
-    if (octets.length !== 4 || !octets.every((octet) => /^(?:0|[1-9][0-9]{0,2})$/.test(octet) && Number(octet) <= 255)) {
-        throw new InvalidValueError("proxy listen address", listen.address, "expected an IPv4 address such as 127.0.0.1");
-    }
-    return `${listen.address}:${port}`;
+    return listen.address === undefined ? `:${port}` : `${validateListenAddress(listen.address)}:${port}`;
 }
 
 /** The route's `@id`: from the app dir, as the compose project is, so two workspaces' routes never share one. */

@@ -26,6 +26,11 @@ const drainSeconds = 30;
 /** A shell word naming the project of the colour in $colour. */
 const projectOfColour = (location: AppLocation) => `${shellQuote(composeProject(location))}"-$colour"`;
 
+/** `docker ps` of the containers of the colour named by the shell word `colour`: running ones, or with `-a` every one. */
+function colourContainers(location: AppLocation, colour: string, flags: "-q" | "-aq"): string {
+    return `docker ps ${flags} --filter "label=${composeLabels.project}="${shellQuote(composeProject(location))}"-"${colour}`;
+}
+
 /**
  * Lines that set $live to the colour the proxy's route sends traffic to (empty when there is no route, or it
  * names neither colour's port), or return 1 saying the proxy could not be read.
@@ -109,8 +114,8 @@ function proxiedFunctions(spec: TargetSpec): string[] {
     const route = (colour: Colour): ProxyRouteSpec => ({
         ...spec, listen: proxy.listen, hostName: proxy.hostName, healthPath: proxy.healthPath, upstreamPort: proxy.colours[colour],
     });
-    // Builders whose ports are fixed when the text is built, one per colour, chosen by $next; in a subshell, as
-    // they end with `exit` when they refuse.
+    // Builders whose ports are fixed when the text is built, one per colour, chosen by the colour in $variable; in
+    // a subshell, as they end with `exit` when they refuse.
     const forColourIn = (variable: string, lines: (colour: Colour) => string[]) => [
         `  if [ "$${variable}" = blue ]; then`,
         "    (", ...lines("blue").map((line) => `      ${line}`), "    ) || return 1",
@@ -123,7 +128,6 @@ function proxiedFunctions(spec: TargetSpec): string[] {
     // set. Anything else (a health path, host or port changed in config, or by hand) is set again.
     const serverRoutes = `/id/${proxyServerId(proxy.listen)}/routes`;
     const routeAsSet = (colour: Colour) => [`[ "$proxy_body" = ${shellQuote(canonicalJson(proxyRoute(route(colour))))} ]`];
-    const colourHasContainers = (colour: string) => `[ -n "$(docker ps -aq --filter "label=${composeLabels.project}="${shellQuote(composeProject(spec))}"-${colour}")" ]`;
     return [
         ...common,
         `proxied_port() { case $1 in blue) echo ${validatePort("colour port", proxy.colours.blue)} ;; ` +
@@ -144,13 +148,14 @@ function proxiedFunctions(spec: TargetSpec): string[] {
         "proxied_running() {",
         "  proxied_live && [ -n \"$live\" ] && proxied_route_as_set && proxied_colour_running \"$live\" \"$1\" || return 1",
         "  idle=blue; [ \"$live\" = green ] || idle=green",
-        `  [ -z "$(docker ps -q --filter "label=${composeLabels.project}="${shellQuote(composeProject(spec))}"-$idle")" ]`,
+        `  [ -z "$(${colourContainers(spec, "\"$idle\"", "-q")})" ]`,
         "}",
         "proxied_up() {",
         "  proxied_live || return 1",
         "  next=blue; [ \"$live\" != blue ] || next=green",
+        // proxied_colour_running asks docker only: $proxy_body is still proxied_live's answer, as proxied_route_as_set needs.
         "  if [ -n \"$live\" ] && proxied_colour_running \"$live\" \"$1\"; then",
-        "    if ! proxied_live || ! proxied_route_as_set; then",
+        "    if ! proxied_route_as_set; then",
         "      say \"setting the proxy's route of the $live colour again, as the config has it\"",
         // A route on another port moves to its server; one in its server is changed in place, never interrupted.
         "      if ! proxied_route_in_server; then",
@@ -164,7 +169,7 @@ function proxiedFunctions(spec: TargetSpec): string[] {
         "    return 0",
         "  fi",
         // A port held by anything but this colour's own containers is never taken over.
-        `  if ! ${colourHasContainers("$next")}; then`,
+        `  if [ -z "$(${colourContainers(spec, "\"$next\"", "-aq")})" ]; then`,
         ...forNext((colour) => colourPortFreeCheck(proxy.colours[colour])).map((line) => `  ${line}`),
         "  fi",
         "  say \"starting $1 as the $next colour on 127.0.0.1:$(proxied_port \"$next\"), beside the serving one\"",
@@ -254,7 +259,7 @@ export const proxiedTarget: TargetController = {
         return [
             "images=''",
             "for colour in blue green; do",
-            `  ids=$(docker ps -aq --filter "label=${composeLabels.project}="${projectOfColour(location)})`,
+            `  ids=$(${colourContainers(location, "\"$colour\"", "-aq")})`,
             ...containersObservation("colour").map((line) => `  ${line}`),
             "done",
             ...imagesObservation(markers),
