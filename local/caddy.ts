@@ -4,6 +4,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { ProxyAdmin } from "../components/remote/proxy";
 import { requireExecutable, startProcess } from "./process";
 
 const projectRoot = path.resolve(__dirname, "..");
@@ -15,6 +16,8 @@ export function caddyBinary(): string {
 export interface CaddyServer {
     /** The admin API's unix socket. */
     adminSocket: string;
+    /** How the switch builders reach this Caddy: it runs on the host itself, so it reads the routes' files where they are. */
+    admin: ProxyAdmin;
     dir: string;
     logFile: string;
     pid: number;
@@ -39,8 +42,10 @@ export async function startCaddy(options: { dir?: string; keepRunning?: boolean 
         // Caddy keeps its autosave and certificates under these; none of it belongs in this user's home.
         env: { ...process.env, XDG_CONFIG_HOME: path.join(dir, "config"), XDG_DATA_HOME: path.join(dir, "data") },
     });
+    const upstreams = path.join(dir, "upstreams");
     return {
         adminSocket,
+        admin: { socket: adminSocket, upstreams: { onHost: upstreams, inProxy: upstreams } },
         dir,
         logFile,
         pid: started.child.pid!,

@@ -4,6 +4,7 @@ import { DeployInfo, parseDeployInfo } from "../model/deploy-info";
 import { printable } from "../model/printable";
 import { AppLocation } from "./layout";
 import { AppProxy, ObservedProxyRoute, parseProxyRoute } from "./proxy";
+import { proxyAdminOf } from "./proxy-host";
 import { observationMarkers } from "./scripts";
 
 export interface ContainerState {
@@ -77,7 +78,7 @@ function section(output: string, from: string): string {
 
 function parseProxySection(text: string, location: AppLocation): ProxyObservation {
     try {
-        return { route: parseProxyRoute(location, text.trim()) ?? null, problem: null };
+        return { route: parseProxyRoute(proxyAdminOf(location.deployRoot), location, text.trim()) ?? null, problem: null };
     } catch (error) {
         return { route: null, problem: printable((error as Error).message) };
     }

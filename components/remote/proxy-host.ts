@@ -1,8 +1,9 @@
 // The proxy itself on a host: one Caddy container per deploy root, from the image images/caddy builds, pinned by
 // digest like an app. Its dir `<deployRoot>/.proxy` is bind-mounted at /run/iac-proxy and holds the admin socket,
-// the autosaved config (the image runs `caddy run --resume`, so a restarted or recreated container comes back with
-// its routes) and certificates. The socket is mode 0666 inside: who may reach it is decided by the dir (0700, the
-// deploy user's), not by the socket, whose owner is the container's root.
+// the files that name each route's serving port, the autosaved config (the image runs `caddy run --resume`, so a
+// restarted or recreated container comes back with its routes) and certificates. The socket is mode 0666 inside:
+// who may reach it is decided by the dir (0700, the deploy user's), not by the socket, whose owner is the
+// container's root.
 import * as crypto from "crypto";
 import { InvalidValueError } from "../model/invalid-value";
 import { InvalidReferenceError } from "../registry/errors";
@@ -14,6 +15,8 @@ import { shellQuote } from "./shell";
 /** Where images/caddy expects the host dir: its initial.json's admin socket and its XDG dirs are under it. */
 const mountPoint = "/run/iac-proxy";
 const socketName = "admin.sock";
+/** The dir of the files that name each route's serving port (proxy.ts's upstreamFile). */
+const upstreamsName = "upstreams";
 /** The label that marks the proxy container as ours; its value is the host dir the container serves. */
 const dirLabel = "iac.proxy.dir";
 /** How long a started (or restarted) proxy may take to answer on its admin socket. */
@@ -31,9 +34,10 @@ export function proxyHostDir(deployRoot: string): string {
     return dir;
 }
 
-/** The admin socket the switch builders take (proxy.ts's ProxyAdmin). */
+/** The admin socket and the routes' files the switch builders take (proxy.ts's ProxyAdmin). */
 export function proxyAdminOf(deployRoot: string): ProxyAdmin {
-    return { socket: `${proxyHostDir(deployRoot)}/${socketName}` };
+    const dir = proxyHostDir(deployRoot);
+    return { socket: `${dir}/${socketName}`, upstreams: { onHost: `${dir}/${upstreamsName}`, inProxy: `${mountPoint}/${upstreamsName}` } };
 }
 
 /** The proxy container's name on the host, derived from the dir (so two deploy roots never share one). */

@@ -1,18 +1,25 @@
-// The proxy's part of the host-side shell: Caddy, reconfigured through its admin API on a unix socket, with one
+// The proxy's part of the host-side shell: Caddy, configured through its admin API on a unix socket, with one
 // route per app dir that sends the app's traffic to 127.0.0.1:<port of the colour that serves it>, behind an
-// active health check of the app's health path. The route carries an `@id` derived from the app dir, so one app's
-// switch is one atomic PATCH of its own route and never touches another app's (or another workspace's) route.
+// active health check of the app's health path. The route carries an `@id` derived from the app dir, so setting
+// one app's route never touches another app's (or another workspace's). The port is not in the route: the route
+// dials `{file.…}`, a file per route that Caddy reads on each request, and a switch renames a new one into place.
+// Any change of Caddy's config (a PATCH of one route included) replaces its listeners, and under load that
+// closes about one new connection per change without an answer (docs/zero-downtime.md); a switch changes none.
 // The host needs curl (Debian's `curl`): the admin API is HTTP on a unix socket, which curl speaks with
 // --unix-socket; Caddy's own CLI can only load a whole config, and the image Caddy runs from has no shell to exec.
 // Also here: the two ports of an app's colours, derived from the workspace's port range and checked.
 import * as crypto from "crypto";
 import { InvalidValueError } from "../model/invalid-value";
+import { printable } from "../model/printable";
 import { AppLocation, composeProject, validateAbsolutePath } from "./layout";
 import { shellQuote } from "./shell";
 
-/** Where the proxy's admin API listens on the host: a unix socket, so only who may open that file may change routes. */
+/** How the host's shell reaches the proxy. */
 export interface ProxyAdmin {
+    /** The admin API: a unix socket, so only who may open that file may change routes. */
     socket: string;
+    /** The dir of the files that name each route's serving port: as the host's shell writes it, and as Caddy reads it. */
+    upstreams: { onHost: string; inProxy: string };
 }
 
 /** What the proxy serves an app on: a port (`<app>:proxy.port`), on every address unless one is named. */
@@ -28,8 +35,6 @@ export interface ProxyRouteSpec extends AppLocation {
     hostName?: string;
     /** What the proxy checks, and the switch checks first: `<app>:proxy.healthPath`. */
     healthPath: string;
-    /** The port of the colour the route sends traffic to. */
-    upstreamPort: number;
 }
 
 /** An app served through the host's proxy: what each of its deploys switches. */
@@ -44,6 +49,7 @@ export interface AppProxy {
 
 /** The route as the proxy holds it, read back for refresh. */
 export interface ObservedProxyRoute {
+    /** The port its file names: where the proxy sends the app's traffic. */
     upstreamPort: number;
     healthPath: string;
     hostName?: string;
@@ -54,6 +60,11 @@ const healthIntervalSeconds = 1;
 const healthTimeoutSeconds = 2;
 /** How long a request waits for an upstream that can take it. */
 const retrySeconds = 5;
+/**
+ * How long the proxy keeps an idle connection to a colour: after a switch, the old colour's idle ones close within
+ * this, so the drain, which counts the connections to it, sees only requests in flight.
+ */
+const idleUpstreamSeconds = 1;
 
 export function validatePort(kind: string, value: number): number {
     if (!Number.isInteger(value) || value < 1 || value > 65535) {
@@ -103,24 +114,42 @@ export function proxyServerId(listen: ProxyListen): string {
     return `iac-server-${validateListen(listen).replace(/[.:]/g, "-").replace(/^-/, "")}`;
 }
 
+/** The file naming the port the app's route sends to, as the host's shell reaches it and as Caddy does. */
+export function upstreamFile(admin: ProxyAdmin, location: AppLocation): { onHost: string; inProxy: string } {
+    const name = proxyRouteId(location);
+    const inProxy = `${validateAbsolutePath("proxy upstreams dir", admin.upstreams.inProxy)}/${name}`;
+    // Caddy reads the name up to the placeholder's closing brace.
+    if (/[{}]/.test(inProxy)) {
+        throw new InvalidValueError("proxy upstreams dir", admin.upstreams.inProxy, "expected a path without braces");
+    }
+    return { onHost: `${validateAbsolutePath("proxy upstreams dir", admin.upstreams.onHost)}/${name}`, inProxy };
+}
+
+/** The route's dial: the port is read from the route's file on each request, so a switch changes no config. */
+function upstreamDial(admin: ProxyAdmin, location: AppLocation): string {
+    return `127.0.0.1:{file.${upstreamFile(admin, location).inProxy}}`;
+}
+
 /** The route's JSON, as the admin API takes it and gives it back. */
-export function proxyRoute(spec: ProxyRouteSpec): object {
+export function proxyRoute(admin: ProxyAdmin, spec: ProxyRouteSpec): object {
     const healthPath = validateHealthPath(spec.healthPath);
     return {
         "@id": proxyRouteId(spec),
         ...(spec.hostName === undefined ? {} : { match: [{ host: [validateHostName(spec.hostName)] }] }),
         handle: [{
             handler: "reverse_proxy",
-            upstreams: [{ dial: `127.0.0.1:${validatePort("colour port", spec.upstreamPort)}` }],
+            upstreams: [{ dial: upstreamDial(admin, spec) }],
             // Taken out of service by the proxy once its health path fails twice running (once could be a slow answer
-            // on a loaded host, and it is the only upstream); a new route's upstream counts as healthy until its first
-            // check (Caddy 2.11), which is why the switch checks the colour itself first.
+            // on a loaded host, and it is the only upstream). Caddy checks the port the file names at each check,
+            // but counts a new route's upstream healthy until its first one (Caddy 2.11), and a switched-to colour
+            // keeps the count of the one before: which is why the switch checks the colour itself first.
             health_checks: {
                 active: { uri: healthPath, interval: `${healthIntervalSeconds}s`, timeout: `${healthTimeoutSeconds}s`, fails: 2 },
             },
             // A request that finds no upstream to take it (out of service, or refusing for an instant) waits for one
             // rather than failing at once, as Caddy advises for deploys without downtime.
             load_balancing: { try_duration: `${retrySeconds}s`, try_interval: "250ms" },
+            transport: { protocol: "http", keep_alive: { idle_timeout: `${idleUpstreamSeconds}s` } },
         }],
         terminal: true,
     };
@@ -184,35 +213,44 @@ export function colourPortFreeCheck(port: number): string[] {
 }
 
 /**
- * The switch: the colour on `spec.upstreamPort` must pass its health check first; then the app's server is
- * created if no app uses that listen address yet, and the app's route is set in one atomic change (PATCH of its
- * own `@id`, or added to the server the first time). Needs sayFunction and proxyApiFunction. Of the apps served on
- * one listen address, at most one may go without a host name: the workspace's config must refuse a second one.
+ * The switch: the colour on `upstreamPort` must pass its health check first; then the route's file is made to name
+ * it (renamed into place: Caddy reads the old port or the new, never a part of one), the app's server is created
+ * if no app uses that listen address yet, and the app's route is added, or set again if it is not as `spec` has
+ * it (one atomic PATCH of its own `@id`). A switch of a route already as set changes no config. Needs
+ * sayFunction and proxyApiFunction. Of the apps served on one listen address, at most one may go without a host
+ * name: the workspace's config must refuse a second one.
  */
-export function switchProxyRoute(spec: ProxyRouteSpec): string[] {
+export function switchProxyRoute(admin: ProxyAdmin, spec: ProxyRouteSpec, upstreamPort: number): string[] {
     const routeId = proxyRouteId(spec);
     const serverId = proxyServerId(spec.listen);
-    const route = shellQuote(JSON.stringify(proxyRoute(spec)));
+    const route = proxyRoute(admin, spec);
+    const quotedRoute = shellQuote(JSON.stringify(route));
+    const file = upstreamFile(admin, spec).onHost;
+    const staged = `${file}.new`;
     const fail = (what: string) => `{ say ${shellQuote(`the proxy refused ${what}:`)} "$proxy_status $proxy_body"; exit 1; }`;
     return [
-        ...colourHealthCheck(spec.upstreamPort, spec.healthPath),
+        ...colourHealthCheck(upstreamPort, spec.healthPath),
+        `mkdir -p ${shellQuote(admin.upstreams.onHost)} && printf '%s\n' ${validatePort("colour port", upstreamPort)} > ${shellQuote(staged)} && ` +
+        `mv -f ${shellQuote(staged)} ${shellQuote(file)} || ` +
+        `{ say ${shellQuote(`could not write ${file}, which names the port the proxy sends ${spec.app} to (disk full?); the serving version serves on`)}; exit 1; }`,
         `if ! proxy_api GET ${shellQuote(`/id/${serverId}`)}; then`,
         `  [ "$proxy_status" = 404 ] || ${fail(`reading server ${serverId}`)}`,
         `  proxy_api PUT ${shellQuote(`/config/apps/http/servers/${serverId}`)} ${shellQuote(JSON.stringify(proxyServer(spec.listen)))} || ` +
         fail(`creating server ${serverId}`),
         "fi",
         `if proxy_api GET ${shellQuote(`/id/${routeId}`)}; then`,
-        `  proxy_api PATCH ${shellQuote(`/id/${routeId}`)} ${route} || ${fail(`switching route ${routeId}`)}`,
+        `  [ "$proxy_body" = ${shellQuote(canonicalJson(route))} ] || proxy_api PATCH ${shellQuote(`/id/${routeId}`)} ${quotedRoute} || ` +
+        fail(`setting route ${routeId}`),
         `elif [ "$proxy_status" = 404 ]; then`,
         // Caddy tries a server's routes in order: a route by host name goes first (PUT at index 0 inserts), the
         // one route without a host name, which takes every request, last (POST appends).
         spec.hostName === undefined
-            ? `  proxy_api POST ${shellQuote(`/id/${serverId}/routes`)} ${route} || ${fail(`adding route ${routeId}`)}`
-            : `  proxy_api PUT ${shellQuote(`/id/${serverId}/routes/0`)} ${route} || ${fail(`adding route ${routeId}`)}`,
+            ? `  proxy_api POST ${shellQuote(`/id/${serverId}/routes`)} ${quotedRoute} || ${fail(`adding route ${routeId}`)}`
+            : `  proxy_api PUT ${shellQuote(`/id/${serverId}/routes/0`)} ${quotedRoute} || ${fail(`adding route ${routeId}`)}`,
         "else",
         `  ${fail(`reading route ${routeId}`)}`,
         "fi",
-        `say ${shellQuote(`the proxy sends ${spec.app} to 127.0.0.1:${spec.upstreamPort}`)}`,
+        `say ${shellQuote(`the proxy sends ${spec.app} to 127.0.0.1:${upstreamPort}`)}`,
     ];
 }
 
@@ -220,14 +258,19 @@ export const proxyRouteAbsent = "proxy-route-absent";
 
 const proxyUnreachable = "proxy-unreachable";
 
+/** The line under the route's JSON that gives what its file names. */
+const upstreamLine = "upstream-file";
+
 /**
- * Prints the app's route as the proxy holds it, `proxy-route-absent`, or `proxy-unreachable STATUS ANSWER` when
- * the proxy cannot be read (for refresh, that is drift: nothing serves the app's traffic).
+ * Prints the app's route as the proxy holds it and, on a line of its own, what its file names; or
+ * `proxy-route-absent`, or `proxy-unreachable STATUS ANSWER` when the proxy cannot be read (for refresh, that is
+ * drift: nothing serves the app's traffic).
  */
-export function readProxyRoute(location: AppLocation): string[] {
+export function readProxyRoute(admin: ProxyAdmin, location: AppLocation): string[] {
     const routeId = proxyRouteId(location);
     return [
-        `if proxy_api GET ${shellQuote(`/id/${routeId}`)}; then printf '%s\\n' "$proxy_body"`,
+        `if proxy_api GET ${shellQuote(`/id/${routeId}`)}; then`,
+        `  printf '%s\\n${upstreamLine} %s\\n' "$proxy_body" "$(head -c 32 ${shellQuote(upstreamFile(admin, location).onHost)} 2>/dev/null | tr -d '\\n')"`,
         `elif [ "$proxy_status" = 404 ]; then echo ${proxyRouteAbsent}`,
         `else printf '${proxyUnreachable} %s %s\\n' "$proxy_status" "$(printf '%s' "$proxy_body" | tr -s '\\n' ' ' | cut -c 1-200)"`,
         "fi",
@@ -240,11 +283,12 @@ export function readProxyRoute(location: AppLocation): string[] {
  * port is free again: an app that leaves the proxy may serve on that port itself. Runs `onFailure` when the proxy
  * refuses.
  */
-export function removeProxyRoute(location: AppLocation, onFailure = "exit 1"): string[] {
+export function removeProxyRoute(admin: ProxyAdmin, location: AppLocation, onFailure = "exit 1"): string[] {
     const routeId = proxyRouteId(location);
     const servers = "/config/apps/http/servers";
     return [
         `if proxy_api DELETE ${shellQuote(`/id/${routeId}`)} || [ "$proxy_status" = 404 ]; then`,
+        `  rm -f ${shellQuote(upstreamFile(admin, location).onHost)}`,
         // Our servers' ids are of our own grammar (proxyServerId): letters, digits and '-'.
         `  if proxy_api GET ${servers}; then`,
         `    for server in $(printf '%s' "$proxy_body" | grep -o '"iac-server-[a-z0-9-]*":' | tr -d '":'); do`,
@@ -277,7 +321,7 @@ export class ProxyUnreachableError extends Error {
 }
 
 /** What readProxyRoute printed: the route's upstream, health path and host, or undefined when it has none. */
-export function parseProxyRoute(location: AppLocation, text: string): ObservedProxyRoute | undefined {
+export function parseProxyRoute(admin: ProxyAdmin, location: AppLocation, text: string): ObservedProxyRoute | undefined {
     const routeId = proxyRouteId(location);
     if (text.trim() === proxyRouteAbsent) {
         return undefined;
@@ -286,27 +330,34 @@ export function parseProxyRoute(location: AppLocation, text: string): ObservedPr
         const [, status, ...answer] = text.trim().split(" ");
         throw new ProxyUnreachableError(status, answer.join(" "));
     }
+    const lines = text.trim().split("\n");
+    const last = lines[lines.length - 1];
+    // The trim took the space after the line's word when the file named nothing.
+    const named = last === upstreamLine || last.startsWith(`${upstreamLine} `) ? lines.pop()!.slice(upstreamLine.length + 1) : undefined;
     let route: {
         match?: { host?: string[] }[];
         handle?: { handler?: string; upstreams?: { dial?: string }[]; health_checks?: { active?: { uri?: string } } }[];
     };
     try {
-        route = JSON.parse(text);
+        route = JSON.parse(lines.join("\n"));
     } catch {
         throw new UnexpectedProxyRouteError(routeId, "not JSON");
     }
     const handler = route.handle?.length === 1 ? route.handle[0] : undefined;
     const dial = handler?.handler === "reverse_proxy" && handler.upstreams?.length === 1 ? handler.upstreams[0].dial : undefined;
-    const port = dial?.match(/^127\.0\.0\.1:(\d{1,5})$/);
     const healthPath = handler?.health_checks?.active?.uri;
-    if (!port || healthPath === undefined) {
-        throw new UnexpectedProxyRouteError(routeId, "expected one reverse_proxy to one 127.0.0.1 upstream with an active health check");
+    if (dial !== upstreamDial(admin, location) || healthPath === undefined) {
+        throw new UnexpectedProxyRouteError(routeId, "expected one reverse_proxy to the port its file names, with an active health check");
+    }
+    if (named === undefined || !/^\d{1,5}$/.test(named)) {
+        throw new UnexpectedProxyRouteError(routeId, `its file ${upstreamFile(admin, location).onHost} names no port ` +
+            `(${named ? JSON.stringify(printable(named)) : "it is missing or empty"})`);
     }
     const hosts = route.match?.flatMap((matcher) => matcher.host ?? []) ?? [];
     if (hosts.length > 1) {
         throw new UnexpectedProxyRouteError(routeId, `matches ${hosts.length} host names`);
     }
-    return { upstreamPort: Number(port[1]), healthPath, ...(hosts.length === 1 ? { hostName: hosts[0] } : {}) };
+    return { upstreamPort: Number(named), healthPath, ...(hosts.length === 1 ? { hostName: hosts[0] } : {}) };
 }
 
 // --- the colours' ports ------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ import { startDockerd } from "../../local/dockerd";
 import { freePort } from "../../local/sshd";
 import { DeployEnvironment, repository, startDeployEnvironment } from "../helpers/deploy-environment";
 import { phaseProcesses, sessionMembers } from "../helpers/fault-harness";
-import { HostProxy, prepareHostProxy, proxyRepository } from "../helpers/host-proxy";
+import { HostProxy, prepareHostProxy, proxyRepository, servingPort } from "../helpers/host-proxy";
 import { runOperatorCommand } from "../helpers/operator-command";
 import { TestStack, createTestStack } from "../helpers/pulumi-stack";
 import { TrafficReport, startTraffic } from "../helpers/traffic";
@@ -91,7 +91,7 @@ describe("faults behind the host's proxy, under the real Pulumi engine (one scen
     async function assertServes({ stack, port, where, colours }: Proxied, image: BuiltImage): Promise<void> {
         const route = await adminGet(where.deployRoot, `/id/${proxyRouteId(where)}`);
         assert.strictEqual(route.status, 200, `the proxy has the app's route: ${route.body}`);
-        const upstream = Number(/"dial":"127\.0\.0\.1:(\d+)"/.exec(route.body)?.[1]);
+        const upstream = servingPort(where);
         const serving = (["blue", "green"] as const).find((colour) => colours[colour] === upstream);
         assert.ok(serving, `the route sends to 127.0.0.1:${upstream}, a colour's port (${JSON.stringify(colours)})`);
         const idle = serving === "blue" ? "green" : "blue";

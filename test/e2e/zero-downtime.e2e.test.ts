@@ -1,7 +1,7 @@
 // hello-world behind the host's proxy under the real Pulumi engine, against real Caddy, dockerd, Registry v3 and
 // an SSH host: a client sends a request every 20 ms through the proxy during every deploy of the scenario and
-// counts the answers. A tag change and a rollback refuse and fail none (one reset per deploy is let through, issue
-// 24's residual, see assertNoneDropped); an unhealthy version leaves traffic on the old one;
+// counts the answers. A tag change and a rollback refuse, reset and fail none; an unhealthy version leaves traffic
+// on the old one;
 // a no-op touches neither proxy nor containers; a route changed or a colour stopped by hand is drift that refresh
 // reports and up converges; a `pulumi up` killed -9 mid-switch is finished by `up --refresh`; destroy removes the
 // route and both colours. After each step: what serves == deploy-info.yml == the `deployed` output.
@@ -12,8 +12,9 @@ import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { DeployInfo, parseDeployInfo } from "../../components/model/deploy-info";
 import { appDir, composeProject } from "../../components/remote/layout";
-import { proxyRouteId } from "../../components/remote/proxy";
-import { HostProxy, prepareHostProxy } from "../helpers/host-proxy";
+import { proxyRouteId, upstreamFile } from "../../components/remote/proxy";
+import { proxyAdminOf } from "../../components/remote/proxy-host";
+import { HostProxy, prepareHostProxy, servingPort } from "../helpers/host-proxy";
 import { freePort } from "../../local/sshd";
 import { DeployEnvironment, startDeployEnvironment } from "../helpers/deploy-environment";
 import { TestStack, createTestStack } from "../helpers/pulumi-stack";
@@ -36,7 +37,7 @@ describe("zero-downtime deploys through the host's proxy, under the real Pulumi 
     /** The colour the proxy's route sends traffic to, and the digests each colour's running containers were pulled by. */
     const serving = async () => {
         const route = await proxy.get(`/id/${proxyRouteId(location())}`);
-        const port = Number(/"dial":"127\.0\.0\.1:(\d+)"/.exec(route.body)?.[1]);
+        const port = servingPort(location());
         const colourOf = (colour: string) => env.runningDigests(`${project}-${colour}`);
         return { status: route.status, port, blue: colourOf("blue"), green: colourOf("green") };
     };
@@ -58,17 +59,22 @@ describe("zero-downtime deploys through the host's proxy, under the real Pulumi 
     // A request counts as dropped when refused, reset or answered with an error; a slow answer on this shared
     // machine is not a drop, so the client waits long for one (a benchmark measures the gaps).
     const client = () => startTraffic(`http://127.0.0.1:${proxyPort}/`, { timeoutMs: 20_000 });
-    /**
-     * No request refused, answered with an error or timed out. One reset per deploy is let through, and printed: the
-     * residual of issue 24 (about 1 in 9,000 requests around switches on this machine), a connection Caddy's config
-     * change closes without an answer (docs/zero-downtime.md); more than one fails.
-     */
+    /** No request refused, reset, answered with an error or timed out. */
     const assertNoneDropped = (traffic: TrafficReport) => {
+        assert.deepStrictEqual(traffic.failures, {}, JSON.stringify(traffic));
+        assert.strictEqual(traffic.answered, traffic.sent, JSON.stringify(traffic));
+    };
+    /**
+     * A change of the route's config (not a switch) reloads Caddy, which can close a connection arriving at that
+     * instant without an answer (docs/zero-downtime.md, "Why a switch changes no config"): one reset is let through,
+     * and printed; anything else fails.
+     */
+    const assertNoneDroppedButAReload = (traffic: TrafficReport) => {
         const { ECONNRESET: resets = 0, ...others } = traffic.failures;
         assert.deepStrictEqual(others, {}, JSON.stringify(traffic));
         assert.ok(resets <= 1, JSON.stringify(traffic));
         if (resets > 0) {
-            console.log(`      a connection was reset: ${JSON.stringify(traffic)}`);
+            console.log(`      a connection was reset by the reload: ${JSON.stringify(traffic)}`);
         }
     };
     const underTraffic = async <T>(run: () => Promise<T>): Promise<{ result: T; traffic: TrafficReport }> => {
@@ -164,12 +170,20 @@ describe("zero-downtime deploys through the host's proxy, under the real Pulumi 
         await assertTruth(env.images.a.digest);
     });
 
-    it("reports a route changed by hand as drift, and up points it back", async () => {
+    it("reports a route pointed elsewhere by hand, or changed by hand, as drift, and up points it back", async () => {
         const served = await servedDigest();
-        const routePath = `/id/${proxyRouteId(location())}/handle/0/upstreams/0/dial`;
-        await proxy.request("PATCH", routePath, JSON.stringify(`127.0.0.1:${served.port + 7}`));
+        const file = upstreamFile(proxyAdminOf(env.ssh.deployRoot), location()).onHost;
+        fs.writeFileSync(file, `${served.port + 7}\n`);
         await assert.rejects(stack.refresh({ color: "never", expectNoChanges: true }));
         assert.match(await driftAfterRefresh(), /neither of its colours/);
+        await up();
+        await assertTruth(env.images.a.digest);
+        assert.deepStrictEqual((await stack.outputs()).hostDrift.value["hello-world"], []);
+
+        const routePath = `/id/${proxyRouteId(location())}/handle/0/upstreams/0/dial`;
+        await proxy.request("PATCH", routePath, JSON.stringify(`127.0.0.1:${served.port}`));
+        await assert.rejects(stack.refresh({ color: "never", expectNoChanges: true }));
+        assert.match(await driftAfterRefresh(), /not one this program writes/);
         await up();
         await assertTruth(env.images.a.digest);
         assert.deepStrictEqual((await stack.outputs()).hostDrift.value["hello-world"], []);
@@ -188,7 +202,7 @@ describe("zero-downtime deploys through the host's proxy, under the real Pulumi 
         const containers = docker("ps", "-q", "--no-trunc");
         await stack.setConfig("hello-world:proxy.healthPath", { value: "/" }, true);
         const { traffic } = await underTraffic(up);
-        assertNoneDropped(traffic);
+        assertNoneDroppedButAReload(traffic);
         assert.match((await proxy.get(`/id/${proxyRouteId(location())}`)).body, /"uri":"\/"/);
         assert.strictEqual(docker("ps", "-q", "--no-trunc"), containers);
         await assertTruth(env.images.a.digest);

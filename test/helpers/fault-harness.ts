@@ -24,7 +24,7 @@ import { proxyContainerName } from "../../components/remote/proxy-host";
 import { BuiltImage } from "../../local/app-repository";
 import { freePort } from "../../local/sshd";
 import { DeployEnvironment } from "./deploy-environment";
-import { HostProxy } from "./host-proxy";
+import { HostProxy, servingPort } from "./host-proxy";
 import { Prng, prng } from "./prng";
 import { CliRun, TestStack, createTestStack } from "./pulumi-stack";
 import { startTraffic } from "./traffic";
@@ -583,7 +583,7 @@ class PlanRun {
     /** Behind the proxy: the colour its route sends to, or undefined when it has none or does not answer. */
     private async servingColour(): Promise<"blue" | "green" | undefined> {
         const route = await this.proxied!.proxy.get(`/id/${proxyRouteId(this.location)}`).catch(() => undefined);
-        const port = Number(/"dial":"127\.0\.0\.1:(\d+)"/.exec(route?.status === 200 ? route.body : "")?.[1]);
+        const port = route?.status === 200 ? servingPort(this.location) : NaN;
         return (["blue", "green"] as const).find((colour) => this.proxied!.colours[colour] === port);
     }
 

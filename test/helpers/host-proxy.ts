@@ -4,6 +4,8 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 import { ConfigMap } from "@pulumi/pulumi/automation";
+import { AppLocation } from "../../components/remote/layout";
+import { upstreamFile } from "../../components/remote/proxy";
 import { proxyAdminOf, proxyContainerName } from "../../components/remote/proxy-host";
 import { buildProxyImage } from "../../local/proxy-image";
 import { DeployEnvironment } from "./deploy-environment";
@@ -19,19 +21,13 @@ export interface HostProxy {
     stop(): Promise<void>;
 }
 
-/**
- * Caddy re-creates its SO_REUSEPORT listeners on every config change, and the kernel resets the connections queued
- * on the one closed unless it migrates them to the new one: the host setting docs/zero-downtime.md asks for.
- */
-export function migrateQueuedConnections(): void {
-    const setting = "/proc/sys/net/ipv4/tcp_migrate_req";
-    if (fs.readFileSync(setting, "utf8").trim() !== "1") {
-        fs.writeFileSync(setting, "1");
-    }
+/** The port the proxy sends the app at `location` to: what its route's file names, NaN when it names none. */
+export function servingPort(location: AppLocation): number {
+    const file = upstreamFile(proxyAdminOf(location.deployRoot), location).onHost;
+    return fs.existsSync(file) ? Number(fs.readFileSync(file, "utf8").trim() || NaN) : NaN;
 }
 
 export function prepareHostProxy(env: DeployEnvironment): HostProxy {
-    migrateQueuedConnections();
     const image = buildProxyImage(env.dockerd.host, `${env.registry.address}/${proxyRepository}`);
     const socketPath = proxyAdminOf(env.ssh.deployRoot).socket;
     const request = (method: string, path: string, body?: string) => new Promise<{ status: number; body: string }>((resolve, reject) => {

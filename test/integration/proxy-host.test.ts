@@ -63,11 +63,12 @@ describe("the proxy container on a host: images/caddy from Registry v3, started 
         assert.strictEqual(result.status, 0, result.stderr);
         return result.stdout;
     };
-    const onAdmin = (lines: string[]) => runOverSsh(ssh, script(sayFunction("web"), proxyApiFunction(proxyAdminOf(ssh.deployRoot)), lines));
+    const admin = () => proxyAdminOf(ssh.deployRoot);
+    const onAdmin = (lines: string[]) => runOverSsh(ssh, script(sayFunction("web"), proxyApiFunction(admin()), lines));
     const route = async (): Promise<ObservedProxyRoute | undefined> => {
-        const result = await onAdmin(readProxyRoute(web));
+        const result = await onAdmin(readProxyRoute(admin(), web));
         assert.strictEqual(result.status, 0, result.stderr);
-        return parseProxyRoute(web, result.stdout);
+        return parseProxyRoute(admin(), web, result.stdout);
     };
     /** What the proxy's process listens on over TCP, from the host's socket table: `address:port` per listener. */
     const tcpListeners = () => {
@@ -145,7 +146,8 @@ describe("the proxy container on a host: images/caddy from Registry v3, started 
     });
 
     it("serves a route set through the switch, with its admin API on the socket and on no TCP port", async () => {
-        const switched = await onAdmin(switchProxyRoute({ ...web, listen, healthPath: "/up", upstreamPort: colourPort }));
+        // The route's file, in the dir the container mounts, is what the proxy in the container reads the port from.
+        const switched = await onAdmin(switchProxyRoute(admin(), { ...web, listen, healthPath: "/up" }, colourPort));
         assert.strictEqual(switched.status, 0, switched.stderr);
         assert.strictEqual(await page(listen.port), "200 blue");
         // The server the route added is the proxy's one TCP listener: the table sees its listeners, and no admin port.

@@ -10,6 +10,7 @@ import { buildDeployPhase } from "../../components/remote/deploy-phase";
 import { appDir } from "../../components/remote/layout";
 import { driftOf, parseObservation } from "../../components/remote/observation";
 import { AppProxy, colourPorts, parsePortRange, proxyRoute } from "../../components/remote/proxy";
+import { proxyAdminOf } from "../../components/remote/proxy-host";
 import { buildObserveScript, buildRemoveScript, observationMarkers } from "../../components/remote/scripts";
 import { proxiedTarget } from "../../components/remote/targets/proxied";
 import { targetNames } from "../../components/remote/targets/registry";
@@ -36,11 +37,11 @@ describe("the proxied target's shell", () => {
         }
     });
 
-    it("names both colours' ports, the proxy's pinned image quoted, and the route of each colour", () => {
+    it("names both colours' ports, the proxy's pinned image quoted, and the app's route", () => {
         const phase = buildDeployPhase(spec);
         assert.match(phase, new RegExp(`blue\\) echo ${proxy.colours.blue} ;; green\\) echo ${proxy.colours.green}`));
         assert.ok(phase.includes(`'${proxy.image}'`), "the proxy's image, quoted");
-        assert.ok(phase.includes(JSON.stringify(proxyRoute({ ...location, ...proxy, upstreamPort: proxy.colours.green }))));
+        assert.ok(phase.includes(JSON.stringify(proxyRoute(proxyAdminOf(location.deployRoot), { ...location, ...proxy }))));
     });
 
     it("is chosen by the program, never offered as iac:target", () => {
@@ -80,15 +81,16 @@ describe("what observation says behind the proxy", () => {
         app: "hello-world", workspace: "dev", image, tag: "eb53023", digest: a, description: "initial deploy",
         deployed_at: "2026-01-25T01:10:00Z", deployed_by: "wander@casa",
     };
-    const answer = (containers: string[], route: string) => [
+    const answer = (containers: string[], route: string[]) => [
         observationMarkers.deployInfo, ...Object.entries(record).map(([key, value]) => `${key}: ${JSON.stringify(value)}`),
         observationMarkers.containers, ...containers,
         observationMarkers.images, `id-a ${image}@${a}`, `id-b ${image}@${b}`,
-        observationMarkers.proxy, route, "",
+        observationMarkers.proxy, ...route, "",
     ].join("\n");
+    /** The route as readProxyRoute prints it, its file naming `port`. */
     const routeTo = (port: number, overrides: Partial<AppProxy> = {}) =>
-        JSON.stringify(proxyRoute({ ...location, ...proxy, ...overrides, upstreamPort: port }));
-    const drift = (containers: string[], route: string) =>
+        [JSON.stringify(proxyRoute(proxyAdminOf(location.deployRoot), { ...location, ...proxy, ...overrides })), `upstream-file ${port}`];
+    const drift = (containers: string[], route: string[]) =>
         driftOf(parseObservation(answer(containers, route), image, a, "h", location), { record, services: ["web"], proxy });
 
     it("agrees when the route sends to the colour that runs the record's digest and the other colour is down", () => {
@@ -98,8 +100,9 @@ describe("what observation says behind the proxy", () => {
     it("names a route sent elsewhere, changed or gone, an unreachable proxy, a stopped colour and a switch cut short", () => {
         assert.match(drift(["web running id-a green"], routeTo(proxy.colours.green + 7)).join("; "), /neither of its colours/);
         assert.match(drift(["web running id-a green"], routeTo(proxy.colours.green, { healthPath: "/" })).join("; "), /route was changed/);
-        assert.match(drift(["web running id-a green"], "proxy-route-absent").join("; "), /no route for the app/);
-        assert.match(drift(["web running id-a green"], "proxy-unreachable 000 connect failed").join("; "), /does not answer/);
+        assert.match(drift(["web running id-a green"], ["proxy-route-absent"]).join("; "), /no route for the app/);
+        assert.match(drift(["web running id-a green"], [routeTo(0)[0], "upstream-file "]).join("; "), /names no port \(it is missing or empty\)/);
+        assert.match(drift(["web running id-a green"], ["proxy-unreachable 000 connect failed"]).join("; "), /does not answer/);
         assert.deepStrictEqual(drift(["web exited id-a green"], routeTo(proxy.colours.green)), ["service web is exited"]);
         assert.match(drift(["web running id-a green", "web running id-b blue"], routeTo(proxy.colours.green)).join("; "),
             /the blue colour runs beside the serving green one/);

@@ -7,15 +7,22 @@ import * as os from "os";
 import * as path from "path";
 import { AppLocation, appDir } from "../../components/remote/layout";
 import {
-    PortAssignmentError, ProxyRouteSpec, ProxyUnreachableError, UnexpectedProxyRouteError, assignColourPorts, canonicalJson, colourPorts,
+    PortAssignmentError, ProxyAdmin, ProxyRouteSpec, ProxyUnreachableError, UnexpectedProxyRouteError, assignColourPorts, canonicalJson, colourPorts,
     parseProxyRoute, parsePortRange, proxyApiFunction, proxyRoute, proxyRouteAbsent, proxyRouteId, proxyServer,
-    proxyServerId, readProxyRoute, removeProxyRoute, switchProxyRoute,
+    proxyServerId, readProxyRoute, removeProxyRoute, switchProxyRoute, upstreamFile,
 } from "../../components/remote/proxy";
 import { sayFunction, script } from "../../components/remote/shell";
 
 const location: AppLocation = { app: "hello-world", workspace: "dev", org: "rednaw", deployRoot: "/opt" };
-const spec: ProxyRouteSpec = { ...location, listen: { port: 8080 }, healthPath: "/up", upstreamPort: 20001 };
-const admin = { socket: "/run/iac-proxy/admin.sock" };
+const spec: ProxyRouteSpec = { ...location, listen: { port: 8080 }, healthPath: "/up" };
+const port = 20001;
+/** The routes' files in a temp dir, as the host's shell writes them; Caddy's view of them as in its container. */
+const admin: ProxyAdmin = {
+    socket: "/run/iac-proxy/admin.sock",
+    upstreams: { onHost: fs.mkdtempSync(path.join(os.tmpdir(), "iac-proxy-upstreams-")), inProxy: "/run/iac-proxy/upstreams" },
+};
+const routeFile = () => upstreamFile(admin, location).onHost;
+const namedPort = () => fs.readFileSync(routeFile(), "utf8");
 
 const parses = (text: string) => spawnSync("sh", ["-n"], { input: text }).status === 0;
 
@@ -44,14 +51,17 @@ function runWithStandInCurl(lines: string[], answers: string[]): { status: numbe
     }
 }
 
+after(() => fs.rmSync(admin.upstreams.onHost, { recursive: true, force: true }));
+
 describe("proxy route", () => {
-    it("sends the app to its colour on loopback behind an active health check of its health path", () => {
-        const route = proxyRoute(spec) as { "@id": string; match?: unknown; handle: { upstreams: { dial: string }[]; health_checks: { active: { uri: string } } }[] };
+    it("sends the app to the loopback port its file names, behind an active health check of its health path", () => {
+        const route = proxyRoute(admin, spec) as { "@id": string; match?: unknown; handle: { upstreams: { dial: string }[]; health_checks: { active: { uri: string } } }[] };
         assert.strictEqual(route["@id"], proxyRouteId(location));
         assert.strictEqual(route.match, undefined);
-        assert.deepStrictEqual(route.handle[0].upstreams, [{ dial: `127.0.0.1:${spec.upstreamPort}` }]);
+        assert.deepStrictEqual(route.handle[0].upstreams, [{ dial: `127.0.0.1:{file./run/iac-proxy/upstreams/${proxyRouteId(location)}}` }]);
         assert.strictEqual(route.handle[0].health_checks.active.uri, spec.healthPath);
-        assert.deepStrictEqual((proxyRoute({ ...spec, hostName: "app.example.com" }) as { match: unknown }).match, [{ host: ["app.example.com"] }]);
+        assert.deepStrictEqual((proxyRoute(admin, { ...spec, hostName: "app.example.com" }) as { match: unknown }).match, [{ host: ["app.example.com"] }]);
+        assert.strictEqual(routeFile(), `${admin.upstreams.onHost}/${proxyRouteId(location)}`);
     });
 
     it("has an id per app dir: two workspaces' routes of one app never share one", () => {
@@ -75,21 +85,25 @@ describe("proxy route", () => {
             ["host name", { hostName: "App.example.com" }],
             ["host name", { hostName: "*.example.com" }],
             ["host name", { hostName: "a..b" }],
-            ["port", { upstreamPort: 0 }],
-            ["port", { upstreamPort: 65536 }],
             ["port", { listen: { port: 1.5 } }],
             ["listen address", { listen: { port: 80, address: "0.0.0.0; true" } }],
             ["listen address", { listen: { port: 80, address: "256.0.0.1" } }],
             ["app", { app: "Hello" }],
         ];
         for (const [kind, change] of refused) {
-            assert.throws(() => switchProxyRoute({ ...spec, ...change }), new RegExp(`invalid .*${kind}`), JSON.stringify(change));
+            assert.throws(() => switchProxyRoute(admin, { ...spec, ...change }, port), new RegExp(`invalid .*${kind}`), JSON.stringify(change));
         }
-        assert.throws(() => proxyApiFunction({ socket: "admin.sock" }), /invalid proxy admin socket/);
+        for (const wrong of [0, 65536]) {
+            assert.throws(() => switchProxyRoute(admin, spec, wrong), /invalid colour port/);
+        }
+        assert.throws(() => proxyApiFunction({ ...admin, socket: "admin.sock" }), /invalid proxy admin socket/);
+        for (const inProxy of ["upstreams", "/run/{x}"]) {
+            assert.throws(() => proxyRoute({ ...admin, upstreams: { ...admin.upstreams, inProxy } }, spec), /invalid proxy upstreams dir/);
+        }
     });
 
     it("builds shell that sh reads", () => {
-        for (const lines of [proxyApiFunction(admin), switchProxyRoute(spec), readProxyRoute(location), removeProxyRoute(location)]) {
+        for (const lines of [proxyApiFunction(admin), switchProxyRoute(admin, spec, port), readProxyRoute(admin, location), removeProxyRoute(admin, location)]) {
             assert.ok(parses(script(sayFunction("test"), lines)), lines.join("\n"));
         }
     });
@@ -98,78 +112,109 @@ describe("proxy route", () => {
 describe("proxy switch, against a stand-in curl", () => {
     const healthy = "200";
 
-    it("checks the colour's health, then patches the app's own route by its id: the route's JSON reaches curl intact", () => {
-        const withHost = { ...spec, hostName: "app.example.com" };
-        const result = runWithStandInCurl(switchProxyRoute(withHost), [healthy, "{}\\n200", "{}\\n200", "\\n200"]);
+    it("checks the colour's health, then names its port in the route's file, and changes no config when the route is as set", () => {
+        fs.rmSync(routeFile(), { force: true });
+        const asSet = `${canonicalJson(proxyRoute(admin, spec))}\\n200`;
+        const result = runWithStandInCurl(switchProxyRoute(admin, spec, port), [healthy, "{}\\n200", asSet]);
         assert.strictEqual(result.status, 0, result.stderr);
-        assert.match(result.requests[0], new RegExp(`http://127\\.0\\.0\\.1:${spec.upstreamPort}/up\\|$`));
+        assert.match(result.requests[0], new RegExp(`http://127\\.0\\.0\\.1:${port}/up\\|$`));
         assert.match(result.requests[1], new RegExp(`--unix-socket ${admin.socket} -X GET .*http://localhost/id/${proxyServerId(spec.listen)}\\|`));
         assert.match(result.requests[2], new RegExp(`-X GET .*http://localhost/id/${proxyRouteId(location)}\\|`));
+        assert.strictEqual(result.requests.length, 3);
+        assert.strictEqual(namedPort(), `${port}\n`);
+        assert.deepStrictEqual(fs.readdirSync(admin.upstreams.onHost), [proxyRouteId(location)], "no staged file left");
+    });
+
+    it("sets a route that is not as set again by its id: the route's JSON reaches curl intact", () => {
+        const withHost = { ...spec, hostName: "app.example.com" };
+        const result = runWithStandInCurl(switchProxyRoute(admin, withHost, port), [healthy, "{}\\n200", "{}\\n200", "\\n200"]);
+        assert.strictEqual(result.status, 0, result.stderr);
         const [args, body] = result.requests[3].split("|");
         assert.match(args, new RegExp(`-X PATCH .*http://localhost/id/${proxyRouteId(location)}$`));
-        assert.deepStrictEqual(JSON.parse(body), proxyRoute(withHost));
+        assert.deepStrictEqual(JSON.parse(body), proxyRoute(admin, withHost));
         assert.strictEqual(result.requests.length, 4);
+    });
+
+    it("fails saying so, the file as it was, when the route's file cannot be written", () => {
+        fs.writeFileSync(routeFile(), "20000\n");
+        // Where the new file is staged, a dir: writing it fails as on a full disk (this may run as root).
+        fs.mkdirSync(`${routeFile()}.new`);
+        try {
+            const result = runWithStandInCurl(switchProxyRoute(admin, spec, port), [healthy]);
+            assert.notStrictEqual(result.status, 0);
+            assert.match(result.stderr, new RegExp(`could not write ${routeFile()}, which names the port the proxy sends hello-world to \\(disk full\\?\\)`));
+            assert.strictEqual(result.requests.length, 1);
+        } finally {
+            fs.rmdirSync(`${routeFile()}.new`);
+        }
+        assert.strictEqual(namedPort(), "20000\n");
     });
 
     it("creates the server, then adds the route, when neither exists yet", () => {
         const notFound = "{\"error\":\"unknown object ID\"}\\n404";
-        const result = runWithStandInCurl(switchProxyRoute(spec), [healthy, notFound, "\\n200", notFound, "\\n200"]);
+        const result = runWithStandInCurl(switchProxyRoute(admin, spec, port), [healthy, notFound, "\\n200", notFound, "\\n200"]);
         assert.strictEqual(result.status, 0, result.stderr);
         assert.match(result.requests[2], new RegExp(`-X PUT .*http://localhost/config/apps/http/servers/${proxyServerId(spec.listen)}\\|`));
         assert.deepStrictEqual(JSON.parse(result.requests[2].split("|")[1]), proxyServer(spec.listen));
         assert.match(result.requests[4], new RegExp(`-X POST .*http://localhost/id/${proxyServerId(spec.listen)}/routes\\|`));
-        assert.deepStrictEqual(JSON.parse(result.requests[4].split("|")[1]), proxyRoute(spec));
+        assert.deepStrictEqual(JSON.parse(result.requests[4].split("|")[1]), proxyRoute(admin, spec));
     });
 
     it("adds a route by host name before the server's other routes, where the one without a host name cannot shadow it", () => {
         const withHost = { ...spec, hostName: "app.example.com" };
-        const result = runWithStandInCurl(switchProxyRoute(withHost), [healthy, "{}\\n200", "{}\\n404", "\\n200"]);
+        const result = runWithStandInCurl(switchProxyRoute(admin, withHost, port), [healthy, "{}\\n200", "{}\\n404", "\\n200"]);
         assert.strictEqual(result.status, 0, result.stderr);
         assert.match(result.requests[3], new RegExp(`-X PUT .*http://localhost/id/${proxyServerId(spec.listen)}/routes/0\\|`));
     });
 
-    it("never touches the proxy when the colour fails its health check, and says what it answered", () => {
-        const result = runWithStandInCurl(switchProxyRoute(spec), ["503"]);
+    it("never touches the proxy or the route's file when the colour fails its health check, and says what it answered", () => {
+        fs.writeFileSync(routeFile(), "20000\n");
+        const result = runWithStandInCurl(switchProxyRoute(admin, spec, port), ["503"]);
         assert.notStrictEqual(result.status, 0);
-        assert.match(result.stderr, new RegExp(`GET http://127\\.0\\.0\\.1:${spec.upstreamPort}/up answered HTTP 503`));
+        assert.match(result.stderr, new RegExp(`GET http://127\\.0\\.0\\.1:${port}/up answered HTTP 503`));
         assert.strictEqual(result.requests.length, 1);
-        const silent = runWithStandInCurl(switchProxyRoute(spec), ["000"]);
+        const silent = runWithStandInCurl(switchProxyRoute(admin, spec, port), ["000"]);
         assert.notStrictEqual(silent.status, 0);
-        assert.match(silent.stderr, new RegExp(`GET http://127\\.0\\.0\\.1:${spec.upstreamPort}/up did not answer within \\d+ s`));
+        assert.match(silent.stderr, new RegExp(`GET http://127\\.0\\.0\\.1:${port}/up did not answer within \\d+ s`));
         assert.strictEqual(silent.requests.length, 1);
+        assert.strictEqual(namedPort(), "20000\n");
     });
 
     it("fails naming the proxy's answer when it refuses the change", () => {
-        const result = runWithStandInCurl(switchProxyRoute(spec), [healthy, "{}\\n200", "{}\\n200", "{\"error\":\"loading config: bad\"}\\n400"]);
+        const result = runWithStandInCurl(switchProxyRoute(admin, spec, port), [healthy, "{}\\n200", "{}\\n200", "{\"error\":\"loading config: bad\"}\\n400"]);
         assert.notStrictEqual(result.status, 0);
-        assert.match(result.stderr, new RegExp(`the proxy refused switching route ${proxyRouteId(location)}: 400 \\{"error":"loading config: bad"\\}`));
+        assert.match(result.stderr, new RegExp(`the proxy refused setting route ${proxyRouteId(location)}: 400 \\{"error":"loading config: bad"\\}`));
     });
 
     it("reads the route back, or says it has none or that the proxy does not answer, for refresh to tell apart", () => {
-        const found = runWithStandInCurl(readProxyRoute(location), [`${JSON.stringify(proxyRoute(spec))}\\n200`]);
+        fs.writeFileSync(routeFile(), `${port}\n`);
+        const found = runWithStandInCurl(readProxyRoute(admin, location), [`${JSON.stringify(proxyRoute(admin, spec))}\\n200`]);
         assert.strictEqual(found.status, 0);
-        assert.deepStrictEqual(parseProxyRoute(location, found.stdout), { upstreamPort: spec.upstreamPort, healthPath: spec.healthPath });
-        const absent = runWithStandInCurl(readProxyRoute(location), ["{}\\n404"]);
+        assert.deepStrictEqual(parseProxyRoute(admin, location, found.stdout), { upstreamPort: port, healthPath: spec.healthPath });
+        const absent = runWithStandInCurl(readProxyRoute(admin, location), ["{}\\n404"]);
         assert.strictEqual(absent.status, 0);
-        assert.strictEqual(parseProxyRoute(location, absent.stdout), undefined);
-        const down = runWithStandInCurl(readProxyRoute(location), ["\\n000"]);
+        assert.strictEqual(parseProxyRoute(admin, location, absent.stdout), undefined);
+        const down = runWithStandInCurl(readProxyRoute(admin, location), ["\\n000"]);
         assert.strictEqual(down.status, 0);
-        assert.throws(() => parseProxyRoute(location, down.stdout),
+        assert.throws(() => parseProxyRoute(admin, location, down.stdout),
             (error: Error) => error instanceof ProxyUnreachableError && /does not answer on its admin socket/.test(error.message));
     });
 
-    it("removes the route by its id, a route already gone or a proxy that does not answer included", () => {
-        for (const answer of ["\\n200", "{}\\n404", "\\n000"]) {
-            const result = runWithStandInCurl(removeProxyRoute(location), [answer]);
+    it("removes the route by its id, then its file, a route already gone or a proxy that does not answer included", () => {
+        for (const [answer, fileLeft] of [["\\n200", false], ["{}\\n404", false], ["\\n000", true]] as const) {
+            fs.writeFileSync(routeFile(), `${port}\n`);
+            const result = runWithStandInCurl(removeProxyRoute(admin, location), [answer]);
             assert.strictEqual(result.status, 0, result.stderr);
             assert.match(result.requests[0], new RegExp(`-X DELETE .*http://localhost/id/${proxyRouteId(location)}\\|`));
+            assert.strictEqual(fs.existsSync(routeFile()), fileLeft, answer);
         }
-        assert.notStrictEqual(runWithStandInCurl(removeProxyRoute(location), ["\\n500"]).status, 0);
+        assert.notStrictEqual(runWithStandInCurl(removeProxyRoute(admin, location), ["\\n500"]).status, 0);
+        assert.ok(fs.existsSync(routeFile()), "a route the proxy still has keeps its file");
     });
 
     it("removes a server of ours left without a route, freeing its port, and keeps one still in use", () => {
         const servers = JSON.stringify({ "iac-server-127-0-0-1-8080": { routes: [] }, "iac-server-9090": { routes: [{}] }, other: { routes: [] } });
-        const result = runWithStandInCurl(removeProxyRoute(location), ["\\n200", `${servers}\\n200`, "[]\\n200", "\\n200", "[{}]\\n200"]);
+        const result = runWithStandInCurl(removeProxyRoute(admin, location), ["\\n200", `${servers}\\n200`, "[]\\n200", "\\n200", "[{}]\\n200"]);
         assert.strictEqual(result.status, 0, result.stderr);
         const deleted = result.requests.filter((request) => request.includes("-X DELETE")).map((request) => /http:\/\/localhost([^\s|]+)/.exec(request)?.[1]);
         assert.deepStrictEqual(deleted, [`/id/${proxyRouteId(location)}`, "/config/apps/http/servers/iac-server-127-0-0-1-8080"]);
@@ -177,23 +222,30 @@ describe("proxy switch, against a stand-in curl", () => {
 });
 
 describe("proxy route read back", () => {
-    it("gives back the upstream, health path and host the route was written with", () => {
+    /** readProxyRoute's answer: the route's JSON, then what its file names. */
+    const answer = (route: object, named: string) => `${JSON.stringify(route)}\nupstream-file ${named}\n`;
+
+    it("gives back the port its file names, and the health path and host the route was written with", () => {
         const withHost = { ...spec, hostName: "app.example.com" };
-        assert.deepStrictEqual(parseProxyRoute(location, JSON.stringify(proxyRoute(withHost))),
-            { upstreamPort: withHost.upstreamPort, healthPath: withHost.healthPath, hostName: withHost.hostName });
-        assert.deepStrictEqual(parseProxyRoute(location, JSON.stringify(proxyRoute(spec))),
-            { upstreamPort: spec.upstreamPort, healthPath: spec.healthPath });
-        assert.strictEqual(parseProxyRoute(location, `${proxyRouteAbsent}\n`), undefined);
+        assert.deepStrictEqual(parseProxyRoute(admin, location, answer(proxyRoute(admin, withHost), "20003")),
+            { upstreamPort: 20003, healthPath: withHost.healthPath, hostName: withHost.hostName });
+        assert.deepStrictEqual(parseProxyRoute(admin, location, answer(proxyRoute(admin, spec), String(port))), { upstreamPort: port, healthPath: spec.healthPath });
+        assert.strictEqual(parseProxyRoute(admin, location, `${proxyRouteAbsent}\n`), undefined);
     });
 
-    it("refuses a route this program does not write, naming it", () => {
+    it("refuses a route this program does not write, or a file that names no port, naming them", () => {
         const foreign = { handle: [{ handler: "static_response", body: "hi" }] };
-        assert.throws(() => parseProxyRoute(location, JSON.stringify(foreign)),
+        assert.throws(() => parseProxyRoute(admin, location, answer(foreign, String(port))),
             (error: Error) => error instanceof UnexpectedProxyRouteError && error.message.includes(proxyRouteId(location)));
-        assert.throws(() => parseProxyRoute(location, "<html>"), UnexpectedProxyRouteError);
-        const elsewhere = JSON.parse(JSON.stringify(proxyRoute(spec)));
-        elsewhere.handle[0].upstreams[0].dial = "10.0.0.1:20001";
-        assert.throws(() => parseProxyRoute(location, JSON.stringify(elsewhere)), UnexpectedProxyRouteError);
+        assert.throws(() => parseProxyRoute(admin, location, "<html>"), UnexpectedProxyRouteError);
+        for (const dial of ["10.0.0.1:20001", "127.0.0.1:20001", "127.0.0.1:{file./etc/other}"]) {
+            const elsewhere = JSON.parse(JSON.stringify(proxyRoute(admin, spec)));
+            elsewhere.handle[0].upstreams[0].dial = dial;
+            assert.throws(() => parseProxyRoute(admin, location, answer(elsewhere, String(port))), UnexpectedProxyRouteError, dial);
+        }
+        assert.throws(() => parseProxyRoute(admin, location, answer(proxyRoute(admin, spec), "")), /names no port \(it is missing or empty\)/);
+        assert.throws(() => parseProxyRoute(admin, location, answer(proxyRoute(admin, spec), "x\u001b[2J")),
+            (error: Error) => error.message.includes(`its file ${routeFile()} names no port`) && !error.message.includes("\u001b"));
     });
 });
 

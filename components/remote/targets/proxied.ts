@@ -1,14 +1,15 @@
 // The compose target behind the host's proxy (`<app>:proxy.port`): each app runs in two colours, blue and green,
 // each its own compose project on its own port, and the proxy's route sends the traffic to one of them. A deploy
-// starts the new version in the colour that does not serve, waits until it is healthy, switches the route (the
-// proxy's own health check passing first), lets the old colour's in-flight requests finish, then stops it, the
-// way Kamal deploys behind kamal-proxy. Which colour serves is read from the proxy, never assumed: the route is
-// the truth of what serves, and a restore is the same switch back.
+// starts the new version in the colour that does not serve, waits until it is healthy, switches the route (its
+// health check passing first: the route's file is made to name the new colour's port), lets the old colour's
+// in-flight requests finish, then stops it, the way Kamal deploys behind kamal-proxy. Which colour serves is
+// read from the proxy, never assumed: the route and its file are the truth of what serves, and a restore is the
+// same switch back.
 import * as YAML from "yaml";
 import { AppLocation, composeLabels, composeProject, files } from "../layout";
 import {
-    AppProxy, ProxyRouteSpec, canonicalJson, colourPortFreeCheck, proxyApiFunction, proxyRoute, proxyRouteId, proxyServerId, readProxyRoute,
-    removeProxyRoute, switchProxyRoute, validatePort,
+    AppProxy, ProxyAdmin, ProxyRouteSpec, canonicalJson, colourPortFreeCheck, proxyApiFunction, proxyRoute, proxyRouteId, proxyServerId,
+    readProxyRoute, removeProxyRoute, switchProxyRoute, upstreamFile, validatePort,
 } from "../proxy";
 import { ensureProxyRunning, proxyAdminOf } from "../proxy-host";
 import { shellQuote } from "../shell";
@@ -35,12 +36,17 @@ function colourContainers(location: AppLocation, colour: string, flags: "-q" | "
  * Lines that set $live to the colour the proxy's route sends traffic to (empty when there is no route, or it
  * names neither colour's port), or return 1 saying the proxy could not be read.
  */
-function liveColour(location: AppLocation, proxy: AppProxy): string[] {
+function liveColour(admin: ProxyAdmin, location: AppLocation, proxy: AppProxy): string[] {
     const routeId = proxyRouteId(location);
     return [
         "live=''",
         `if proxy_api GET ${shellQuote(`/id/${routeId}`)}; then`,
-        "  case \"$(printf '%s' \"$proxy_body\" | sed -n 's/.*\"dial\":\"127\\.0\\.0\\.1:\\([0-9]*\\)\".*/\\1/p')\" in",
+        "  case $proxy_body in",
+        `    *'"dial":"127.0.0.1:{file.'*) live_port=$(head -c 32 ${shellQuote(upstreamFile(admin, location).onHost)} 2>/dev/null | tr -d '\\n') ;;`,
+        // A route set before routes had a file dials its port itself; the deploy sets it again, in its new form.
+        "    *) live_port=$(printf '%s' \"$proxy_body\" | sed -n 's/.*\"dial\":\"127\\.0\\.0\\.1:\\([0-9]*\\)\".*/\\1/p') ;;",
+        "  esac",
+        "  case $live_port in",
         `    ${validatePort("colour port", proxy.colours.blue)}) live=blue ;;`,
         `    ${validatePort("colour port", proxy.colours.green)}) live=green ;;`,
         "  esac",
@@ -53,9 +59,10 @@ function liveColour(location: AppLocation, proxy: AppProxy): string[] {
 
 /**
  * Lines that wait until no connection to 127.0.0.1:$old_port is established, at most drainSeconds: the old
- * colour's requests in flight, which the proxy's previous config goes on serving after the switch. Caddy's own
- * count of them (/reverse_proxy/upstreams) forgets an upstream as soon as the config that named it is replaced,
- * while its requests still run; the kernel's table of connections (the proxy runs on the host's network) does not.
+ * colour's requests in flight, which the proxy goes on serving after the switch, and its idle connections to it,
+ * which it closes within a second (proxy.ts's idleUpstreamSeconds). Caddy's own count of requests
+ * (/reverse_proxy/upstreams) is one per route, not per colour; the kernel's table of connections (the proxy runs
+ * on the host's network) tells the colours apart.
  */
 function drainColour(): string[] {
     return [
@@ -93,10 +100,11 @@ function coloursDown(location: AppLocation, onFailure: string): string[] {
  * and the other colour runs nothing. proxied_down: the route removed, both colours down.
  */
 function proxiedFunctions(spec: TargetSpec): string[] {
+    const admin = proxyAdminOf(spec.deployRoot);
     const common = [
-        ...proxyApiFunction(proxyAdminOf(spec.deployRoot)),
+        ...proxyApiFunction(admin),
         "proxied_down() {",
-        ...removeProxyRoute(spec, "return 1").map((line) => `  ${line}`),
+        ...removeProxyRoute(admin, spec, "return 1").map((line) => `  ${line}`),
         ...coloursDown(spec, "return 1").map((line) => `  ${line}`),
         "}",
     ];
@@ -111,9 +119,8 @@ function proxiedFunctions(spec: TargetSpec): string[] {
         ];
     }
     const timeout = Math.trunc(spec.healthTimeoutSeconds);
-    const route = (colour: Colour): ProxyRouteSpec => ({
-        ...spec, listen: proxy.listen, hostName: proxy.hostName, healthPath: proxy.healthPath, upstreamPort: proxy.colours[colour],
-    });
+    const route: ProxyRouteSpec = { ...spec, listen: proxy.listen, hostName: proxy.hostName, healthPath: proxy.healthPath };
+    const switchTo = (colour: Colour) => switchProxyRoute(admin, route, proxy.colours[colour]);
     // Builders whose ports are fixed when the text is built, one per colour, chosen by the colour in $variable; in
     // a subshell, as they end with `exit` when they refuse.
     const forColourIn = (variable: string, lines: (colour: Colour) => string[]) => [
@@ -123,11 +130,9 @@ function proxiedFunctions(spec: TargetSpec): string[] {
         "    (", ...lines("green").map((line) => `      ${line}`), "    ) || return 1",
         "  fi",
     ];
-    const forNext = (lines: (colour: Colour) => string[]) => forColourIn("next", lines);
     // The route as the proxy gives it back (keys sorted), in the server of its listen address: what the deploy
     // set. Anything else (a health path, host or port changed in config, or by hand) is set again.
     const serverRoutes = `/id/${proxyServerId(proxy.listen)}/routes`;
-    const routeAsSet = (colour: Colour) => [`[ "$proxy_body" = ${shellQuote(canonicalJson(proxyRoute(route(colour))))} ]`];
     return [
         ...common,
         `proxied_port() { case $1 in blue) echo ${validatePort("colour port", proxy.colours.blue)} ;; ` +
@@ -135,12 +140,11 @@ function proxiedFunctions(spec: TargetSpec): string[] {
         ...projectRunningFunction("proxied_project_running", projectOfColour(spec), spec.services),
         "proxied_colour_running() { colour=$1; shift; proxied_project_running \"$@\"; }",
         "proxied_live() {",
-        ...liveColour(spec, proxy).map((line) => `  ${line}`),
+        ...liveColour(admin, spec, proxy).map((line) => `  ${line}`),
         "}",
         // Run right after proxied_live, whose answer ($proxy_body) it compares.
         "proxied_route_as_set() {",
-        ...forColourIn("live", routeAsSet),
-        `  proxied_route_in_server`,
+        `  [ "$proxy_body" = ${shellQuote(canonicalJson(proxyRoute(admin, route)))} ] && proxied_route_in_server`,
         "}",
         "proxied_route_in_server() {",
         `  proxy_api GET ${shellQuote(serverRoutes)} && printf '%s' "$proxy_body" | grep -qF ${shellQuote(`"@id":"${proxyRouteId(spec)}"`)}`,
@@ -159,9 +163,9 @@ function proxiedFunctions(spec: TargetSpec): string[] {
         "      say \"setting the proxy's route of the $live colour again, as the config has it\"",
         // A route on another port moves to its server; one in its server is changed in place, never interrupted.
         "      if ! proxied_route_in_server; then",
-        ...removeProxyRoute(spec, "return 1").map((line) => `        ${line}`),
+        ...removeProxyRoute(admin, spec, "return 1").map((line) => `        ${line}`),
         "      fi",
-        ...forColourIn("live", (colour) => switchProxyRoute(route(colour))).map((line) => `    ${line}`),
+        ...forColourIn("live", switchTo).map((line) => `    ${line}`),
         "    fi",
         "    say \"$1 serves from the $live colour already; taking the $next colour down\"",
         "    colour=$next",
@@ -170,11 +174,11 @@ function proxiedFunctions(spec: TargetSpec): string[] {
         "  fi",
         // A port held by anything but this colour's own containers is never taken over.
         `  if [ -z "$(${colourContainers(spec, "\"$next\"", "-aq")})" ]; then`,
-        ...forNext((colour) => colourPortFreeCheck(proxy.colours[colour])).map((line) => `  ${line}`),
+        ...forColourIn("next", (colour) => colourPortFreeCheck(proxy.colours[colour])).map((line) => `  ${line}`),
         "  fi",
         "  say \"starting $1 as the $next colour on 127.0.0.1:$(proxied_port \"$next\"), beside the serving one\"",
         `  ${colourCompose(spec, "\"$next\"", `up -d --wait --wait-timeout ${timeout} --remove-orphans`, timeout + 30)} >&2 || return 1`,
-        ...forNext((colour) => switchProxyRoute(route(colour))),
+        ...forColourIn("next", switchTo),
         "  if [ -n \"$live\" ]; then",
         "    old_port=$(proxied_port \"$live\")",
         ...drainColour().map((line) => `    ${line}`),
@@ -231,10 +235,6 @@ export const proxiedTarget: TargetController = {
             "say \"pulling $ref\"",
             `(cd "$job" && ${colourCompose(spec, "blue", "pull --quiet")} >&2) || fail 'docker compose pull failed (is the registry reachable from this host?)'`,
             ...(spec.proxy === undefined ? [] : ensureProxyRunning({ deployRoot: spec.deployRoot, ref: spec.proxy.image })),
-            // Caddy re-creates its listeners on each config change; without this the kernel resets what was queued
-            // on the old one at that instant.
-            "[ \"$(cat /proc/sys/net/ipv4/tcp_migrate_req 2>/dev/null)\" = 1 ] || say 'warning: net.ipv4.tcp_migrate_req is not 1 on this host, " +
-                "so the switch may reset the few connections queued at that instant: set it (docs/zero-downtime.md, \"The host\")'",
         ];
     },
 
@@ -246,9 +246,10 @@ export const proxiedTarget: TargetController = {
         `could not be switched to it; the serving version was left serving (see docker compose -p ${composeProject(spec)}-blue|green logs)`,
 
     remove(location) {
+        const admin = proxyAdminOf(location.deployRoot);
         return [
-            ...proxyApiFunction(proxyAdminOf(location.deployRoot)),
-            ...removeProxyRoute(location),
+            ...proxyApiFunction(admin),
+            ...removeProxyRoute(admin, location),
             ...coloursDown(location, "exit 1"),
         ];
     },
@@ -265,7 +266,7 @@ export const proxiedTarget: TargetController = {
             ...imagesObservation(markers),
             `echo ${shellQuote(markers.proxy)}`,
             ...proxyApiFunction(proxyAdminOf(location.deployRoot)),
-            ...readProxyRoute(location),
+            ...readProxyRoute(proxyAdminOf(location.deployRoot), location),
         ];
     },
 
