@@ -254,6 +254,26 @@ export function switchProxyRoute(admin: ProxyAdmin, spec: ProxyRouteSpec, upstre
     ];
 }
 
+/**
+ * Lines that wait until no connection to 127.0.0.1:$old_port is established, at most `drainSeconds`: the old
+ * colour's requests in flight, which the proxy goes on serving after the switch, and its idle connections to it,
+ * which it closes within idleUpstreamSeconds. Caddy's own count of requests (/reverse_proxy/upstreams) is one per
+ * route, not per colour; the kernel's table of connections (the proxy runs on the host's network) tells the
+ * colours apart. Needs sayFunction.
+ */
+export function drainColour(drainSeconds: number): string[] {
+    return [
+        "port_hex=$(printf ':%04X' \"$old_port\")",
+        // /proc/net/tcp*: the remote address is field 3 (hex address:port), the state field 4 (01: established).
+        "in_flight() { cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v port=\"$port_hex\" '$4 == \"01\" && substr($3, length($3) - 4) == port' | grep -c . || true; }",
+        `end=$(( $(date +%s) + ${drainSeconds} ))`,
+        "while [ \"$(in_flight)\" -gt 0 ]; do",
+        `  [ "$(date +%s)" -lt "$end" ] || { say "requests to the old version were still in flight after ${drainSeconds} s: stopping it anyway"; break; }`,
+        "  sleep 0.2",
+        "done",
+    ];
+}
+
 export const proxyRouteAbsent = "proxy-route-absent";
 
 const proxyUnreachable = "proxy-unreachable";

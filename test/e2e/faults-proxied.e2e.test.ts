@@ -21,7 +21,7 @@ import { BuiltImage } from "../../local/app-repository";
 import { startDockerd } from "../../local/dockerd";
 import { freePort } from "../../local/sshd";
 import { DeployEnvironment, repository, startDeployEnvironment } from "../helpers/deploy-environment";
-import { phaseProcesses, sessionMembers } from "../helpers/fault-harness";
+import { killNow, phaseProcesses, sessionMembers } from "../helpers/fault-harness";
 import { HostProxy, prepareHostProxy, proxyRepository, servingPort } from "../helpers/host-proxy";
 import { runOperatorCommand } from "../helpers/operator-command";
 import { TestStack, createTestStack } from "../helpers/pulumi-stack";
@@ -212,7 +212,7 @@ describe("faults behind the host's proxy, under the real Pulumi engine (one scen
         const job = await hostSays(location, /Healthy/, since);
         const phase = phaseProcesses(appDir(location)).find((candidate) => candidate.job === job);
         assert.ok(phase, `the deploy phase of ${job} runs at the kill point`);
-        sessionMembers(phase.pid).forEach((pid) => process.kill(pid, "SIGKILL"));
+        sessionMembers(phase.pid).forEach(killNow);
         await run.result;
         await run.reap();
         lockFree(location);

@@ -239,4 +239,31 @@ describe("zero-downtime deploys through the host's proxy, under the real Pulumi 
         assert.deepStrictEqual(env.runningDigests(`${project}-blue`), []);
         assert.deepStrictEqual(env.runningDigests(`${project}-green`), []);
     });
+
+    it("turns the proxy on for an app served on its own port, and off again, the record true after each", async () => {
+        const directPort = await freePort();
+        const direct = async () => {
+            await stack.removeConfig("hello-world:proxy.port", true);
+            await stack.setConfig("hello-world:environment.PORT", { value: String(directPort) }, true);
+            await up();
+            assert.strictEqual((await fetch(`http://127.0.0.1:${directPort}/`)).status, 200, "served on its own port");
+            assert.deepStrictEqual(env.runningDigests(project), [env.images.a.digest]);
+            assert.deepStrictEqual([...env.runningDigests(`${project}-blue`), ...env.runningDigests(`${project}-green`)], []);
+            assert.strictEqual((await proxy.get(`/id/${proxyRouteId(location())}`)).status, 404);
+            assert.ok(!fs.existsSync(upstreamFile(proxyAdminOf(env.ssh.deployRoot), location()).onHost), "the route's file is gone");
+            assert.strictEqual(deployInfo().digest, env.images.a.digest);
+            assert.strictEqual((await stack.outputs()).deployed.value["hello-world"].digest, env.images.a.digest);
+        };
+        await direct();
+
+        await stack.setConfig("hello-world:proxy.port", { value: String(proxyPort) }, true);
+        await stack.removeConfig("hello-world:environment.PORT", true);
+        await up();
+        await assertTruth(env.images.a.digest);
+        assert.deepStrictEqual(env.runningDigests(project), [], "the app's own project is down behind the proxy");
+        await assert.rejects(fetch(`http://127.0.0.1:${directPort}/`), "nothing listens on the app's own port");
+
+        await direct();
+        assert.deepStrictEqual((await stack.outputs()).hostDrift.value["hello-world"], []);
+    });
 });

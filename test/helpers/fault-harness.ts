@@ -433,7 +433,8 @@ export function sessionMembers(sid: number): number[] {
     }).map(Number);
 }
 
-function killNow(pid: number): boolean {
+/** SIGKILL to `pid`; false when it had already ended (a member of a session may end between listing and kill). */
+export function killNow(pid: number): boolean {
     try {
         process.kill(pid, "SIGKILL");
         return true;

@@ -7,7 +7,7 @@ import * as http from "http";
 import { AppLocation } from "../../components/remote/layout";
 import {
     ObservedProxyRoute, ProxyListen, ProxyUnreachableError, canonicalJson, colourPortFreeCheck, parseProxyRoute, proxyApiFunction, proxyRoute, proxyRouteId, readProxyRoute,
-    removeProxyRoute, switchProxyRoute,
+    removeProxyRoute, switchProxyRoute, upstreamFile,
 } from "../../components/remote/proxy";
 import { sayFunction, script, shellQuote } from "../../components/remote/shell";
 import { CaddyServer, startCaddy } from "../../local/caddy";
@@ -25,8 +25,8 @@ interface Colour {
     close(): Promise<void>;
 }
 
-async function startColour(name: string, delayMs = 50): Promise<Colour> {
-    const port = await freePort();
+async function startColour(name: string, delayMs = 50, port?: number): Promise<Colour> {
+    port ??= await freePort();
     const colour: Colour = { name, port, healthy: true, served: 0, close: async () => undefined };
     const server = http.createServer((req, res) => {
         if (req.url === "/up") {
@@ -148,6 +148,24 @@ describe("proxy builders against a real Caddy, over a real SSH host", function (
         assert.deepStrictEqual(report.failures, {});
         assert.strictEqual(broken.served, 0);
         assert.deepStrictEqual(await readBack(web), { upstreamPort: green.port, healthPath: "/up" });
+    });
+
+    it("holds a request while the port its route's file names refuses, until a colour listens there (try_duration)", async () => {
+        const [, green] = colours;
+        const file = upstreamFile(caddy.admin, web).onHost;
+        const late = await freePort();
+        fs.writeFileSync(file, `${late}\n`);
+        let lateColour: Colour | undefined;
+        try {
+            const answer = page(listen.port);
+            await sleep(800);
+            lateColour = await startColour("late", 0, late);
+            assert.deepStrictEqual(await answer, { status: 200, body: "late" });
+        } finally {
+            fs.writeFileSync(file, `${green.port}\n`);
+            await lateColour?.close();
+        }
+        assert.deepStrictEqual(await page(listen.port), { status: 200, body: "green" });
     });
 
     it("takes an upstream that turns unhealthy out of service by the proxy's own check, and never sends it a request", async () => {

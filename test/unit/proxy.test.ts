@@ -1,14 +1,15 @@
 // The proxy's host-side shell and the colours' ports: the text as built, the admin API requests it makes (through
 // a stand-in curl that reports what it was given), and the port rules.
 import * as assert from "assert";
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
+import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { AppLocation, appDir } from "../../components/remote/layout";
 import {
     PortAssignmentError, ProxyAdmin, ProxyRouteSpec, ProxyUnreachableError, UnexpectedProxyRouteError, assignColourPorts, canonicalJson, colourPorts,
-    parseProxyRoute, parsePortRange, proxyApiFunction, proxyRoute, proxyRouteAbsent, proxyRouteId, proxyServer,
+    drainColour, parseProxyRoute, parsePortRange, proxyApiFunction, proxyRoute, proxyRouteAbsent, proxyRouteId, proxyServer,
     proxyServerId, readProxyRoute, removeProxyRoute, switchProxyRoute, upstreamFile,
 } from "../../components/remote/proxy";
 import { sayFunction, script } from "../../components/remote/shell";
@@ -218,6 +219,50 @@ describe("proxy switch, against a stand-in curl", () => {
         assert.strictEqual(result.status, 0, result.stderr);
         const deleted = result.requests.filter((request) => request.includes("-X DELETE")).map((request) => /http:\/\/localhost([^\s|]+)/.exec(request)?.[1]);
         assert.deepStrictEqual(deleted, [`/id/${proxyRouteId(location)}`, "/config/apps/http/servers/iac-server-127-0-0-1-8080"]);
+    });
+});
+
+describe("the drain of the old colour, against this machine's table of connections", () => {
+    /** Runs the drain of `port` in the background; resolves with its exit status, stderr and seconds taken. */
+    const drain = (port: number, seconds: number) => new Promise<{ status: number | null; stderr: string; took: number }>((resolve) => {
+        const start = performance.now();
+        const child = spawn("sh", ["-c", script(sayFunction("test"), [`old_port=${port}`], drainColour(seconds))]);
+        let stderr = "";
+        child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+        child.on("exit", (status) => resolve({ status, stderr, took: (performance.now() - start) / 1000 }));
+    });
+    let server: net.Server;
+    let port: number;
+    before(async () => {
+        server = net.createServer(() => undefined);
+        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+        port = (server.address() as net.AddressInfo).port;
+    });
+    after(() => server.close());
+
+    it("waits while a connection to the old colour's port is open, and ends soon after it closes", async () => {
+        const socket = net.connect(port, "127.0.0.1");
+        await new Promise((resolve) => socket.once("connect", resolve));
+        const draining = drain(port, 30);
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        socket.destroy();
+        const result = await draining;
+        assert.strictEqual(result.status, 0, result.stderr);
+        assert.ok(result.took >= 1.4 && result.took < 5, `took ${result.took} s`);
+    });
+
+    it("ends at once with no connection, and after its bound with one that stays, saying so", async () => {
+        const idle = await drain(port, 30);
+        assert.ok(idle.took < 1.5, `took ${idle.took} s`);
+        const socket = net.connect(port, "127.0.0.1");
+        await new Promise((resolve) => socket.once("connect", resolve));
+        try {
+            const bounded = await drain(port, 1);
+            assert.strictEqual(bounded.status, 0);
+            assert.match(bounded.stderr, /still in flight after 1 s: stopping it anyway/);
+        } finally {
+            socket.destroy();
+        }
     });
 });
 

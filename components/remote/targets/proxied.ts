@@ -9,7 +9,7 @@ import * as YAML from "yaml";
 import { AppLocation, composeLabels, composeProject, files } from "../layout";
 import {
     AppProxy, ProxyAdmin, ProxyRouteSpec, canonicalJson, colourPortFreeCheck, proxyApiFunction, proxyRoute, proxyRouteId, proxyServerId,
-    readProxyRoute, removeProxyRoute, switchProxyRoute, upstreamFile, validatePort,
+    drainColour, readProxyRoute, removeProxyRoute, switchProxyRoute, upstreamFile, validatePort,
 } from "../proxy";
 import { ensureProxyRunning, proxyAdminOf } from "../proxy-host";
 import { shellQuote } from "../shell";
@@ -54,26 +54,6 @@ function liveColour(admin: ProxyAdmin, location: AppLocation, proxy: AppProxy): 
         "  say \"the proxy could not be read (is it running?): $proxy_status $proxy_body\"",
         "  return 1",
         "fi",
-    ];
-}
-
-/**
- * Lines that wait until no connection to 127.0.0.1:$old_port is established, at most drainSeconds: the old
- * colour's requests in flight, which the proxy goes on serving after the switch, and its idle connections to it,
- * which it closes within a second (proxy.ts's idleUpstreamSeconds). Caddy's own count of requests
- * (/reverse_proxy/upstreams) is one per route, not per colour; the kernel's table of connections (the proxy runs
- * on the host's network) tells the colours apart.
- */
-function drainColour(): string[] {
-    return [
-        "port_hex=$(printf ':%04X' \"$old_port\")",
-        // /proc/net/tcp*: the remote address is field 3 (hex address:port), the state field 4 (01: established).
-        "in_flight() { cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v port=\"$port_hex\" '$4 == \"01\" && substr($3, length($3) - 4) == port' | grep -c . || true; }",
-        `end=$(( $(date +%s) + ${drainSeconds} ))`,
-        "while [ \"$(in_flight)\" -gt 0 ]; do",
-        `  [ "$(date +%s)" -lt "$end" ] || { say "requests to the old version were still in flight after ${drainSeconds} s: stopping it anyway"; break; }`,
-        "  sleep 0.2",
-        "done",
     ];
 }
 
@@ -181,7 +161,7 @@ function proxiedFunctions(spec: TargetSpec): string[] {
         ...forColourIn("next", switchTo),
         "  if [ -n \"$live\" ]; then",
         "    old_port=$(proxied_port \"$live\")",
-        ...drainColour().map((line) => `    ${line}`),
+        ...drainColour(drainSeconds).map((line) => `    ${line}`),
         "    say \"stopping the $live colour\"",
         "    colour=$live",
         ...projectDown(projectOfColour(spec)).map((line) => `    ${line}`),
