@@ -5,9 +5,9 @@
 // dial, as the switch did before); "file" renames a new route file into place (components/remote/proxy.ts's
 // switch, which changes no config). docs/zero-downtime.md ("Why a switch changes no config") keeps the figures.
 //   npm run bench:proxy-switch [-- --switches 60] [--clients 4]
-import { execFileSync } from "child_process";
+import { execFile } from "child_process";
 import * as http from "http";
-import { parseArgs } from "util";
+import { parseArgs, promisify } from "util";
 import { AppLocation } from "../components/remote/layout";
 import { proxyApiFunction, proxyRouteId, switchProxyRoute } from "../components/remote/proxy";
 import { sayFunction, script } from "../components/remote/shell";
@@ -25,9 +25,9 @@ async function startServer(): Promise<{ port: number; close(): void }> {
     return { port, close: () => server.close() };
 }
 
-/** Runs the proxy's builders on this machine, as a deploy runs them on a host. */
-function onHost(caddy: CaddyServer, lines: string[]): void {
-    execFileSync("sh", ["-c", script(sayFunction("bench"), proxyApiFunction(caddy.admin), lines)], { stdio: ["ignore", "ignore", "pipe"] });
+/** Runs the proxy's builders on this machine, as a deploy runs them on a host (not blocking: the servers are ours). */
+async function onHost(caddy: CaddyServer, lines: string[]): Promise<void> {
+    await promisify(execFile)("sh", ["-c", script(sayFunction("bench"), proxyApiFunction(caddy.admin), lines)]);
 }
 
 /** One request after the other on new connections until `running()` is false; failures counted by reason. */
@@ -60,11 +60,11 @@ async function measure(way: Way, switches: number, clients: number): Promise<{ a
     try {
         const listen = { address: "127.0.0.1", port: await freePort() };
         const spec = { ...location, listen, healthPath: "/" };
-        onHost(caddy, switchProxyRoute(caddy.admin, spec, servers[0].port));
+        await onHost(caddy, switchProxyRoute(caddy.admin, spec, servers[0].port));
         const dialOf = (port: number) => JSON.stringify(`127.0.0.1:${port}`);
         const routeDial = `/id/${proxyRouteId(location)}/handle/0/upstreams/0/dial`;
         if (way === "patch") {
-            onHost(caddy, [`proxy_api PATCH '${routeDial}' '${dialOf(servers[0].port)}' || exit 1`]);
+            await onHost(caddy, [`proxy_api PATCH '${routeDial}' '${dialOf(servers[0].port)}' || exit 1`]);
         }
         const failures: Record<string, number> = {};
         let running = true;
@@ -74,9 +74,9 @@ async function measure(way: Way, switches: number, clients: number): Promise<{ a
             await new Promise((resolve) => setTimeout(resolve, 300));
             const port = servers[i % 2].port;
             if (way === "patch") {
-                onHost(caddy, [`proxy_api PATCH '${routeDial}' '${dialOf(port)}' || exit 1`]);
+                await onHost(caddy, [`proxy_api PATCH '${routeDial}' '${dialOf(port)}' || exit 1`]);
             } else {
-                onHost(caddy, switchProxyRoute(caddy.admin, spec, port));
+                await onHost(caddy, switchProxyRoute(caddy.admin, spec, port));
             }
         }
         running = false;

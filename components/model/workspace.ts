@@ -276,7 +276,9 @@ function parseApp(reader: EntryReader, name: string): WorkspaceApp {
 function parseAppProxy(reader: EntryReader, name: string): WorkspaceAppProxy | undefined {
     const key = `${name}:proxy`;
     const value = reader.structured(key);
-    if (value === undefined || value === null || value === "") {
+    // `pulumi config rm --path <app>:proxy.port` can leave the map behind, empty: the proxy off, as the operator meant.
+    const empty = typeof value === "object" && value !== null && !Array.isArray(value) && Object.keys(value).length === 0;
+    if (value === undefined || value === null || value === "" || empty) {
         return undefined;
     }
     if (typeof value !== "object" || Array.isArray(value)) {
@@ -290,7 +292,8 @@ function parseAppProxy(reader: EntryReader, name: string): WorkspaceAppProxy | u
     const text = (field: string) => fields[field] === undefined || fields[field] === null || fields[field] === "" ? undefined : String(fields[field]);
     const port = Number(text("port"));
     if (text("port") === undefined || !/^[0-9]+$/.test(text("port")!) || port < 1 || port > 65535) {
-        reader.problem(`${key}.port`, `expected the port the proxy serves ${name} on (1 to 65535), e.g. \`pulumi config set --path ${key}.port 8080\``);
+        reader.problem(`${key}.port`, `expected the port the proxy serves ${name} on (1 to 65535), e.g. \`pulumi config set --path ${key}.port 8080\`; ` +
+            `to serve ${name} without the proxy, remove the whole map: \`pulumi config rm ${key}\``);
     }
     const host = text("host");
     if (host !== undefined) {

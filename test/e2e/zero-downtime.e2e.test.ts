@@ -243,7 +243,7 @@ describe("zero-downtime deploys through the host's proxy, under the real Pulumi 
     it("turns the proxy on for an app served on its own port, and off again, the record true after each", async () => {
         const directPort = await freePort();
         const direct = async () => {
-            await stack.removeConfig("hello-world:proxy.port", true);
+            await stack.removeConfig("hello-world:proxy");
             await stack.setConfig("hello-world:environment.PORT", { value: String(directPort) }, true);
             await up();
             assert.strictEqual((await fetch(`http://127.0.0.1:${directPort}/`)).status, 200, "served on its own port");

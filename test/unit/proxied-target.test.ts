@@ -136,6 +136,12 @@ describe("the proxy's config", () => {
         assert.deepStrictEqual(hello.proxy?.colours, colourPorts(parsePortRange("20000-29999"), appDir({ ...location, deployRoot: "/opt" })));
     });
 
+    it("takes a proxy map left empty by `pulumi config rm --path <app>:proxy.port` as the proxy off", () => {
+        const workspace = parseWorkspace("dev", { ...valid, "hello-world:proxy": {}, "hello-world:environment": { PORT: "8080" } });
+        assert.strictEqual(workspace.apps[0].proxy, undefined);
+        assert.strictEqual(workspace.apps[1].proxy?.host, "shop.example.com");
+    });
+
     it("refuses PORT beside proxy.port, two apps on one port without a host name, a swarm, a missing image, an unknown field", () => {
         assert.match(problems({ ...valid, "hello-world:environment": { PORT: "8080" } }), /PORT is set beside hello-world:proxy.port/);
         assert.match(problems({ ...valid, "shop:proxy": { port: 8080 } }), /hello-world and shop are both served on port 8080 without a host name/);
