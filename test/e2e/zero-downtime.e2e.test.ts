@@ -242,6 +242,7 @@ describe("zero-downtime deploys through the host's proxy, under the real Pulumi 
 
     it("turns the proxy on for an app served on its own port, and off again, the record true after each", async () => {
         const directPort = await freePort();
+        await setTag(env.images.a.tag);
         const direct = async () => {
             await stack.removeConfig("hello-world:proxy");
             await stack.setConfig("hello-world:environment.PORT", { value: String(directPort) }, true);
