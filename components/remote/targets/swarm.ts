@@ -200,6 +200,9 @@ export const swarmTarget: TargetController = {
 
     removeLeftovers: () => [],
 
+    // Each app's services are listed by its stack's label, in its own observe.
+    observeHost: () => [],
+
     observe: swarmObservation,
 
     keptReferences: swarmKeptReferences,
