@@ -57,7 +57,8 @@ export function splitObserveBatch(output: string, delimiter: string, count: numb
     validateDelimiter(delimiter);
     return Array.from({ length: count }, (_, index) => {
         const start = `${delimiter} app ${index}\n`;
-        const end = new RegExp(`^${delimiter} app ${index} exit (\\d+)\\n`, "m");
+        // Not anchored to a line's start: an app's last line may lack its newline.
+        const end = new RegExp(`${delimiter} app ${index} exit (\\d+)\\n`);
         const from = output.indexOf(start);
         const ended = end.exec(output.slice(from + start.length));
         if (from < 0 || ended === null) {
