@@ -1,19 +1,21 @@
-// The observations this provider process shares between the apps of one host: in a refresh the engine reads every
-// HostDeployment at once, and the reads of one host that arrive within a few milliseconds of each other go out as
-// one script on one channel (./observe-batch), each read then answered by its own app's part. Only reads not yet
-// sent join: one asked for after a script went out waits for the next, so a later read never gets an older answer.
+// The observations this provider process shares between the apps of one host. In a refresh the engine reads
+// HostDeployments a few at a time (its --parallel), each read starting as another ends, so reads of one host
+// reach the process spread over the whole pass: one script runs on a host at a time, and the reads that arrive
+// meanwhile go out together, as one script on one channel (./observe-batch), when it ends, each read then answered
+// by its own app's part. Only reads not yet sent join a script: a later read never gets an older answer.
 import { randomUUID } from "crypto";
-import { AppLocation, DeployTarget } from "../remote/layout";
+import { AppLocation, DeployTarget, appDir } from "../remote/layout";
 import { ObservedApp, buildObserveBatchScript, splitObserveBatch } from "../remote/observe-batch";
 import { RemoteCommandError, SshConnection, poolKey, runRemote } from "../remote/ssh";
+import { targetNamed } from "../remote/targets/registry";
 
 /**
- * How long the first read of a batch waits for others: the engine's reads of a refresh reach the process within
- * a few milliseconds of each other; a read alone (a deploy's, an `up --refresh` of one app) hardly notices.
+ * How long the first read of an idle host waits for others: the engine starts its first reads of a pass together;
+ * a read alone (a deploy's, an `up --refresh` of one app) hardly notices.
  */
 const gatherMs = 10;
 
-/** Apps per script: past this, a second script goes out on a channel of its own, beside the first. */
+/** Apps per script: the rest wait for the next. */
 const batchLimit = 25;
 
 interface Waiting {
@@ -22,46 +24,47 @@ interface Waiting {
     reject: (error: Error) => void;
 }
 
-interface Batch {
+interface HostReads {
     connection: SshConnection;
     waiting: Waiting[];
-    timer: NodeJS.Timeout;
 }
 
-/** Per connection (poolKey), the batch still gathering reads. */
-const gathering = new Map<string, Batch>();
+/** Per connection (poolKey), while its first reads gather or a script of it runs: the reads waiting for its next script. */
+const hosts = new Map<string, HostReads>();
 
-async function send(key: string, batch: Batch): Promise<void> {
-    clearTimeout(batch.timer);
-    if (gathering.get(key) === batch) {
-        gathering.delete(key);
-    }
+async function send(key: string, host: HostReads): Promise<void> {
+    const reads = host.waiting.splice(0, batchLimit);
     const delimiter = `#=== ${randomUUID()}`;
-    let answers;
     try {
-        const { stdout } = await runRemote(batch.connection, buildObserveBatchScript(batch.waiting.map((read) => read.app), delimiter));
-        answers = splitObserveBatch(stdout, delimiter, batch.waiting.length);
+        const { stdout } = await runRemote(host.connection, buildObserveBatchScript(reads.map((read) => read.app), delimiter));
+        splitObserveBatch(stdout, delimiter, reads.length).forEach((answer, index) => "stdout" in answer ? reads[index].resolve(answer.stdout)
+            : reads[index].reject(new RemoteCommandError(host.connection, answer.exitCode, answer.stderr)));
     } catch (error) {
-        batch.waiting.forEach((read) => read.reject(error as Error));
-        return;
+        reads.forEach((read) => read.reject(error as Error));
     }
-    answers.forEach((answer, index) => "stdout" in answer ? batch.waiting[index].resolve(answer.stdout)
-        : batch.waiting[index].reject(new RemoteCommandError(batch.connection, answer.exitCode, answer.stderr)));
+    if (host.waiting.length > 0) {
+        return send(key, host);
+    }
+    hosts.delete(key);
 }
 
-/** The app's observation (what buildObserveScript prints for it), read together with the other apps of its host asked for now. */
+/** The app's observation (what buildObserveScript prints for it), read together with the other apps of its host asked for meanwhile. */
 export function observeOnHost(connection: SshConnection, location: AppLocation, target: DeployTarget): Promise<string> {
+    // What would make the script unbuildable (a name from a state edited by hand) fails this read alone.
+    try {
+        appDir(location);
+        targetNamed(target);
+    } catch (error) {
+        return Promise.reject(error);
+    }
     const key = poolKey(connection);
-    return new Promise((resolve, reject) => {
-        let batch = gathering.get(key);
-        if (batch === undefined) {
-            const started: Batch = { connection, waiting: [], timer: setTimeout(() => void send(key, started), gatherMs) };
-            gathering.set(key, started);
-            batch = started;
-        }
-        batch.waiting.push({ app: { location, target }, resolve, reject });
-        if (batch.waiting.length >= batchLimit) {
-            void send(key, batch);
-        }
-    });
+    let host = hosts.get(key);
+    if (host === undefined) {
+        const idle: HostReads = { connection, waiting: [] };
+        hosts.set(key, idle);
+        setTimeout(() => void send(key, idle), gatherMs);
+        host = idle;
+    }
+    const joining = host;
+    return new Promise((resolve, reject) => joining.waiting.push({ app: { location, target }, resolve, reject }));
 }
