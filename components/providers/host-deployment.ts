@@ -12,11 +12,12 @@ import { DeployInfo, renderRecordParts } from "../model/deploy-info";
 import { changedEnvironmentNames } from "../model/environment-change";
 import { Severity, engineLog } from "./engine-log";
 import { stamped } from "./interface-version";
+import { observeOnHost } from "./shared-host-observations";
 import { AppLocation, DeployTarget, appDir } from "../remote/layout";
 import type { AppProxy } from "../remote/proxy";
 import { HostObservation, driftOf, parseObservation } from "../remote/observation";
 import { buildDeployPhase } from "../remote/deploy-phase";
-import { buildDeployScript, buildObserveScript, buildRemoveScript, encodeBundle } from "../remote/scripts";
+import { buildDeployScript, buildRemoveScript, encodeBundle } from "../remote/scripts";
 import { SshConnection, runRemote } from "../remote/ssh";
 import { defaultTarget } from "../remote/targets/registry";
 
@@ -175,7 +176,7 @@ export const hostDeploymentProvider: pulumi.dynamic.ResourceProvider<HostDeploym
         if (!props) {
             throw new Error(`HostDeployment ${id} cannot be imported: declare the app in iac:apps and run pulumi up`);
         }
-        const { stdout } = await runRemote(props.connection, buildObserveScript(props.location, targetKind(props)));
+        const stdout = await observeOnHost(props.connection, props.location, targetKind(props));
         return { id, props: { ...props, ...observedState(props, parseAnswer(props, stdout), props.written, props.owner) } };
     },
 

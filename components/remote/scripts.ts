@@ -201,12 +201,20 @@ export const observationMarkers = {
 } as const;
 
 /**
+ * The host-wide reads of the targets' observations (observeHost), each distinct one once. Fails when docker cannot
+ * answer: a refresh must not mistake an unreachable engine for an app that is gone.
+ */
+export function observeHostCommands(targets: DeployTarget[]): string[] {
+    return [...new Set(targets.map((target) => targetNamed(target).observeHost().join("\n")))].filter(Boolean).flatMap((text) => text.split("\n"));
+}
+
+/**
  * Prints what the host holds for the app: the dir's owner, a commit left unfinished and the images its compose
  * file names; deploy-info.yml; what runs it, as the target observes it (every container of its compose project,
- * or every task Swarm wants running for its stack and each service's spec) and the digests of their images. Fails when docker cannot answer: a
- * refresh must not mistake an unreachable engine for an app that is gone.
+ * or every task Swarm wants running for its stack and each service's spec) and the digests of their images.
+ * Runs after observeHostCommands.
  */
-function observeCommands(location: AppLocation, target: DeployTarget): string[] {
+export function observeAppCommands(location: AppLocation, target: DeployTarget): string[] {
     const dir = appDir(location);
     const file = (name: string) => shellQuote(`${dir}/${name}`);
     return lines(
@@ -221,7 +229,9 @@ function observeCommands(location: AppLocation, target: DeployTarget): string[] 
     );
 }
 
-/** Reads the host's state of the app without changing anything: what `pulumi refresh` compares with the stack. */
+const observeCommands = (location: AppLocation, target: DeployTarget) => lines(observeHostCommands([target]), observeAppCommands(location, target));
+
+/** Reads the host's state of one app without changing anything: what a deploy prints at its end, alone. */
 export function buildObserveScript(location: AppLocation, target: DeployTarget): string {
     return script("set -eu", observeCommands(location, target));
 }

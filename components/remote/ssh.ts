@@ -130,7 +130,7 @@ async function connect(connection: SshConnection): Promise<Client> {
 }
 
 /** What makes two connections the same one: the same login to the same host, trusted the same way. */
-function poolKey(connection: SshConnection): string {
+export function poolKey(connection: SshConnection): string {
     const { user, host, port, privateKey, hostKey, channelLimit } = connection;
     return createHash("sha256").update(JSON.stringify([user, host, port, privateKey, hostKey ?? "", channelLimit ?? 0])).digest("hex");
 }

@@ -9,6 +9,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { renderCompose, renderEnvFile } from "../../components/model/compose";
 import { HostDeploymentInputs, HostDeploymentOutputs } from "../../components/providers/host-deployment";
 import { AppLocation, appDir, composeProject } from "../../components/remote/layout";
+import { buildObserveScript } from "../../components/remote/scripts";
+import { runRemote } from "../../components/remote/ssh";
 import { BuiltImage } from "../../local/app-repository";
 import { DeployEnvironment, repository, startDeployEnvironment } from "../helpers/deploy-environment";
 import { loadedProvider } from "../helpers/loaded-provider";
@@ -60,6 +62,19 @@ describe("HostDeployment provider (loaded as the engine loads it) against a real
         const read = await provider.read(`id`, state);
         assert.deepStrictEqual(read.props, state);
         assert.strictEqual((await provider.diff("id", state, inputsFor(env.images.a))).changes, false);
+    });
+
+    it("reads the apps of a host that arrive together in one script, each as it reads alone, one's failure its own", async () => {
+        // Never deployed here: its record is missing. On a host in no swarm: its observation fails, as it did alone.
+        const missing = { ...state, location: { ...location, app: "never-deployed" } };
+        const swarm = { ...state, location: { ...location, app: "swarm-app" }, target: "swarm" as const };
+        const alone = await runRemote(swarm.connection, buildObserveScript(swarm.location, "swarm")).then(() => "", (error: Error) => error.message);
+        assert.match(alone, new RegExp(`the script on ${env.ssh.user}@${env.ssh.host}:${env.ssh.port} exited with`));
+        const [read, readMissing, readSwarm] = await Promise.allSettled([provider.read("id", state), provider.read("id", missing), provider.read("id", swarm)]);
+        assert.deepStrictEqual(read.status === "fulfilled" && read.value.props, state);
+        assert.deepStrictEqual(readMissing.status === "fulfilled" && readMissing.value.props!.drift, [
+            `${env.ssh.user}@${env.ssh.host}:${appDir(missing.location)}/deploy-info.yml is missing`, "service web has no container"]);
+        assert.strictEqual(readSwarm.status === "rejected" && (readSwarm.reason as Error).message, alone);
     });
 
     it("reports a container stopped by hand and a record edited by hand, and the next deploy converges", async () => {

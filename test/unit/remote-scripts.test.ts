@@ -8,6 +8,7 @@ import * as path from "path";
 import * as fc from "fast-check";
 import { AppLocation, appDir, composeProject, swarmStack } from "../../components/remote/layout";
 import { buildDeployPhase, commitFunctions } from "../../components/remote/deploy-phase";
+import { buildObserveBatchScript } from "../../components/remote/observe-batch";
 import {
     DeploySpec, buildDeployScript, buildObserveScript, buildReadRecordsScript,
     buildRemoveScript, bundleParts, encodeBundle, preflight, receiveBundle, runDetached, splitRecords,
@@ -44,7 +45,8 @@ describe("host scripts", () => {
         const swarm: DeploySpec = { ...spec, target: "swarm" };
         for (const text of [buildDeployScript(spec), buildDeployScript({ ...spec, registryUsername: "deployer" }), buildDeployPhase(spec),
             buildDeployScript(swarm), buildDeployPhase(swarm), buildDeployPhase({ ...swarm, registryUsername: "deployer" }),
-            buildObserveScript(location, "compose"), buildObserveScript(location, "swarm"), buildRemoveScript(location, spec.owner), buildRemoveScript(location, undefined), buildReadRecordsScript(location)]) {
+            buildObserveScript(location, "compose"), buildObserveScript(location, "swarm"), buildObserveBatchScript([{ location, target: "compose" }, { location, target: "proxied" }, { location, target: "swarm" }],
+                "#=== 0b7c1d2e-3f40-4a5b-8c6d-7e8f9a0b1c2d"), buildRemoveScript(location, spec.owner), buildRemoveScript(location, undefined), buildReadRecordsScript(location)]) {
             assert.ok(parses(text), text);
         }
     });

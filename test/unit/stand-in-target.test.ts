@@ -37,6 +37,7 @@ const standIn: TargetController = {
     upFailure: () => "the stand-in did not start",
     remove: (location) => [`rm -f '${appDir(location)}/standin.running'`],
     removeLeftovers: () => [],
+    observeHost: () => [],
     observe: (location, markers) => [
         `running=$(cat '${appDir(location)}/standin.running' 2>/dev/null || true)`,
         "[ -z \"$running\" ] || echo \"web running stand-in\"",

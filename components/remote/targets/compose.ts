@@ -76,25 +76,57 @@ function composeFunctions(spec: TargetSpec): string[] {
 }
 
 /**
- * Prints `service state image-id[ $suffixVariable]` per container of the ids in $ids, and adds their images to
- * $images.
+ * Host-wide, once per observation script whatever the number of apps: $compose_containers holds
+ * `"project" "working-dir" service state image-id` per compose container on the host (the two labels JSON-quoted,
+ * so a hand-made label with spaces cannot pass for one of ours), $compose_images `image-id repo-digest…` per
+ * image they run. Three docker commands for the host instead of three per app.
  */
-export function containersObservation(suffixVariable?: string): string[] {
-    const tail = suffixVariable === undefined ? "" : `" $${suffixVariable}"`;
+export function composeHostObservation(): string[] {
+    const label = (name: string) => `index .Config.Labels "${name}"`;
     return [
-        "if [ -n \"$ids\" ]; then",
-        `  docker inspect --format '{{index .Config.Labels "${composeLabels.service}"}} {{.State.Status}} {{.Image}}'${tail} $ids`,
-        "  images=\"$images $(docker inspect --format '{{.Image}}' $ids)\"",
+        `compose_ids=$(docker ps -aq --filter ${shellQuote(`label=${composeLabels.project}`)})`,
+        "compose_containers=''",
+        "compose_images=''",
+        "if [ -n \"$compose_ids\" ]; then",
+        "  # shellcheck disable=SC2086 # one word per container id",
+        `  compose_containers=$(docker inspect --format '{{json (${label(composeLabels.project)})}} {{json (${label(composeLabels.workingDir)})}} ` +
+            `{{${label(composeLabels.service)}}} {{.State.Status}} {{.Image}}' $compose_ids)`,
+        "  # shellcheck disable=SC2046 # one word per image id",
+        "  compose_images=$(docker image inspect --format '{{.Id}}{{range .RepoDigests}} {{.}}{{end}}' " +
+            "$(printf '%s\\n' \"$compose_containers\" | sed 's/.* //' | sort -u))",
         "fi",
     ];
 }
 
-/** The images marker, then `image-id repo-digest…` per image of $images. */
-export function imagesObservation(markers: ObservationMarkers): string[] {
+/**
+ * Prints `service state image-id[ suffix]` per container of $compose_containers in the compose project `project`
+ * (and with the working dir `workingDir`, when given).
+ */
+export function containersOf(project: string, workingDir?: string, suffix?: string): string[] {
+    const matches = [`[ "$project" = ${shellQuote(JSON.stringify(project))} ]`,
+        ...(workingDir === undefined ? [] : [`[ "$dir" = ${shellQuote(JSON.stringify(workingDir))} ]`])].join(" && ");
     return [
+        "printf '%s\\n' \"$compose_containers\" | while read -r project dir service state image; do",
+        `  if ${matches}; then printf '%s %s %s${suffix === undefined ? "" : ` ${suffix}`}\\n' "$service" "$state" "$image"; fi`,
+        "done",
+    ];
+}
+
+/**
+ * Prints the containers `select` prints (`service state image-id…` lines), then the images marker and, from
+ * $compose_images, `image-id repo-digest…` per image they run.
+ */
+export function containersAndImages(select: string[], markers: ObservationMarkers): string[] {
+    return [
+        "mine=$(",
+        ...select.map((line) => `  ${line}`),
+        ")",
+        "[ -z \"$mine\" ] || printf '%s\\n' \"$mine\"",
         `echo ${shellQuote(markers.images)}`,
-        "images=$(printf '%s\\n' $images | sort -u)",
-        "if [ -n \"$images\" ]; then docker image inspect --format '{{.Id}}{{range .RepoDigests}} {{.}}{{end}}' $images; fi",
+        "wanted=\" $(printf '%s\\n' \"$mine\" | cut -d ' ' -f 3 | tr '\\n' ' ')\"",
+        "printf '%s\\n' \"$compose_images\" | while read -r id digests; do",
+        "  case $wanted in *\" $id \"*) printf '%s %s\\n' \"$id\" \"$digests\" ;; esac",
+        "done",
     ];
 }
 
@@ -103,14 +135,10 @@ export function imagesObservation(markers: ObservationMarkers): string[] {
  * or not, as `service state image-id`, then the images marker and `image-id repo-digest…` per image.
  */
 function composeObservation(location: AppLocation, markers: ObservationMarkers): string[] {
-    return [
-        `ids=$(docker ps -aq --filter ${shellQuote(`label=${composeLabels.project}=${composeProject(location)}`)})`,
-        findLegacyContainers(location),
-        "ids=$(echo $ids $legacy)",
-        "images=''",
-        ...containersObservation(),
-        ...imagesObservation(markers),
-    ];
+    return containersAndImages([
+        ...containersOf(composeProject(location)),
+        ...containersOf(legacyComposeProject(location), appDir(location)),
+    ], markers);
 }
 
 export const composeTarget: TargetController = {
@@ -156,6 +184,8 @@ export const composeTarget: TargetController = {
     },
 
     removeLeftovers: removeLegacyContainers,
+
+    observeHost: composeHostObservation,
 
     observe: composeObservation,
 

@@ -13,7 +13,7 @@ import {
 } from "../proxy";
 import { ensureProxyRunning, proxyAdminOf } from "../proxy-host";
 import { shellQuote } from "../shell";
-import { composeTarget, containersObservation, imagesObservation, projectDown, projectRunningFunction } from "./compose";
+import { composeTarget, containersAndImages, containersOf, projectDown, projectRunningFunction } from "./compose";
 import { ObservationMarkers, TargetController, TargetSpec } from "./target";
 
 type Colour = "blue" | "green";
@@ -236,14 +236,13 @@ export const proxiedTarget: TargetController = {
 
     removeLeftovers: () => [],
 
+    // Its colours are compose projects: the same host-wide listing.
+    observeHost: composeTarget.observeHost,
+
     observe(location: AppLocation, markers: ObservationMarkers) {
+        const colours: Colour[] = ["blue", "green"];
         return [
-            "images=''",
-            "for colour in blue green; do",
-            `  ids=$(${colourContainers(location, "\"$colour\"", "-aq")})`,
-            ...containersObservation("colour").map((line) => `  ${line}`),
-            "done",
-            ...imagesObservation(markers),
+            ...containersAndImages(colours.flatMap((colour) => containersOf(`${composeProject(location)}-${colour}`, undefined, colour)), markers),
             `echo ${shellQuote(markers.proxy)}`,
             ...proxyApiFunction(proxyAdminOf(location.deployRoot)),
             ...readProxyRoute(proxyAdminOf(location.deployRoot), location),

@@ -72,7 +72,14 @@ export interface TargetController {
     removeLeftovers(location: AppLocation): string[];
 
     /**
-     * Prints what runs the app: `service state image-id` per container or task, then the images marker and
+     * Host-wide reads, run once per observation script before the `observe` of every app it reads (a refresh
+     * observes a host's apps in one script): shell variables their `observe` takes its answers from, so twenty
+     * apps cost one listing, not twenty. Targets whose lines are the same share one run of them.
+     */
+    observeHost(): string[];
+
+    /**
+     * Prints what runs the app (in a subshell of its own, after `observeHost`): `service state image-id` per container or task, then the images marker and
      * `image-id repo-digest…` per image, then optionally the services marker and `service spec-image replicas`,
      * or the proxy marker and the app's route as the proxy holds it (proxy.ts's readProxyRoute).
      */
