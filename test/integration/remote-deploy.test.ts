@@ -13,7 +13,7 @@ import { buildObserveScript, buildRemoveScript } from "../../components/remote/s
 import { BuiltImage } from "../../local/app-repository";
 import { freePort } from "../../local/sshd";
 import { DeployEnvironment, repository, startDeployEnvironment } from "../helpers/deploy-environment";
-import { deployRequest as buildDeployRequest, ownerOf } from "../helpers/deploy-request";
+import { deployRequest as buildDeployRequest, helloWorldTemplate, ownerOf } from "../helpers/deploy-request";
 import { phaseProcesses } from "../helpers/fault-harness";
 import { RemoteResult, runOverSsh } from "../helpers/ssh";
 
@@ -313,6 +313,34 @@ describe("host scripts over a real SSH host, dockerd, compose v2 and Registry v3
         assert.deepStrictEqual(running(other), []);
         assert.deepStrictEqual(running(), [env.images.a.digest]);
         assert.match(await env.page(), new RegExp(env.images.a.tag));
+    });
+
+    it("removes an app's containers and the networks compose made for it, by label, and keeps a network it declares external", async () => {
+        const netted: AppLocation = { ...location, app: "netted" };
+        const project = composeProject(netted);
+        const external = `${project}-external`;
+        docker("network", "create", "--internal", external);
+        try {
+            // The app on networks of its own (its port inside its own network namespace): compose creates `own`.
+            const template = helloWorldTemplate.replace("    network_mode: host\n", "    networks: [own, shared]\n") +
+                `networks:\n  own: {}\n  shared:\n    external: true\n    name: ${external}\n`;
+            const request = buildDeployRequest(env.images.a, { registry: env.registry.address, location: netted, port: await freePort(), template });
+            const deployed = await runOverSsh(env.ssh, request.script, request.stdin);
+            assert.strictEqual(deployed.status, 0, deployed.stderr);
+            const networksOf = () => docker("network", "ls", "--format", "{{.Name}}", "--filter", `label=com.docker.compose.project=${project}`);
+            assert.strictEqual(networksOf(), `${project}_own`);
+            // A stopped container of the project, which `docker ps` alone would not list.
+            docker("create", "--label", `com.docker.compose.project=${project}`, `${env.registry.address}/${repository}@${env.images.a.digest}`);
+
+            const removed = await runOverSsh(env.ssh, buildRemoveScript(netted, ownerOf(netted)));
+            assert.strictEqual(removed.status, 0, removed.stderr);
+            assert.strictEqual(docker("ps", "-aq", "--filter", `label=com.docker.compose.project=${project}`), "");
+            assert.strictEqual(networksOf(), "");
+            assert.strictEqual(docker("network", "inspect", "--format", "{{.Name}}", external), external, "the external network stays");
+            assert.deepStrictEqual(running(), [parseDeployInfo(deployInfoText(), "").digest], "the other app runs on");
+        } finally {
+            docker("network", "rm", external);
+        }
     });
 
     it("takes the app down on removal and moves deploy-info.yml into the history with removed_at", async () => {

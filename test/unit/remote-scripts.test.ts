@@ -14,6 +14,7 @@ import {
     buildRemoveScript, bundleParts, encodeBundle, preflight, receiveBundle, runDetached, splitRecords,
 } from "../../components/remote/scripts";
 import { shellQuote } from "../../components/remote/shell";
+import { composeTarget } from "../../components/remote/targets/compose";
 import { swarmDownFunction } from "../../components/remote/targets/swarm";
 
 const digest = "sha256:" + "e".repeat(64);
@@ -152,6 +153,36 @@ describe("host scripts", () => {
             const active = down("active");
             assert.ok(active.includes(`stack rm ${stack}`), active.join("; "));
             assert.ok(!active.some((call) => call.startsWith("rm")), active.join("; "));
+        } finally {
+            fs.rmSync(bin, { recursive: true, force: true });
+        }
+    });
+
+    it("removes a compose app by its project's labels, containers then networks, without starting the compose plugin", () => {
+        const bin = pathWith([]);
+        try {
+            // A docker that logs its calls, with one container and one network of the project; $FAIL names a call that fails.
+            fs.writeFileSync(path.join(bin, "docker"), [
+                "#!/bin/sh",
+                "echo \"$*\" >> \"$CALLS\"",
+                "[ \"$1\" != \"$FAIL\" ] || exit 1",
+                "case \"$1 $2\" in ps*) echo c0ffee ;; 'network ls') echo n3twork ;; esac",
+                "",
+            ].join("\n"), { mode: 0o755 });
+            const remove = (fail: string) => {
+                const calls = path.join(bin, `calls-${fail}`);
+                fs.writeFileSync(calls, "");
+                const run = spawnSync("/bin/sh", ["-c", `set -eu\n${composeTarget.remove(location).join("\n")}\necho removed`],
+                    { env: { PATH: bin, CALLS: calls, FAIL: fail }, encoding: "utf8" });
+                return { status: run.status, calls: fs.readFileSync(calls, "utf8").trim().split("\n") };
+            };
+            const label = `label=com.docker.compose.project=${composeProject(location)}`;
+            assert.deepStrictEqual(remove("none"), { status: 0, calls: [
+                `ps -aq --filter ${label}`, "stop c0ffee", "rm -f c0ffee", `network ls -q --filter ${label}`, "network rm n3twork",
+            ] });
+            const stopFails = remove("stop");
+            assert.strictEqual(stopFails.status, 1);
+            assert.deepStrictEqual(stopFails.calls, [`ps -aq --filter ${label}`, "stop c0ffee"], "nothing more once docker failed");
         } finally {
             fs.rmSync(bin, { recursive: true, force: true });
         }

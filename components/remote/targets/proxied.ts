@@ -13,7 +13,7 @@ import {
 } from "../proxy";
 import { ensureProxyRunning, proxyAdminOf } from "../proxy-host";
 import { shellQuote } from "../shell";
-import { composeTarget, containersAndImages, containersOf, projectDown, projectRunningFunction } from "./compose";
+import { composeTarget, containersAndImages, containersOf, projectDown, projectNetworksDown, projectRunningFunction } from "./compose";
 import { ObservationMarkers, TargetController, TargetSpec } from "./target";
 
 type Colour = "blue" | "green";
@@ -231,6 +231,9 @@ export const proxiedTarget: TargetController = {
             ...proxyApiFunction(admin),
             ...removeProxyRoute(admin, location),
             ...coloursDown(location, "exit 1"),
+            "for colour in blue green; do",
+            ...projectNetworksDown(projectOfColour(location), "exit 1").map((line) => `  ${line}`),
+            "done",
         ];
     },
 
