@@ -20,7 +20,7 @@ import { freePort } from "../local/sshd";
 import { DeployEnvironment, repository, startDeployEnvironment } from "../test/helpers/deploy-environment";
 
 const commands = ["first up", "no-op up", "tag change of one app", "preview, nothing changed", "refresh", "refresh, --skip-preview", "destroy",
-    "by hand: compose pull, up --wait", "by hand: compose down"] as const;
+    "at rest, 3 s", "by hand: compose pull, up --wait", "by hand: compose down"] as const;
 type Command = typeof commands[number];
 
 interface Cost {
@@ -151,10 +151,17 @@ async function main(): Promise<void> {
                 writeByHandApps(handDir, checkout, apps, ports,
                     `${env.stackConfig(env.images.a.tag)["iac:registry"].value}/${repository}@${env.images.a.digest}`);
                 const costs = new Map<Command, Cost[]>(commands.map((command) => [command, []]));
+                const measureCommand = (command: Command, args: string[]): Promise<Cost> => {
+                    switch (command) {
+                    // What the running apps cost the machine by themselves (their healthchecks), inside every figure after the first up.
+                    case "at rest, 3 s": return measure(env, "sleep 3", [], workDir, {});
+                    case "by hand: compose pull, up --wait": return measureByHand(env, handDir, [["pull", "--quiet"], ["up", "-d", "--wait"]], workDir);
+                    case "by hand: compose down": return measureByHand(env, handDir, [["down"]], workDir);
+                    default: return measurePulumi(env, stack, args);
+                    }
+                };
                 const run = async (command: Command, args: string[]) => {
-                    const cost = command.startsWith("by hand")
-                        ? await measureByHand(env, handDir, command.endsWith("down") ? [["down"]] : [["pull", "--quiet"], ["up", "-d", "--wait"]], workDir)
-                        : await measurePulumi(env, stack, args);
+                    const cost = await measureCommand(command, args);
                     costs.get(command)!.push(cost);
                     process.stderr.write(`fleet: ${size} app(s), ${command}: ${cost.seconds.toFixed(1)} s, ${cost.cpu.toFixed(1)} CPU s, ` +
                         `${cost.machineCpu.toFixed(1)} machine CPU s, ${cost.sessions} SSH, ${cost.requests} registry\n`);
@@ -165,6 +172,7 @@ async function main(): Promise<void> {
                     if (round === 0) {
                         stateSizes.set(size, await stateBytes(workspace, "dev"));
                     }
+                    await run("at rest, 3 s", []);
                     await run("no-op up", ["up", "--yes", "--skip-preview"]);
                     await run("preview, nothing changed", ["preview"]);
                     await stack.setConfig(`${apps[0]}:tag`, { value: env.images.b.tag });
