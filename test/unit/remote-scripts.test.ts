@@ -35,6 +35,33 @@ function pathWith(tools: string[]): string {
     return bin;
 }
 
+interface StandInRun {
+    status: number | null;
+    stderr: string;
+    /** The stand-in docker's calls, one line of arguments each. */
+    calls: string[];
+}
+
+/**
+ * `body` with a docker on a PATH of only `tools` that logs each call's arguments to $CALLS, then runs `behaviour`
+ * (sh lines seeing the call as "$@"); `run` runs a script by sh under it with `env` added.
+ */
+function withStandInDocker(tools: string[], behaviour: string[], body: (run: (script: string, env: Record<string, string>) => StandInRun) => void): void {
+    const bin = pathWith(tools);
+    try {
+        fs.writeFileSync(path.join(bin, "docker"), ["#!/bin/sh", "echo \"$*\" >> \"$CALLS\"", ...behaviour, ""].join("\n"), { mode: 0o755 });
+        let runs = 0;
+        body((script, env) => {
+            const calls = path.join(bin, `calls-${runs++}`);
+            fs.writeFileSync(calls, "");
+            const run = spawnSync("/bin/sh", ["-c", script], { env: { ...env, PATH: bin, CALLS: calls }, encoding: "utf8" });
+            return { status: run.status, stderr: run.stderr, calls: fs.readFileSync(calls, "utf8").trim().split("\n") };
+        });
+    } finally {
+        fs.rmSync(bin, { recursive: true, force: true });
+    }
+}
+
 describe("host scripts", () => {
     it("quotes any string so that sh reads back exactly that string", () => {
         fc.assert(fc.property(fc.string({ unit: "binary", maxLength: 40 }).filter((s) => !s.includes("\0")), (value) => {
@@ -130,21 +157,14 @@ describe("host scripts", () => {
     });
 
     it("takes a stack down only where a swarm is: a host that left its swarm loses only the tasks' containers", () => {
-        const bin = pathWith(["date", "sleep", "cat"]);
-        try {
-            // A docker that logs its calls, in the node state $STATE, with one container left of the stack.
-            fs.writeFileSync(path.join(bin, "docker"), [
-                "#!/bin/sh",
-                "echo \"$*\" >> \"$CALLS\"",
-                "case \"$1\" in info) echo \"$STATE\" ;; ps) [ -f \"$CALLS.removed\" ] || echo c0ffee ;; rm|stack) : > \"$CALLS.removed\" ;; esac",
-                "",
-            ].join("\n"), { mode: 0o755 });
+        // In the node state $STATE, with one container left of the stack.
+        withStandInDocker(["date", "sleep", "cat"], [
+            "case \"$1\" in info) echo \"$STATE\" ;; ps) [ -f \"$CALLS.removed\" ] || echo c0ffee ;; rm|stack) : > \"$CALLS.removed\" ;; esac",
+        ], (run) => {
             const down = (state: string): string[] => {
-                const calls = path.join(bin, `calls-${state}`);
-                const run = spawnSync("/bin/sh", ["-c", `set -eu\nsay() { echo "$*" >&2; }\n${swarmDownFunction(location, 5).join("\n")}\nswarm_down`],
-                    { env: { PATH: bin, STATE: state, CALLS: calls }, encoding: "utf8" });
-                assert.strictEqual(run.status, 0, run.stderr);
-                return fs.readFileSync(calls, "utf8").trim().split("\n");
+                const result = run(`set -eu\nsay() { echo "$*" >&2; }\n${swarmDownFunction(location, 5).join("\n")}\nswarm_down`, { STATE: state });
+                assert.strictEqual(result.status, 0, result.stderr);
+                return result.calls;
             };
             const stack = swarmStack(location);
             const inactive = down("inactive");
@@ -153,28 +173,18 @@ describe("host scripts", () => {
             const active = down("active");
             assert.ok(active.includes(`stack rm ${stack}`), active.join("; "));
             assert.ok(!active.some((call) => call.startsWith("rm")), active.join("; "));
-        } finally {
-            fs.rmSync(bin, { recursive: true, force: true });
-        }
+        });
     });
 
     it("removes a compose app by its project's labels, containers then networks, without starting the compose plugin", () => {
-        const bin = pathWith([]);
-        try {
-            // A docker that logs its calls, with one container and one network of the project; $FAIL names a call that fails.
-            fs.writeFileSync(path.join(bin, "docker"), [
-                "#!/bin/sh",
-                "echo \"$*\" >> \"$CALLS\"",
-                "[ \"$1\" != \"$FAIL\" ] || exit 1",
-                "case \"$1 $2\" in ps*) echo c0ffee ;; 'network ls') echo n3twork ;; esac",
-                "",
-            ].join("\n"), { mode: 0o755 });
+        // One container and one network of the project; $FAIL names a call that fails.
+        withStandInDocker([], [
+            "[ \"$1\" != \"$FAIL\" ] || exit 1",
+            "case \"$1 $2\" in ps*) echo c0ffee ;; 'network ls') echo n3twork ;; esac",
+        ], (run) => {
             const remove = (fail: string) => {
-                const calls = path.join(bin, `calls-${fail}`);
-                fs.writeFileSync(calls, "");
-                const run = spawnSync("/bin/sh", ["-c", `set -eu\n${composeTarget.remove(location).join("\n")}\necho removed`],
-                    { env: { PATH: bin, CALLS: calls, FAIL: fail }, encoding: "utf8" });
-                return { status: run.status, calls: fs.readFileSync(calls, "utf8").trim().split("\n") };
+                const { status, calls } = run(`set -eu\n${composeTarget.remove(location).join("\n")}\necho removed`, { FAIL: fail });
+                return { status, calls };
             };
             const label = `label=com.docker.compose.project=${composeProject(location)}`;
             assert.deepStrictEqual(remove("none"), { status: 0, calls: [
@@ -183,9 +193,7 @@ describe("host scripts", () => {
             const stopFails = remove("stop");
             assert.strictEqual(stopFails.status, 1);
             assert.deepStrictEqual(stopFails.calls, [`ps -aq --filter ${label}`, "stop c0ffee"], "nothing more once docker failed");
-        } finally {
-            fs.rmSync(bin, { recursive: true, force: true });
-        }
+        });
     });
 
     it("keeps labels and the environment out of the script text", () => {
