@@ -65,6 +65,37 @@ export async function startDockerd(options: DockerdOptions = {}): Promise<Docker
     };
 }
 
+/** Whether `pid` runs: a zombie has exited, whoever has yet to reap it. */
+function running(pid: string): boolean {
+    try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+    } catch {
+        return false;
+    }
+}
+
+/**
+ * Starts the engine of `dir` again after it was killed. Its containerd outlives it a moment, then stays a zombie
+ * that nothing on a test machine reaps: a dockerd started meanwhile finds its pid file, takes it for running and
+ * waits on a socket that is gone ("timeout waiting for containerd to start"). So this waits until that containerd
+ * has exited and removes its pid file, as a host's init would have it, before starting dockerd.
+ */
+export async function restartKilledDockerd(dir: string): Promise<DockerEngine> {
+    const pidFile = path.join(dir, "exec", "containerd", "containerd.pid");
+    if (fs.existsSync(pidFile)) {
+        const pid = fs.readFileSync(pidFile, "utf8").trim();
+        for (let waited = 0; running(pid); waited += 100) {
+            if (waited >= 60_000) {
+                throw new Error(`the old containerd (pid ${pid}) still runs a minute after dockerd was killed`);
+            }
+            await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        fs.rmSync(pidFile);
+    }
+    return startDockerd({ dir });
+}
+
 /**
  * Unmounts whatever a stopped dockerd left mounted under `dir`: swarm's libnetwork bind-mounts the engine's
  * network namespace at <exec-root>/netns/default and never unmounts it, which would keep the dir from being

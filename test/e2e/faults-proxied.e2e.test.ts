@@ -18,7 +18,7 @@ import { AppLocation, appDir, composeProject } from "../../components/remote/lay
 import { ColourPorts, colourPorts, proxyRouteId } from "../../components/remote/proxy";
 import { proxyAdminOf, proxyContainerName } from "../../components/remote/proxy-host";
 import { BuiltImage } from "../../local/app-repository";
-import { startDockerd } from "../../local/dockerd";
+import { restartKilledDockerd } from "../../local/dockerd";
 import { freePort } from "../../local/sshd";
 import { DeployEnvironment, repository, startDeployEnvironment } from "../helpers/deploy-environment";
 import { killNow, phaseProcesses, sessionMembers } from "../helpers/fault-harness";
@@ -28,16 +28,6 @@ import { TestStack, createTestStack } from "../helpers/pulumi-stack";
 import { TrafficReport, startTraffic } from "../helpers/traffic";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Whether process `pid` exists and is no zombie (its state, after the command name in /proc/PID/stat, is not Z). */
-function alive(pid: string): boolean {
-    try {
-        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-        return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-    } catch {
-        return false;
-    }
-}
 
 /** A stack whose app serves through the host's proxy, and where. */
 interface Proxied { stack: TestStack; port: number; where: AppLocation; colours: ColourPorts }
@@ -305,17 +295,7 @@ describe("faults behind the host's proxy, under the real Pulumi engine (one scen
         assert.notStrictEqual(failed.status, 0);
         assert.match(failed.output, /run pulumi up --refresh/);
 
-        // The engine's containerd outlives it a moment, then stays a zombie that nothing on this test machine
-        // reaps: a dockerd started meanwhile finds its pid file, takes it for running and waits on a socket that
-        // is gone. Once it has exited, its pid file goes too, as a host's init would have it.
-        const containerdPidFile = path.join(env.dockerd.dir, "exec", "containerd", "containerd.pid");
-        const containerdPid = fs.readFileSync(containerdPidFile, "utf8").trim();
-        for (let waited = 0; alive(containerdPid); waited += 100) {
-            assert.ok(waited < 60_000, `the old containerd (pid ${containerdPid}) still runs a minute after dockerd was killed`);
-            await sleep(100);
-        }
-        fs.rmSync(containerdPidFile);
-        const restarted = await startDockerd({ dir: env.dockerd.dir });
+        const restarted = await restartKilledDockerd(env.dockerd.dir);
         try {
             const traffic = startTraffic(`http://127.0.0.1:${dev.port}/`);
             const up = await dev.stack.cli(["up", "--refresh", "--yes", "--skip-preview"]).result;

@@ -9,7 +9,7 @@ import { ConfigMap } from "@pulumi/pulumi/automation";
 import { DeployInfo, parseDeployInfo } from "../../components/model/deploy-info";
 import { AppLocation, appDir, composeProject } from "../../components/remote/layout";
 import { BuiltImage } from "../../local/app-repository";
-import { startDockerd } from "../../local/dockerd";
+import { restartKilledDockerd } from "../../local/dockerd";
 import { freePort } from "../../local/sshd";
 import { DeployEnvironment, repository, startDeployEnvironment } from "../helpers/deploy-environment";
 import { TestStack, createTestStack } from "../helpers/pulumi-stack";
@@ -258,7 +258,7 @@ describe("faults under the real Pulumi engine (one scenario, in order)", functio
         const refresh = await dev.cli(["refresh", "--yes"]).result;
         assert.notStrictEqual(refresh.status, 0, "a refresh cannot mistake a silent engine for an app that is gone");
 
-        const restarted = await startDockerd({ dir: env.dockerd.dir });
+        const restarted = await restartKilledDockerd(env.dockerd.dir);
         try {
             const up = await dev.cli(["up", "--refresh", "--yes", "--skip-preview"]).result;
             assert.strictEqual(up.status, 0, up.output);
