@@ -3,8 +3,9 @@
 // seconds of the pulumi process tree (the engine, the language host, the provider processes: the steadier figure
 // on a shared machine) and of the whole machine (the host here is this machine: dockerd, containerd, compose and
 // the apps' healthchecks count there), medians over the rounds; and the state's size. The same apps' compose work
-// typed by hand over one SSH session ("by hand") is the floor under the first up and the destroy. The apps are copies of hello-world on
-// ports of their own, in a copy of the checkout with apps/app-NN/ added, so the checkout itself is never touched.
+// typed by hand over one SSH session ("by hand") is the floor under the first up and the destroy. The apps are
+// copies of hello-world on ports of their own, in a copy of the checkout with apps/app-NN/ added, so the checkout
+// itself is never touched.
 //   npm run bench:fleet [-- --sizes 1,5,20] [--rounds 3] [--checkout DIR] [--target compose|swarm]
 // --checkout measures another checkout's program (e.g. a worktree of an earlier commit, with its own
 // node_modules) on the same registry and host, for a before/after in one run.

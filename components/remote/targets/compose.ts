@@ -56,11 +56,13 @@ export function projectDown(project: string, onFailure = "return 1"): string[] {
 }
 
 /**
- * Lines that remove the networks compose created for the project `project` (a shell word), by label, as `docker
- * compose down` does; a network the template declares external carries no such label and stays.
+ * Lines that remove the project `project` (a shell word) as `docker compose down --remove-orphans` does, by label:
+ * its containers, then the networks compose created for it (a network the template declares external carries no
+ * such label and stays); `onFailure` when docker fails.
  */
-export function projectNetworksDown(project: string, onFailure: string): string[] {
+export function projectRemoved(project: string, onFailure: string): string[] {
     return [
+        ...projectDown(project, onFailure),
         `networks=$(docker network ls -q --filter "label=${composeLabels.project}="${project}) || ${onFailure}`,
         `[ -z "$networks" ] || docker network rm $networks >/dev/null || ${onFailure}`,
     ];
@@ -186,12 +188,9 @@ export const composeTarget: TargetController = {
     upFailure: (spec) => `the containers did not become healthy within ${Math.trunc(spec.healthTimeoutSeconds)} s ` +
         `(see docker compose -p ${composeProject(spec)} logs)`,
 
-    // What `docker compose down --remove-orphans` does, by label: without the compose plugin's start (two
-    // processes of about 30 ms of CPU each) for every app a destroy removes, and whatever file the dir holds.
-    remove(location) {
-        const project = shellQuote(composeProject(location));
-        return [...projectDown(project, "exit 1"), ...projectNetworksDown(project, "exit 1")];
-    },
+    // By label, not by `docker compose down`: without the compose plugin's start (two processes of about 30 ms of
+    // CPU each) for every app a destroy removes, and whatever file the dir holds.
+    remove: (location) => projectRemoved(shellQuote(composeProject(location)), "exit 1"),
 
     removeLeftovers: removeLegacyContainers,
 

@@ -13,7 +13,7 @@ import {
 } from "../proxy";
 import { ensureProxyRunning, proxyAdminOf } from "../proxy-host";
 import { shellQuote } from "../shell";
-import { composeTarget, containersAndImages, containersOf, projectDown, projectNetworksDown, projectRunningFunction } from "./compose";
+import { composeTarget, containersAndImages, containersOf, projectDown, projectRemoved, projectRunningFunction } from "./compose";
 import { ObservationMarkers, TargetController, TargetSpec } from "./target";
 
 type Colour = "blue" | "green";
@@ -230,9 +230,8 @@ export const proxiedTarget: TargetController = {
         return [
             ...proxyApiFunction(admin),
             ...removeProxyRoute(admin, location),
-            ...coloursDown(location, "exit 1"),
             "for colour in blue green; do",
-            ...projectNetworksDown(projectOfColour(location), "exit 1").map((line) => `  ${line}`),
+            ...projectRemoved(projectOfColour(location), "exit 1").map((line) => `  ${line}`),
             "done",
         ];
     },
