@@ -62,6 +62,8 @@ export async function startSshHost(options: {
     fs.copyFileSync(`${clientKey}.pub`, path.join(dir, "authorized_keys"));
     const dockerConfig = path.join(dir, "docker-config");
     fs.mkdirSync(dockerConfig, { recursive: true, mode: 0o700 });
+    const home = path.join(dir, "home");
+    fs.mkdirSync(home, { recursive: true, mode: 0o700 });
     // Privilege separation directory that Debian's sshd insists on.
     fs.mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
 
@@ -83,7 +85,7 @@ export async function startSshHost(options: {
         `MaxSessions ${options.maxSessions ?? 50}`,
         "Subsystem sftp internal-sftp",
         // The host's own docker client config: a `docker login` over SSH lands here, not in this machine's user's.
-        `SetEnv DOCKER_CONFIG=${dockerConfig}${options.dockerHost ? ` DOCKER_HOST=${options.dockerHost}` : ""}`,
+        `SetEnv HOME=${home} DOCKER_CONFIG=${dockerConfig}${options.dockerHost ? ` DOCKER_HOST=${options.dockerHost}` : ""}`,
         "",
     ].join("\n"));
 
