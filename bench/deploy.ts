@@ -9,53 +9,16 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parseArgs } from "util";
-import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import * as ts from "typescript";
+import { Stack } from "@pulumi/pulumi/automation";
 import { renderCompose } from "../components/model/compose";
 import { runRemote } from "../components/remote/ssh";
 import { openWorkspace } from "../local/pulumi-workspace";
 import { freePort } from "../local/sshd";
 import { repository, startDeployEnvironment } from "../test/helpers/deploy-environment";
+import { floorProgram } from "./floor-program";
 import { cliUp, median, seconds, stateBytes } from "./pulumi-cli";
 
 const projectRoot = path.resolve(__dirname, "..");
-
-/**
- * The design's floor: a Pulumi TypeScript program of one dynamic resource that never changes, whose provider (a
- * create, and the shim's defaults for the rest) is loaded from a file beside it the way
- * components/pulumi/dynamic-resource.ts loads ours. It runs on this project's node_modules (the same
- * @pulumi/pulumi with the same patches, ts-node and swc) and compiler settings (tsconfig.json as
- * tsconfig.pulumi.json amends it for `pulumi up`), so the two no-op runs differ only by the program: the floor pays
- * the language host's and the provider process's starts, and nothing of ours.
- */
-async function floorProgram(dir: string, stateDir: string): Promise<LocalWorkspace> {
-    const workspace = await openWorkspace({ workDir: dir, stateDir, passphrase: "bench" });
-    const tsconfig = readJsonc(path.join(projectRoot, "tsconfig.json"));
-    const forPulumi = readJsonc(path.join(projectRoot, "tsconfig.pulumi.json"));
-    fs.writeFileSync(path.join(dir, "Pulumi.yaml"),
-        "name: floor\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n    tsconfig: tsconfig.json\n    packagemanager: npm\n");
-    fs.writeFileSync(path.join(dir, "floor-provider.js"), 'exports.provider = { async create() { return { id: "floor", outs: {} }; } };\n');
-    fs.writeFileSync(path.join(dir, "index.ts"), [
-        'import { CustomResource } from "@pulumi/pulumi/resource";',
-        'new CustomResource("pulumi-nodejs:dynamic:Resource", "floor",',
-        '    { __provider: \'exports.handler = () => require(require("path").resolve("floor-provider.js")).provider;\\n\' });',
-        "",
-    ].join("\n"));
-    fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "floor", private: true }, null, 2));
-    fs.symlinkSync(path.join(projectRoot, "node_modules"), path.join(dir, "node_modules"));
-    fs.writeFileSync(path.join(dir, "tsconfig.json"), JSON.stringify({
-        compilerOptions: { ...tsconfig.compilerOptions, ...forPulumi.compilerOptions }, "ts-node": forPulumi["ts-node"], include: ["index.ts"] }, null, 2));
-    return workspace;
-}
-
-/** A tsconfig file, comments and all. */
-function readJsonc(file: string): { compilerOptions?: object; "ts-node"?: object } {
-    const parsed = ts.parseConfigFileTextToJson(file, fs.readFileSync(file, "utf8"));
-    if (parsed.error) {
-        throw new Error(`${file}: ${ts.flattenDiagnosticMessageText(parsed.error.messageText, "\n")}`);
-    }
-    return parsed.config;
-}
 
 /**
  * Milliseconds from starting a plugin the engine starts (from .tools/bin, in the project dir, as the engine does) to
@@ -100,7 +63,7 @@ async function main(): Promise<void> {
         };
         await byHand(env.images.a.digest);
 
-        const floorWorkspace = await floorProgram(path.join(temp, "floor"), path.join(temp, "state"));
+        const floorWorkspace = await floorProgram(path.join(temp, "floor"), path.join(temp, "state"), "single");
         const floorStack = await Stack.create("floor", floorWorkspace);
         await floorStack.up();
 

@@ -7,8 +7,12 @@
 // copies of hello-world on ports of their own, in a copy of the checkout with apps/app-NN/ added, so the checkout
 // itself is never touched.
 //   npm run bench:fleet [-- --sizes 1,5,20] [--rounds 3] [--checkout DIR] [--target compose|swarm]
+//                       [--healthcheck-interval 30s]
 // --checkout measures another checkout's program (e.g. a worktree of an earlier commit, with its own
-// node_modules) on the same registry and host, for a before/after in one run.
+// node_modules) on the same registry and host, for a before/after in one run. The floor rows are a program of the
+// same shape and size made only of dynamic resources that never change (./floor-program): what the engine and the
+// SDK cost per app before any code of ours runs. --healthcheck-interval sets the apps' healthcheck interval, whose
+// probes run on this machine beside pulumi (a real host runs them on the host).
 import { execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -16,12 +20,13 @@ import * as path from "path";
 import { parseArgs } from "util";
 import { ConfigMap, Stack } from "@pulumi/pulumi/automation";
 import { openWorkspace } from "../local/pulumi-workspace";
+import { floorProgram } from "./floor-program";
 import { median, stateBytes } from "./pulumi-cli";
 import { freePort } from "../local/sshd";
 import { DeployEnvironment, repository, startDeployEnvironment } from "../test/helpers/deploy-environment";
 
 const commands = ["first up", "no-op up", "tag change of one app", "preview, nothing changed", "refresh", "refresh, --skip-preview", "destroy",
-    "at rest, 3 s", "by hand: compose pull, up --wait", "by hand: compose down"] as const;
+    "at rest, 3 s", "by hand: compose pull, up --wait", "by hand: compose down", "floor: no-op up", "floor: preview"] as const;
 type Command = typeof commands[number];
 
 interface Cost {
@@ -41,8 +46,24 @@ function busyJiffies(): number {
 
 const jiffiesPerSecond = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
 
-/** A copy of `checkout`'s tracked and new files with `count` copies of hello-world as apps/app-NN. */
-function programCopy(checkout: string, count: number): { dir: string; apps: string[] } {
+/**
+ * hello-world's compose template, its healthcheck's interval replaced when one is given: the apps' healthchecks
+ * run on this machine, beside pulumi, where a real host's run on the host.
+ */
+function appTemplate(checkout: string, interval: string | undefined): string {
+    const template = fs.readFileSync(path.join(checkout, "apps", "hello-world", "compose.yml"), "utf8");
+    const line = /^([ \t]+interval:[ \t]*)\S+$/m;
+    if (interval === undefined) {
+        return template;
+    }
+    if (!line.test(template) || !/^[0-9]+(ms|s|m)$/.test(interval)) {
+        throw new Error(`cannot set the healthcheck interval ${JSON.stringify(interval)} in apps/hello-world/compose.yml`);
+    }
+    return template.replace(line, (_match, key: string) => `${key}${interval}`);
+}
+
+/** A copy of `checkout`'s tracked and new files with `count` copies of hello-world (`template`) as apps/app-NN. */
+function programCopy(checkout: string, count: number, template: string): { dir: string; apps: string[] } {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "iac-fleet-program-"));
     const files = execFileSync("git", ["-C", checkout, "ls-files", "-co", "--exclude-standard", "-z"], { encoding: "utf8" })
         .split("\0").filter((file) => file !== "" && fs.existsSync(path.join(checkout, file)));
@@ -54,7 +75,7 @@ function programCopy(checkout: string, count: number): { dir: string; apps: stri
     const apps = Array.from({ length: count }, (_, i) => `app-${String(i + 1).padStart(2, "0")}`);
     for (const app of apps) {
         fs.mkdirSync(path.join(dir, "apps", app), { recursive: true });
-        fs.copyFileSync(path.join(checkout, "apps", "hello-world", "compose.yml"), path.join(dir, "apps", app, "compose.yml"));
+        fs.writeFileSync(path.join(dir, "apps", app, "compose.yml"), template);
     }
     return { dir, apps };
 }
@@ -110,8 +131,7 @@ function measurePulumi(env: DeployEnvironment, stack: Stack, args: string[]): Pr
  * The apps' compose files as an operator would write them by hand into a dir of the host: the template with the
  * image pinned and the app's PORT in an env file.
  */
-function writeByHandApps(dir: string, checkout: string, apps: string[], ports: Map<string, number>, image: string): void {
-    const template = fs.readFileSync(path.join(checkout, "apps", "hello-world", "compose.yml"), "utf8");
+function writeByHandApps(dir: string, template: string, apps: string[], ports: Map<string, number>, image: string): void {
     for (const app of apps) {
         fs.mkdirSync(path.join(dir, app));
         fs.writeFileSync(path.join(dir, app, "compose.yml"), template.replaceAll("${IMAGE}", image).replace(/^  web:\n/m, "  web:\n    env_file: env\n"));
@@ -131,25 +151,30 @@ async function main(): Promise<void> {
     const { values } = parseArgs({ options: {
         sizes: { type: "string", default: "1,5,20" }, rounds: { type: "string", default: "3" },
         checkout: { type: "string", default: path.resolve(__dirname, "..") }, target: { type: "string", default: "compose" },
+        "healthcheck-interval": { type: "string" },
     } });
     const sizes = values.sizes!.split(",").map(Number);
     const rounds = Number(values.rounds);
     const checkout = path.resolve(values.checkout!);
+    const template = appTemplate(checkout, values["healthcheck-interval"]);
     const env = await startDeployEnvironment({ swarm: values.target === "swarm" });
     const results = new Map<number, Map<Command, Cost[]>>();
     const stateSizes = new Map<number, number>();
     try {
         for (const size of sizes) {
-            const { dir, apps } = programCopy(checkout, size);
+            const { dir, apps } = programCopy(checkout, size, template);
             const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "iac-fleet-work-"));
             const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "iac-fleet-state-"));
             const handDir = fs.mkdtempSync(path.join(env.ssh.deployRoot, "by-hand-"));
+            const floorDir = fs.mkdtempSync(path.join(os.tmpdir(), "iac-fleet-floor-"));
             try {
+                const floor = await Stack.create("floor", await floorProgram(floorDir, path.join(floorDir, ".state"), { apps: size }));
+                await floor.up();
                 const workspace = await openWorkspace({ workDir, stateDir, passphrase: "bench", programDir: dir });
                 const stack = await Stack.create("dev", workspace);
                 const ports = new Map<string, number>();
                 await stack.setAllConfig(await fleetConfig(env, apps, ports, env.images.a.tag), true);
-                writeByHandApps(handDir, checkout, apps, ports,
+                writeByHandApps(handDir, template, apps, ports,
                     `${env.stackConfig(env.images.a.tag)["iac:registry"].value}/${repository}@${env.images.a.digest}`);
                 const costs = new Map<Command, Cost[]>(commands.map((command) => [command, []]));
                 const measureCommand = (command: Command, args: string[]): Promise<Cost> => {
@@ -158,6 +183,8 @@ async function main(): Promise<void> {
                     case "at rest, 3 s": return measure(env, "sleep 3", [], workDir, {});
                     case "by hand: compose pull, up --wait": return measureByHand(env, handDir, [["pull", "--quiet"], ["up", "-d", "--wait"]], workDir);
                     case "by hand: compose down": return measureByHand(env, handDir, [["down"]], workDir);
+                    case "floor: no-op up":
+                    case "floor: preview": return measurePulumi(env, floor, args);
                     default: return measurePulumi(env, stack, args);
                     }
                 };
@@ -176,6 +203,8 @@ async function main(): Promise<void> {
                     await run("at rest, 3 s", []);
                     await run("no-op up", ["up", "--yes", "--skip-preview"]);
                     await run("preview, nothing changed", ["preview"]);
+                    await run("floor: no-op up", ["up", "--yes", "--skip-preview"]);
+                    await run("floor: preview", ["preview"]);
                     await stack.setConfig(`${apps[0]}:tag`, { value: env.images.b.tag });
                     await run("tag change of one app", ["up", "--yes", "--skip-preview"]);
                     // `--yes` runs Pulumi's preview pass first, an engine run of its own that reads every resource
@@ -188,8 +217,9 @@ async function main(): Promise<void> {
                 }
                 results.set(size, costs);
                 await workspace.removeStack("dev");
+                await floor.destroy();
             } finally {
-                for (const temp of [dir, workDir, stateDir, handDir]) {
+                for (const temp of [dir, workDir, stateDir, handDir, floorDir]) {
                     fs.rmSync(temp, { recursive: true, force: true });
                 }
             }
@@ -204,7 +234,8 @@ async function main(): Promise<void> {
         return `${m((c) => c.seconds).toFixed(1)} / ${m((c) => c.sessions)} / ${m((c) => c.requests)} · ${m((c) => c.cpu).toFixed(1)} · ` +
             `${m((c) => c.machineCpu).toFixed(1)}`;
     };
-    console.log(`\n${checkout}, target ${values.target}, medians of ${rounds}: seconds / SSH logins / registry requests · ` +
+    const interval = values["healthcheck-interval"] === undefined ? "" : `, healthcheck interval ${values["healthcheck-interval"]}`;
+    console.log(`\n${checkout}, target ${values.target}${interval}, medians of ${rounds}: seconds / SSH logins / registry requests · ` +
         `CPU seconds of pulumi · of the machine\n`);
     console.log(`| command | ${sizes.map((size) => `${size} app${size === 1 ? "" : "s"}`).join(" | ")} | ${last} vs ${first} |`);
     console.log(`|---|${sizes.map(() => "---").join("|")}|---|`);

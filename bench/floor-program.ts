@@ -1,0 +1,82 @@
+// The design's floor for the benchmarks: Pulumi TypeScript programs made only of dynamic resources that never
+// change, their provider loaded from a file beside the program the way components/pulumi/dynamic-resource.ts loads
+// ours. They run on this project's node_modules (the same @pulumi/pulumi with the same patches, ts-node and swc)
+// and compiler settings (tsconfig.json as tsconfig.pulumi.json amends it for `pulumi up`), so a run of one and a
+// run of the program differ only by the program: a floor pays the language host's and the provider process's
+// starts, and the engine's and the SDK's work per resource, and nothing of ours.
+import * as fs from "fs";
+import * as path from "path";
+import { LocalWorkspace } from "@pulumi/pulumi/automation";
+import * as ts from "typescript";
+import { openWorkspace } from "../local/pulumi-workspace";
+
+const projectRoot = path.resolve(__dirname, "..");
+
+/** A provider that creates and never changes: its outputs are its inputs. */
+const providerSource = "exports.provider = {\n" +
+    "    async create(inputs) { return { id: `floor-${Date.now()}-${Math.random()}`, outs: inputs }; },\n" +
+    "    async diff() { return { changes: false }; },\n" +
+    "};\n";
+
+const resourceClass = [
+    'import { ComponentResource, CustomResource, CustomResourceOptions } from "@pulumi/pulumi/resource";',
+    "class Floor extends CustomResource {",
+    "    constructor(name: string, props: Record<string, unknown>, opts?: CustomResourceOptions) {",
+    '        super("pulumi-nodejs:dynamic:Resource", name, { ...props, __provider: ' +
+        '\'exports.handler = () => require(require("path").resolve("floor-provider.js")).provider;\\n\' }, opts);',
+    "    }",
+    "}",
+];
+
+/**
+ * What a floor declares. `single`: one dynamic resource, the smallest program of the design's shape. `apps: N`: per
+ * app what this program declares per app (a component with three dynamic resources, the second and third taking an
+ * output of the one before, as the pin, the deployment and the overview do), with a few small inputs each.
+ */
+export type FloorShape = "single" | { apps: number };
+
+function indexSource(shape: FloorShape): string {
+    if (shape === "single") {
+        return [...resourceClass, 'new Floor("floor", {});', ""].join("\n");
+    }
+    return [
+        ...resourceClass,
+        "class App extends ComponentResource {",
+        "    constructor(name: string) {",
+        '        super("floor:index:App", name, {}, {});',
+        '        const inputs = { app: name, repository: "rednaw/hello-world", tag: "eb53023" };',
+        '        const pin = new Floor(`${name}-image`, inputs, { parent: this });',
+        '        const deployment = new Floor(`${name}-deploy`, { ...inputs, pinned: pin.id }, { parent: this });',
+        '        const overview = new Floor(`${name}-overview`, { ...inputs, deployed: deployment.id }, { parent: this });',
+        "        this.registerOutputs({ overview: overview.id });",
+        "    }",
+        "}",
+        `export const apps = Array.from({ length: ${shape.apps} }, (_, i) => new App(\`app-\${i + 1}\`).urn);`,
+        "",
+    ].join("\n");
+}
+
+/** A floor program of `shape` in `dir` (new), with its workspace on a file backend in `stateDir`. */
+export async function floorProgram(dir: string, stateDir: string, shape: FloorShape): Promise<LocalWorkspace> {
+    const workspace = await openWorkspace({ workDir: dir, stateDir, passphrase: "bench" });
+    const tsconfig = readJsonc(path.join(projectRoot, "tsconfig.json"));
+    const forPulumi = readJsonc(path.join(projectRoot, "tsconfig.pulumi.json"));
+    fs.writeFileSync(path.join(dir, "Pulumi.yaml"),
+        "name: floor\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n    tsconfig: tsconfig.json\n    packagemanager: npm\n");
+    fs.writeFileSync(path.join(dir, "floor-provider.js"), providerSource);
+    fs.writeFileSync(path.join(dir, "index.ts"), indexSource(shape));
+    fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "floor", private: true }, null, 2));
+    fs.symlinkSync(path.join(projectRoot, "node_modules"), path.join(dir, "node_modules"));
+    fs.writeFileSync(path.join(dir, "tsconfig.json"), JSON.stringify({
+        compilerOptions: { ...tsconfig.compilerOptions, ...forPulumi.compilerOptions }, "ts-node": forPulumi["ts-node"], include: ["index.ts"] }, null, 2));
+    return workspace;
+}
+
+/** A tsconfig file, comments and all. */
+function readJsonc(file: string): { compilerOptions?: object; "ts-node"?: object } {
+    const parsed = ts.parseConfigFileTextToJson(file, fs.readFileSync(file, "utf8"));
+    if (parsed.error) {
+        throw new Error(`${file}: ${ts.flattenDiagnosticMessageText(parsed.error.messageText, "\n")}`);
+    }
+    return parsed.config;
+}
