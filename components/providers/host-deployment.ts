@@ -12,7 +12,7 @@ import { DeployInfo, renderRecordParts } from "../model/deploy-info";
 import { changedEnvironmentNames } from "../model/environment-change";
 import { Severity, engineLog } from "./engine-log";
 import { stamped } from "./interface-version";
-import { observeOnHost } from "./shared-host-observations";
+import { changingHost, observeOnHost } from "./shared-host-observations";
 import { AppLocation, DeployTarget, appDir } from "../remote/layout";
 import type { AppProxy } from "../remote/proxy";
 import { HostObservation, driftOf, parseObservation } from "../remote/observation";
@@ -125,10 +125,10 @@ async function deploy(inputs: HostDeploymentInputs, owner: string): Promise<Host
         app: inputs.location.app, workspace: inputs.location.workspace, image: imageName(inputs), tag: inputs.image.tag,
         digest: inputs.image.digest, description: exactDescription(inputs.image), deployed_by: inputs.deployedBy,
     });
-    const { stdout } = await runRemote(inputs.connection, buildDeployScript(spec), encodeBundle({
+    const { stdout } = await changingHost(inputs.connection, () => runRemote(inputs.connection, buildDeployScript(spec), encodeBundle({
         password: spec.registryUsername ? inputs.password! : "",
         phase: buildDeployPhase(spec), compose: inputs.compose, env: inputs.env, recordHead: record.head, recordTail: record.tail,
-    }), (line) => void say(inputs, "info", line, true));
+    }), (line) => void say(inputs, "info", line, true)));
     // What the deploy just wrote is, by definition, the record it left.
     const observed = parseAnswer(inputs, stdout);
     const outs = { ...inputs, owner, ...observedState(inputs, observed, observed.record, owner) };
@@ -181,6 +181,6 @@ export const hostDeploymentProvider: pulumi.dynamic.ResourceProvider<HostDeploym
     },
 
     async delete(_id, props) {
-        await runRemote(props.connection, buildRemoveScript(props.location, props.owner));
+        await changingHost(props.connection, () => runRemote(props.connection, buildRemoveScript(props.location, props.owner)));
     },
 });

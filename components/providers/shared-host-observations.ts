@@ -2,10 +2,13 @@
 // HostDeployments a few at a time (its --parallel), each read starting as another ends, so reads of one host
 // reach the process spread over the whole pass: one script runs on a host at a time, and the reads that arrive
 // meanwhile go out together, as one script on one channel (./observe-batch), when it ends, each read then answered
-// by its own app's part. Only reads not yet sent join a script: a later read never gets an older answer.
+// by its own app's part. The host-wide listing (`docker ps`, `inspect`, …) a script read serves the scripts that
+// follow it for a few seconds, so a pass lists a host about once: each app at most once (an app read again is read
+// afresh), and never across a change (a deploy or removal by this process on the host, begun or under way, ends
+// its use). Each app's own files are read by every script.
 import { randomUUID } from "crypto";
 import { AppLocation, DeployTarget, appDir } from "../remote/layout";
-import { ObservedApp, buildObserveBatchScript, splitObserveBatch } from "../remote/observe-batch";
+import { HostListing, ObservedApp, buildObserveBatchScript, listingOf, listingVariables, splitObserveBatch } from "../remote/observe-batch";
 import { RemoteCommandError, SshConnection, poolKey, runRemote } from "../remote/ssh";
 import { targetNamed } from "../remote/targets/registry";
 
@@ -17,6 +20,12 @@ const gatherMs = 10;
 
 /** Apps per script: the rest wait for the next. */
 const batchLimit = 25;
+
+/**
+ * How long a host's listing serves later scripts: a refresh's pass of a few dozen apps, not the next command. The
+ * containers a read reports are then at most this old; the app's files, never.
+ */
+const listingMaxAgeMs = 5_000;
 
 interface Waiting {
     app: ObservedApp;
@@ -32,12 +41,69 @@ interface HostReads {
 /** Per connection (poolKey), while its first reads gather or a script of it runs: the reads waiting for its next script. */
 const hosts = new Map<string, HostReads>();
 
+/** Per host as its docker sees it (user, host, port): what this process changes there, and its last listing. */
+interface HostChanges {
+    /** Counts every start and end of a change, so a listing read across one is never kept. */
+    generation: number;
+    underway: number;
+    listing?: { values: HostListing; generation: number; takenAt: number; answered: Set<string> };
+}
+
+const changes = new Map<string, HostChanges>();
+
+function changesOf(connection: SshConnection): HostChanges {
+    const key = JSON.stringify([connection.user, connection.host, connection.port]);
+    let host = changes.get(key);
+    if (host === undefined) {
+        host = { generation: 0, underway: 0 };
+        changes.set(key, host);
+    }
+    return host;
+}
+
+const appKey = (app: ObservedApp) => JSON.stringify([appDir(app.location), app.target]);
+
+/**
+ * The host's listing, if one was read since its last change began and recently enough, it holds what `apps` read,
+ * and it answered none of them yet; marked as answering them.
+ */
+function reusableListing(connection: SshConnection, apps: ObservedApp[]): HostListing | undefined {
+    const { listing, generation, underway } = changesOf(connection);
+    const fresh = listing !== undefined && underway === 0 && listing.generation === generation && Date.now() - listing.takenAt < listingMaxAgeMs;
+    if (!fresh || !listingVariables(apps).every((name) => Object.hasOwn(listing.values, name)) || apps.some((app) => listing.answered.has(appKey(app)))) {
+        return undefined;
+    }
+    apps.forEach((app) => listing.answered.add(appKey(app)));
+    return listing.values;
+}
+
+/** Runs `change` (a deploy, a removal) on the host: no listing read before it ends serves a read after it began. */
+export async function changingHost<T>(connection: SshConnection, change: () => Promise<T>): Promise<T> {
+    const host = changesOf(connection);
+    host.generation += 1;
+    host.underway += 1;
+    try {
+        return await change();
+    } finally {
+        host.underway -= 1;
+        host.generation += 1;
+    }
+}
+
 async function send(key: string, host: HostReads): Promise<void> {
     const reads = host.waiting.splice(0, batchLimit);
+    const apps = reads.map((read) => read.app);
     const delimiter = `#=== ${randomUUID()}`;
+    const changed = changesOf(host.connection);
+    const [generation, takenAt] = [changed.generation, Date.now()];
     try {
-        const { stdout } = await runRemote(host.connection, buildObserveBatchScript(reads.map((read) => read.app), delimiter));
-        splitObserveBatch(stdout, delimiter, reads.length).forEach((answer, index) => "stdout" in answer ? reads[index].resolve(answer.stdout)
+        const listing = reusableListing(host.connection, apps);
+        const { stdout } = await runRemote(host.connection, buildObserveBatchScript(apps, delimiter, listing));
+        const answers = splitObserveBatch(stdout, delimiter, reads.length);
+        if (listing === undefined) {
+            changed.listing = { values: listingOf(stdout, delimiter, listingVariables(apps)), generation, takenAt, answered: new Set(apps.map(appKey)) };
+        }
+        answers.forEach((answer, index) => "stdout" in answer ? reads[index].resolve(answer.stdout)
             : reads[index].reject(new RemoteCommandError(host.connection, answer.exitCode, answer.stderr)));
     } catch (error) {
         reads.forEach((read) => read.reject(error as Error));

@@ -5,6 +5,7 @@
 import { AppLocation, DeployTarget } from "./layout";
 import { script, shellQuote } from "./shell";
 import { observeAppCommands, observeHostCommands } from "./scripts";
+import { targetNamed } from "./targets/registry";
 
 export interface ObservedApp {
     location: AppLocation;
@@ -26,16 +27,42 @@ export function validateDelimiter(delimiter: string): string {
 }
 
 /**
- * `delimiter app N`, the app's observation, `delimiter app N exit STATUS`, its stderr; per app in order. The
- * host-wide reads run under `set -e`: when docker cannot answer, the script fails and every app's read with it.
+ * The values of the host-wide reads' shell variables (each target's hostVariables) as one script read them: what a
+ * later script of the same refresh is handed instead of listing the host again.
  */
-export function buildObserveBatchScript(apps: ObservedApp[], delimiter: string): string {
+export type HostListing = Readonly<Record<string, string>>;
+
+/** The variables the apps' targets' observations read, each once. */
+export function listingVariables(apps: ObservedApp[]): string[] {
+    return [...new Set(apps.flatMap((app) => targetNamed(app.target).hostVariables))].map((name) => {
+        if (!/^[a-z_][a-z0-9_]*$/.test(name)) {
+            throw new Error(`not a host variable of an observation: ${JSON.stringify(name)}`);
+        }
+        return name;
+    });
+}
+
+/**
+ * Without `listing`: the targets' host-wide reads, each variable's value printed under `delimiter var NAME` (a
+ * listing the caller may hand to later scripts), under `set -e`: when docker cannot answer, the script fails and
+ * every app's read with it. With it: the variables set from it, and the host not listed again. Then per app in
+ * order `delimiter app N`, the app's observation, `delimiter app N exit STATUS`, its stderr.
+ */
+export function buildObserveBatchScript(apps: ObservedApp[], delimiter: string, listing?: HostListing): string {
     const marker = shellQuote(validateDelimiter(delimiter));
+    const variables = listingVariables(apps);
     return script(
         "set -eu",
         "errors=$(mktemp)",
         "trap 'rm -f \"$errors\"' EXIT",
-        observeHostCommands(apps.map((app) => app.target)),
+        listing === undefined
+            ? [...observeHostCommands(apps.map((app) => app.target)), ...variables.flatMap((name) => [`echo ${marker}' var ${name}'`, `printf '%s\\n' "$${name}"`])]
+            : variables.map((name) => {
+                if (!Object.hasOwn(listing, name)) {
+                    throw new Error(`the host's listing lacks ${name}`);
+                }
+                return `${name}=${shellQuote(listing[name])}`;
+            }),
         apps.flatMap((app, index) => [
             `echo ${marker}' app ${index}'`,
             // Outside `set -e`, so the subshell's own `set -e` holds (inside an `if` or `||` it would not).
@@ -71,4 +98,20 @@ export function splitObserveBatch(output: string, delimiter: string, count: numb
         const stderr = next < 0 ? rest : rest.slice(0, next);
         return Number(ended[1]) === 0 ? { stdout } : { exitCode: Number(ended[1]), stderr };
     });
+}
+
+/** The host's listing a script built without one printed: each of `variables`' values. */
+export function listingOf(output: string, delimiter: string, variables: string[]): HostListing {
+    validateDelimiter(delimiter);
+    return Object.fromEntries(variables.map((name) => {
+        const header = `${delimiter} var ${name}\n`;
+        const from = output.indexOf(header);
+        const body = output.slice(from + header.length);
+        // printf ends each value with a newline, which $(…) had taken off it.
+        const end = body.indexOf(`\n${delimiter} `);
+        if (from < 0 || end < 0) {
+            throw new Error(`the host's answer lacks ${name} of the observation's listing`);
+        }
+        return [name, body.slice(0, end)];
+    }));
 }

@@ -106,6 +106,25 @@ describe("HostDeployment provider (loaded as the engine loads it) against a real
         assert.strictEqual(state.observed.record?.digest, env.images.a.digest);
     });
 
+    it("lists the host once for the reads of a pass, each app at most once, and never across a change of its own", async () => {
+        const other = (app: string) => ({ ...state, location: { ...location, app } });
+        const stopByHand = () => docker("compose", "-p", composeProject(location), "-f", "compose.yml", "--env-file", "/dev/null", "stop");
+        const containers = async () => (await provider.read("id", state)).props!.observed.containers.map((c) => c.state);
+
+        // Another app's read lists the host; this app's read a moment later, after a stop by hand, takes that listing.
+        await provider.read("id", other("first-of-the-pass"));
+        stopByHand();
+        assert.deepStrictEqual(await containers(), ["running"], "the pass's listing, taken before the stop");
+        assert.deepStrictEqual(await containers(), ["exited"], "an app read again is read afresh");
+
+        // A listing taken before this process changes the host serves no read after.
+        await provider.read("id", other("second-of-the-pass"));
+        state = (await provider.update("id", state, inputsFor(env.images.a))).outs!;
+        assert.deepStrictEqual(state.drift, []);
+        const read = (await provider.read("id", state)).props!;
+        assert.deepStrictEqual([read.observed.containers.map((c) => c.state), read.drift], [["running"], []]);
+    });
+
     it("takes the app down on delete", async () => {
         await provider.delete("id", state);
         assert.deepStrictEqual(env.runningDigests(composeProject(location)), []);

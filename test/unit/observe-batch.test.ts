@@ -8,7 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import { AppLocation, appDir, composeProject, legacyComposeProject, swarmStack } from "../../components/remote/layout";
 import { parseObservation } from "../../components/remote/observation";
-import { buildObserveBatchScript, splitObserveBatch } from "../../components/remote/observe-batch";
+import { buildObserveBatchScript, listingOf, listingVariables, splitObserveBatch } from "../../components/remote/observe-batch";
 import { buildObserveScript } from "../../components/remote/scripts";
 import { shellQuote } from "../../components/remote/shell";
 import { composeTarget } from "../../components/remote/targets/compose";
@@ -90,6 +90,34 @@ describe("the observation of a host's apps in one script", () => {
         assert.strictEqual(observed(0).recordProblem?.includes("deploy-info.yml"), true, "the hand-edited record is that app's problem alone");
     });
 
+    it("hands a later script the listing an earlier one printed: the same answers, docker not asked again", () => {
+        const [one, two, web] = [at("one"), at("two"), at("web")];
+        fs.mkdirSync(appDir(two), { recursive: true });
+        fs.writeFileSync(path.join(appDir(two), "deploy-info.yml"), "app: two\n");
+        const image = "registry.example/hello";
+        // Labels as hands make them: quotes, a shell expansion, trailing spaces; and an image with no digest.
+        const containers = [
+            `"${composeProject(one)}" "${appDir(one)}" web running ${digest("a")}`,
+            `"${composeProject(two)}" "${appDir(two)}" web exited ${digest("b")}`,
+            `"it's $(id)  " "\\"x\\"" web running ${digest("c")}`,
+        ].join("\n") + "\n";
+        const images = `${digest("a")} ${image}@${digest("1")}\n${digest("b")}\n${digest("c")} ${image}@${digest("3")}\n`;
+        const services = `s1 "${swarmStack(web)}" ${swarmStack(web)}_web ${image}@${digest("1")} 1\n`;
+        const swarm = { services, tasks: `t1 s1 running ${image}@${digest("1")}\n` };
+        const apps = [{ location: one, target: "compose" }, { location: two, target: "proxied" }, { location: web, target: "swarm" }];
+        const first = sh(buildObserveBatchScript(apps, delimiter), containers, images, swarm);
+        assert.strictEqual(first.status, 0, first.stderr);
+        const listing = listingOf(first.stdout, delimiter, listingVariables(apps));
+        assert.deepStrictEqual(Object.keys(listing), ["compose_containers", "compose_images", "swarm_services", "swarm_tasks", "swarm_error"]);
+        assert.strictEqual(listing.swarm_error, "");
+        const later = sh(buildObserveBatchScript(apps, delimiter.replace("0b7c", "1111"), listing), "", "");
+        assert.strictEqual(later.status, 0, later.stderr);
+        assert.strictEqual(fs.existsSync(path.join(root, "calls")), false, "docker is not asked again");
+        assert.deepStrictEqual(splitObserveBatch(later.stdout, delimiter.replace("0b7c", "1111"), apps.length), splitObserveBatch(first.stdout, delimiter, apps.length));
+        assert.throws(() => buildObserveBatchScript(apps, delimiter, { compose_containers: "" }), /listing lacks compose_images/);
+        assert.throws(() => listingOf(`${delimiter} app 0\n`, delimiter, ["compose_images"]), /lacks compose_images of the observation's listing/);
+    });
+
     it("reads a swarm's services and tasks once for all its stacks, and fails only the swarm apps on a host in no swarm", () => {
         const [web, api, plain] = [at("web"), at("api"), at("plain")];
         const image = "registry.example/hello";
@@ -124,7 +152,7 @@ describe("the observation of a host's apps in one script", () => {
     it("fails one app's read with what its own script says, and answers the others", () => {
         // A target whose observation fails where the app's dir lacks its file, as a docker command fails for one app.
         const unregister = registerTarget({
-            ...composeTarget, name: "fragile", observeHost: () => [],
+            ...composeTarget, name: "fragile", observeHost: () => [], hostVariables: [],
             observe: (location, markers) => [`cat ${shellQuote(`${appDir(location)}/running`)}`, `echo ${shellQuote(markers.images)}`],
         });
         try {

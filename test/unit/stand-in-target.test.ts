@@ -38,6 +38,7 @@ const standIn: TargetController = {
     remove: (location) => [`rm -f '${appDir(location)}/standin.running'`],
     removeLeftovers: () => [],
     observeHost: () => [],
+    hostVariables: [],
     observe: (location, markers) => [
         `running=$(cat '${appDir(location)}/standin.running' 2>/dev/null || true)`,
         "[ -z \"$running\" ] || echo \"web running stand-in\"",

@@ -196,6 +196,8 @@ export const composeTarget: TargetController = {
 
     observeHost: composeHostObservation,
 
+    hostVariables: ["compose_containers", "compose_images"],
+
     observe: composeObservation,
 
     // Compose runs containers only, which cleanup reads on every host anyway.

@@ -241,6 +241,8 @@ export const proxiedTarget: TargetController = {
     // Its colours are compose projects: the same host-wide listing.
     observeHost: composeTarget.observeHost,
 
+    hostVariables: composeTarget.hostVariables,
+
     observe(location: AppLocation, markers: ObservationMarkers) {
         const colours: Colour[] = ["blue", "green"];
         return [

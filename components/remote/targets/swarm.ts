@@ -235,6 +235,8 @@ export const swarmTarget: TargetController = {
 
     observeHost: swarmHostObservation,
 
+    hostVariables: ["swarm_services", "swarm_tasks", "swarm_error"],
+
     observe: swarmObservation,
 
     keptReferences: swarmKeptReferences,

@@ -79,6 +79,12 @@ export interface TargetController {
     observeHost(): string[];
 
     /**
+     * The shell variables `observeHost` sets and `observe` reads: a later script of the same refresh is handed
+     * their values instead of listing the host again (providers/shared-host-observations.ts).
+     */
+    hostVariables: readonly string[];
+
+    /**
      * Prints what runs the app (in a subshell of its own, after `observeHost`): `service state image-id` per container or task, then the images marker and
      * `image-id repo-digest…` per image, then optionally the services marker and `service spec-image replicas`,
      * or the proxy marker and the app's route as the proxy holds it (proxy.ts's readProxyRoute).
