@@ -2,6 +2,7 @@
 // index (with its Automation API and TypeScript) nor its closure serializer, which nothing here uses.
 import * as assert from "assert";
 import { execFileSync } from "child_process";
+import * as fs from "fs";
 import * as path from "path";
 
 const projectRoot = path.resolve(__dirname, "..", "..");
@@ -28,11 +29,15 @@ function modulesLoaded(run: string, nodeArgs: string[] = [], env: NodeJS.Process
 describe("the program's load", function () {
     this.timeout(120_000);
 
-    it("loads neither @pulumi/pulumi's index (with its Automation API) nor its closure serializer", () => {
-        // The program as `pulumi up` compiles it; it stops at its config outside a Pulumi run, its modules loaded.
-        const loaded = modulesLoaded("try { require('./index.ts'); } catch {}\nreport();", ["-r", "ts-node/register"],
-            { ...process.env, TS_NODE_PROJECT: "tsconfig.pulumi.json" });
-        assert.deepStrictEqual(loaded.filter((file) => serializerModules.test(file)), []);
+    it("loads neither @pulumi/pulumi's index (with its Automation API) nor its closure serializer, nor TypeScript or ts-node", () => {
+        // The program as `pulumi up` starts it (Pulumi.yaml's nodeargs); it stops at its config outside a Pulumi run, its modules loaded.
+        const nodeargs = /^ {4}nodeargs: (.*)$/m.exec(fs.readFileSync(path.join(projectRoot, "Pulumi.yaml"), "utf8"))![1].split(" ");
+        const env = { ...process.env };
+        delete env.NODE_OPTIONS;
+        delete env.TS_NODE_PROJECT;
+        const loaded = modulesLoaded("try { require('./index.ts'); } catch {}\nreport();", nodeargs, env);
+        assert.ok(loaded.some((file) => file.endsWith("/components/pulumi/app-deployment.ts")), "the program's modules are loaded");
+        assert.deepStrictEqual(loaded.filter((file) => serializerModules.test(file) || /^(typescript|ts-node)\//.test(file)), []);
     });
 });
 
