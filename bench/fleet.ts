@@ -11,7 +11,8 @@
 // --checkout measures another checkout's program (e.g. a worktree of an earlier commit, with its own
 // node_modules) on the same registry and host, for a before/after in one run. The floor rows are a program of the
 // same shape and size made only of dynamic resources that never change (./floor-program): what the engine and the
-// SDK cost per app before any code of ours runs. --healthcheck-interval sets the apps' healthcheck interval, whose
+// SDK cost per app before any code of ours runs, as a stock Pulumi TypeScript program and compiled as the program
+// is (without ts-node's and TypeScript's load, which made every run's fixed part larger). --healthcheck-interval sets the apps' healthcheck interval, whose
 // probes run on this machine beside pulumi (a real host runs them on the host).
 import { execFileSync, spawn } from "child_process";
 import * as fs from "fs";
@@ -26,7 +27,8 @@ import { freePort } from "../local/sshd";
 import { DeployEnvironment, repository, startDeployEnvironment } from "../test/helpers/deploy-environment";
 
 const commands = ["first up", "no-op up", "tag change of one app", "preview, nothing changed", "refresh", "refresh, --skip-preview", "destroy",
-    "at rest, 3 s", "by hand: compose pull, up --wait", "by hand: compose down", "floor: no-op up", "floor: preview"] as const;
+    "at rest, 3 s", "by hand: compose pull, up --wait", "by hand: compose down", "floor: no-op up", "floor: preview",
+    "floor compiled as the program: no-op up", "floor compiled as the program: preview", "floor compiled as the program: refresh"] as const;
 type Command = typeof commands[number];
 
 interface Cost {
@@ -167,9 +169,13 @@ async function main(): Promise<void> {
             const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "iac-fleet-state-"));
             const handDir = fs.mkdtempSync(path.join(env.ssh.deployRoot, "by-hand-"));
             const floorDir = fs.mkdtempSync(path.join(os.tmpdir(), "iac-fleet-floor-"));
+            const compiledFloorDir = fs.mkdtempSync(path.join(os.tmpdir(), "iac-fleet-floor-"));
             try {
                 const floor = await Stack.create("floor", await floorProgram(floorDir, path.join(floorDir, ".state"), { apps: size }));
                 await floor.up();
+                const compiledFloor = await Stack.create("floor",
+                    await floorProgram(compiledFloorDir, path.join(compiledFloorDir, ".state"), { apps: size }, "as the program"));
+                await compiledFloor.up();
                 const workspace = await openWorkspace({ workDir, stateDir, passphrase: "bench", programDir: dir });
                 const stack = await Stack.create("dev", workspace);
                 const ports = new Map<string, number>();
@@ -185,6 +191,9 @@ async function main(): Promise<void> {
                     case "by hand: compose down": return measureByHand(env, handDir, [["down"]], workDir);
                     case "floor: no-op up":
                     case "floor: preview": return measurePulumi(env, floor, args);
+                    case "floor compiled as the program: no-op up":
+                    case "floor compiled as the program: preview":
+                    case "floor compiled as the program: refresh": return measurePulumi(env, compiledFloor, args);
                     default: return measurePulumi(env, stack, args);
                     }
                 };
@@ -205,12 +214,15 @@ async function main(): Promise<void> {
                     await run("preview, nothing changed", ["preview"]);
                     await run("floor: no-op up", ["up", "--yes", "--skip-preview"]);
                     await run("floor: preview", ["preview"]);
+                    await run("floor compiled as the program: no-op up", ["up", "--yes", "--skip-preview"]);
+                    await run("floor compiled as the program: preview", ["preview"]);
                     await stack.setConfig(`${apps[0]}:tag`, { value: env.images.b.tag });
                     await run("tag change of one app", ["up", "--yes", "--skip-preview"]);
                     // `--yes` runs Pulumi's preview pass first, an engine run of its own that reads every resource
                     // too; `--skip-preview` is the refresh alone.
                     await run("refresh", ["refresh", "--yes"]);
                     await run("refresh, --skip-preview", ["refresh", "--yes", "--skip-preview"]);
+                    await run("floor compiled as the program: refresh", ["refresh", "--yes"]);
                     await run("destroy", ["destroy", "--yes", "--skip-preview"]);
                     await run("by hand: compose pull, up --wait", []);
                     await run("by hand: compose down", []);
@@ -218,8 +230,9 @@ async function main(): Promise<void> {
                 results.set(size, costs);
                 await workspace.removeStack("dev");
                 await floor.destroy();
+                await compiledFloor.destroy();
             } finally {
-                for (const temp of [dir, workDir, stateDir, handDir, floorDir]) {
+                for (const temp of [dir, workDir, stateDir, handDir, floorDir, compiledFloorDir]) {
                     fs.rmSync(temp, { recursive: true, force: true });
                 }
             }
@@ -241,7 +254,7 @@ async function main(): Promise<void> {
     console.log(`|---|${sizes.map(() => "---").join("|")}|---|`);
     for (const command of commands) {
         const ratio = (pick: (c: Cost) => number) =>
-            (median(results.get(last)!.get(command)!.map(pick)) / median(results.get(first)!.get(command)!.map(pick))).toFixed(1);
+            (median(results.get(last)!.get(command)!.map(pick)) / median(results.get(first)!.get(command)!.map(pick))).toFixed(2);
         console.log(`| ${command} | ${sizes.map((size) => cell(results.get(size)!.get(command)!)).join(" | ")} | ` +
             `${ratio((c) => c.seconds)}× time, ${ratio((c) => c.cpu)}× CPU, ${ratio((c) => c.machineCpu)}× machine CPU |`);
     }

@@ -4,7 +4,8 @@
 // and compiler settings (tsconfig.json, transpiled only), so a run of one and a run of the program differ only by
 // the program: a floor pays the language host's and the provider process's starts, and the engine's and the SDK's
 // work per resource, and nothing of ours. A floor is a stock Pulumi TypeScript program (`typescript: true`: ts-node
-// with swc), as the design defines it; the program itself is compiled by components/typescript-require.js.
+// with swc), as the design defines it, or compiled as the program is (components/typescript-require.js, preloaded
+// with `typescript: false`), which takes ts-node's and TypeScript's load out of both.
 import * as fs from "fs";
 import * as path from "path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
@@ -57,15 +58,20 @@ function indexSource(shape: FloorShape): string {
     ].join("\n");
 }
 
+/** How a floor's TypeScript is compiled: as a stock Pulumi program, or as this program is. */
+export type FloorCompiler = "ts-node" | "as the program";
+
 /** A floor program of `shape` in `dir` (new), with its workspace on a file backend in `stateDir`. */
-export async function floorProgram(dir: string, stateDir: string, shape: FloorShape): Promise<LocalWorkspace> {
+export async function floorProgram(dir: string, stateDir: string, shape: FloorShape, compiler: FloorCompiler = "ts-node"): Promise<LocalWorkspace> {
     const workspace = await openWorkspace({ workDir: dir, stateDir, passphrase: "bench" });
     const tsconfig = readJsonc(path.join(projectRoot, "tsconfig.json"));
+    const options = compiler === "ts-node" ? ["typescript: true", "tsconfig: tsconfig.json"]
+        : ["typescript: false", `nodeargs: --require ${path.join(projectRoot, "components", "typescript-require.js")}`];
     fs.writeFileSync(path.join(dir, "Pulumi.yaml"),
-        "name: floor\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n    tsconfig: tsconfig.json\n    packagemanager: npm\n");
+        ["name: floor", "runtime:", "  name: nodejs", "  options:", ...options.map((line) => `    ${line}`), "    packagemanager: npm", ""].join("\n"));
     fs.writeFileSync(path.join(dir, "floor-provider.js"), providerSource);
     fs.writeFileSync(path.join(dir, "index.ts"), indexSource(shape));
-    fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "floor", private: true }, null, 2));
+    fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "floor", private: true, main: "index.ts" }, null, 2));
     fs.symlinkSync(path.join(projectRoot, "node_modules"), path.join(dir, "node_modules"));
     fs.writeFileSync(path.join(dir, "tsconfig.json"), JSON.stringify({
         compilerOptions: { ...tsconfig.compilerOptions, noCheck: true }, "ts-node": { swc: true }, include: ["index.ts"] }, null, 2));
