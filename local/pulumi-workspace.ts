@@ -52,9 +52,10 @@ export async function openWorkspace(options: WorkspaceOptions): Promise<LocalWor
     if (options.pulumiHome !== undefined) {
         fs.mkdirSync(options.pulumiHome, { recursive: true });
     }
-    const project = YAML.parse(fs.readFileSync(path.join(projectRoot, "Pulumi.yaml"), "utf8")) as Record<string, unknown>;
-    fs.writeFileSync(path.join(options.workDir, "Pulumi.yaml"),
-        YAML.stringify({ ...project, main: path.relative(options.workDir, options.programDir ?? projectRoot) }));
+    // The program's own project file: its runtime options (how its TypeScript is compiled) are its checkout's.
+    const programDir = options.programDir ?? projectRoot;
+    const project = YAML.parse(fs.readFileSync(path.join(programDir, "Pulumi.yaml"), "utf8")) as Record<string, unknown>;
+    fs.writeFileSync(path.join(options.workDir, "Pulumi.yaml"), YAML.stringify({ ...project, main: path.relative(options.workDir, programDir) }));
     return LocalWorkspace.create({
         workDir: options.workDir,
         pulumiCommand,
