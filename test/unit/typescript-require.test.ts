@@ -15,7 +15,7 @@ const hook = path.join(projectRoot, "components", "typescript-require.js");
  * from requiring `file`; and whether it started swc.
  */
 function load(file: string, cacheHome: string): { value: unknown; swc: boolean } {
-    const env = { ...process.env, XDG_CACHE_HOME: cacheHome };
+    const env: NodeJS.ProcessEnv = { ...process.env, XDG_CACHE_HOME: cacheHome };
     delete env.NODE_OPTIONS;
     const probe = `const value = require(${JSON.stringify(file)}).value;
         process.stdout.write(JSON.stringify({ value, swc: Object.keys(require.cache).some((f) => f.includes("@swc/core")) }));`;
