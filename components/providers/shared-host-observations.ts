@@ -1,11 +1,12 @@
 // The observations this provider process shares between the apps of one host. In a refresh the engine reads
 // HostDeployments a few at a time (its --parallel), each read starting as another ends, so reads of one host
-// reach the process spread over the whole pass: one script runs on a host at a time, and the reads that arrive
-// meanwhile go out together, as one script on one channel (./observe-batch), when it ends, each read then answered
-// by its own app's part. The host-wide listing (`docker ps`, `inspect`, …) a script read serves the scripts that
-// follow it for a few seconds, so a pass lists a host about once: each app at most once (an app read again is read
-// afresh), and never across a change (a deploy or removal by this process on the host, begun or under way, ends
-// its use). Each app's own files are read by every script.
+// reach the process spread over the whole pass. The reads that arrive within a few milliseconds of each other go
+// out together, as one script on one channel (./observe-batch), each answered by its own app's part. The host-wide
+// listing (`docker ps`, `inspect`, …) a script read serves the scripts that follow it for a few seconds, side by
+// side on the connection's channels, so a pass lists a host about once: each app at most once (an app read again
+// is read afresh), and never across a change (a deploy or removal by this process on the host, begun or under way,
+// ends its use); a script that needs a listing while one is being read waits for it. Each app's own files are read
+// by every script.
 import { randomUUID } from "crypto";
 import { AppLocation, DeployTarget, appDir } from "../remote/layout";
 import { HostListing, ObservedApp, buildObserveBatchScript, listingOf, listingVariables, splitObserveBatch } from "../remote/observe-batch";
@@ -18,7 +19,7 @@ import { targetNamed } from "../remote/targets/registry";
  */
 const gatherMs = 10;
 
-/** Apps per script: the rest wait for the next. */
+/** Apps per script: the rest go in another. */
 const batchLimit = 25;
 
 /**
@@ -33,13 +34,8 @@ interface Waiting {
     reject: (error: Error) => void;
 }
 
-interface HostReads {
-    connection: SshConnection;
-    waiting: Waiting[];
-}
-
-/** Per connection (poolKey), while its first reads gather or a script of it runs: the reads waiting for its next script. */
-const hosts = new Map<string, HostReads>();
+/** Per connection (poolKey): the reads gathering for its next script, sent gatherMs after the first of them. */
+const gathering = new Map<string, Waiting[]>();
 
 /** Per host as its docker sees it (user, host, port): what this process changes there, and its last listing. */
 interface HostChanges {
@@ -47,6 +43,8 @@ interface HostChanges {
     generation: number;
     underway: number;
     listing?: { values: HostListing; generation: number; takenAt: number; answered: Set<string> };
+    /** While a script lists the host: settled once its listing is kept (or it failed). */
+    listingRead?: Promise<void>;
 }
 
 const changes = new Map<string, HostChanges>();
@@ -90,31 +88,39 @@ export async function changingHost<T>(connection: SshConnection, change: () => P
     }
 }
 
-async function send(key: string, host: HostReads): Promise<void> {
-    const reads = host.waiting.splice(0, batchLimit);
+async function send(connection: SshConnection, reads: Waiting[]): Promise<void> {
     const apps = reads.map((read) => read.app);
-    const delimiter = `#=== ${randomUUID()}`;
-    const changed = changesOf(host.connection);
-    const [generation, takenAt] = [changed.generation, Date.now()];
+    const host = changesOf(connection);
+    let listed: (() => void) | undefined;
     try {
-        const listing = reusableListing(host.connection, apps);
-        const { stdout } = await runRemote(host.connection, buildObserveBatchScript(apps, delimiter, listing));
+        let listing = reusableListing(connection, apps);
+        while (listing === undefined && host.listingRead !== undefined) {
+            await host.listingRead;
+            listing = reusableListing(connection, apps);
+        }
+        if (listing === undefined) {
+            host.listingRead = new Promise((resolve) => (listed = resolve));
+        }
+        const delimiter = `#=== ${randomUUID()}`;
+        const [generation, takenAt] = [host.generation, Date.now()];
+        const { stdout } = await runRemote(connection, buildObserveBatchScript(apps, delimiter, listing));
         const answers = splitObserveBatch(stdout, delimiter, reads.length);
         if (listing === undefined) {
-            changed.listing = { values: listingOf(stdout, delimiter, listingVariables(apps)), generation, takenAt, answered: new Set(apps.map(appKey)) };
+            host.listing = { values: listingOf(stdout, delimiter, listingVariables(apps)), generation, takenAt, answered: new Set(apps.map(appKey)) };
         }
         answers.forEach((answer, index) => "stdout" in answer ? reads[index].resolve(answer.stdout)
-            : reads[index].reject(new RemoteCommandError(host.connection, answer.exitCode, answer.stderr)));
+            : reads[index].reject(new RemoteCommandError(connection, answer.exitCode, answer.stderr)));
     } catch (error) {
         reads.forEach((read) => read.reject(error as Error));
+    } finally {
+        if (listed !== undefined) {
+            host.listingRead = undefined;
+            listed();
+        }
     }
-    if (host.waiting.length > 0) {
-        return send(key, host);
-    }
-    hosts.delete(key);
 }
 
-/** The app's observation (what buildObserveScript prints for it), read together with the other apps of its host asked for meanwhile. */
+/** The app's observation (what buildObserveScript prints for it), read together with the other apps of its host asked for at the same time. */
 export function observeOnHost(connection: SshConnection, location: AppLocation, target: DeployTarget): Promise<string> {
     // What would make the script unbuildable (a name from a state edited by hand) fails this read alone.
     try {
@@ -124,13 +130,18 @@ export function observeOnHost(connection: SshConnection, location: AppLocation, 
         return Promise.reject(error);
     }
     const key = poolKey(connection);
-    let host = hosts.get(key);
-    if (host === undefined) {
-        const idle: HostReads = { connection, waiting: [] };
-        hosts.set(key, idle);
-        setTimeout(() => void send(key, idle), gatherMs);
-        host = idle;
+    let reads = gathering.get(key);
+    if (reads === undefined) {
+        const gathered: Waiting[] = [];
+        gathering.set(key, gathered);
+        setTimeout(() => {
+            gathering.delete(key);
+            for (let start = 0; start < gathered.length; start += batchLimit) {
+                void send(connection, gathered.slice(start, start + batchLimit));
+            }
+        }, gatherMs);
+        reads = gathered;
     }
-    const joining = host;
-    return new Promise((resolve, reject) => joining.waiting.push({ app: { location, target }, resolve, reject }));
+    const joining = reads;
+    return new Promise((resolve, reject) => joining.push({ app: { location, target }, resolve, reject }));
 }
