@@ -10,7 +10,7 @@
 import { randomUUID } from "crypto";
 import { AppLocation, DeployTarget, appDir } from "../remote/layout";
 import { HostListing, ObservedApp, buildObserveBatchScript, listingOf, listingVariables, splitObserveBatch } from "../remote/observe-batch";
-import { RemoteCommandError, SshConnection, poolKey, runRemote } from "../remote/ssh";
+import { RemoteCommandError, RemoteResult, SshConnection, poolKey, runRemote } from "../remote/ssh";
 import { targetNamed } from "../remote/targets/registry";
 
 /**
@@ -26,16 +26,13 @@ const batchLimit = 25;
  * How long a host's listing serves later scripts: a refresh's pass of a few dozen apps, not the next command. The
  * containers a read reports are then at most this old; the app's files, never.
  */
-const listingMaxAgeMs = 5_000;
+const defaultListingMaxAgeMs = 5_000;
 
 interface Waiting {
     app: ObservedApp;
     resolve: (stdout: string) => void;
     reject: (error: Error) => void;
 }
-
-/** Per connection (poolKey): the reads gathering for its next script, sent gatherMs after the first of them. */
-const gathering = new Map<string, Waiting[]>();
 
 /** Per host as its docker sees it (user, host, port): what this process changes there, and its last listing. */
 interface HostChanges {
@@ -47,101 +44,117 @@ interface HostChanges {
     listingRead?: Promise<void>;
 }
 
-const changes = new Map<string, HostChanges>();
-
-function changesOf(connection: SshConnection): HostChanges {
-    const key = JSON.stringify([connection.user, connection.host, connection.port]);
-    let host = changes.get(key);
-    if (host === undefined) {
-        host = { generation: 0, underway: 0 };
-        changes.set(key, host);
-    }
-    return host;
-}
-
 const appKey = (app: ObservedApp) => JSON.stringify([appDir(app.location), app.target]);
 
-/**
- * The host's listing, if one was read since its last change began and recently enough, it holds what `apps` read,
- * and it answered none of them yet; marked as answering them.
- */
-function reusableListing(connection: SshConnection, apps: ObservedApp[]): HostListing | undefined {
-    const { listing, generation, underway } = changesOf(connection);
-    const fresh = listing !== undefined && underway === 0 && listing.generation === generation && Date.now() - listing.takenAt < listingMaxAgeMs;
-    if (!fresh || !listingVariables(apps).every((name) => Object.hasOwn(listing.values, name)) || apps.some((app) => listing.answered.has(appKey(app)))) {
-        return undefined;
-    }
-    apps.forEach((app) => listing.answered.add(appKey(app)));
-    return listing.values;
-}
+/** How a script reaches the host: over SSH (runRemote), or in the tests a local sh. */
+export type ScriptRunner = (connection: SshConnection, script: string) => Promise<RemoteResult>;
 
-/** Runs `change` (a deploy, a removal) on the host: no listing read before it ends serves a read after it began. */
-export async function changingHost<T>(connection: SshConnection, change: () => Promise<T>): Promise<T> {
-    const host = changesOf(connection);
-    host.generation += 1;
-    host.underway += 1;
-    try {
-        return await change();
-    } finally {
-        host.underway -= 1;
+export class SharedHostObservations {
+    /** Per connection (poolKey): the reads gathering for its next script, sent gatherMs after the first of them. */
+    private readonly gathering = new Map<string, Waiting[]>();
+    private readonly changes = new Map<string, HostChanges>();
+
+    constructor(private readonly run: ScriptRunner, private readonly listingMaxAgeMs = defaultListingMaxAgeMs) {}
+
+    /** The app's observation (what buildObserveScript prints for it), read together with the other apps of its host asked for at the same time. */
+    observe(connection: SshConnection, location: AppLocation, target: DeployTarget): Promise<string> {
+        // What would make the script unbuildable (a name from a state edited by hand) fails this read alone.
+        try {
+            appDir(location);
+            targetNamed(target);
+        } catch (error) {
+            return Promise.reject(error);
+        }
+        const key = poolKey(connection);
+        let reads = this.gathering.get(key);
+        if (reads === undefined) {
+            const gathered: Waiting[] = [];
+            this.gathering.set(key, gathered);
+            setTimeout(() => {
+                this.gathering.delete(key);
+                for (let start = 0; start < gathered.length; start += batchLimit) {
+                    void this.send(connection, gathered.slice(start, start + batchLimit));
+                }
+            }, gatherMs);
+            reads = gathered;
+        }
+        const joining = reads;
+        return new Promise((resolve, reject) => joining.push({ app: { location, target }, resolve, reject }));
+    }
+
+    /** Runs `change` (a deploy, a removal) on the host: no listing read before it ends serves a read after it began. */
+    async changing<T>(connection: SshConnection, change: () => Promise<T>): Promise<T> {
+        const host = this.changesOf(connection);
         host.generation += 1;
+        host.underway += 1;
+        try {
+            return await change();
+        } finally {
+            host.underway -= 1;
+            host.generation += 1;
+        }
     }
-}
 
-async function send(connection: SshConnection, reads: Waiting[]): Promise<void> {
-    const apps = reads.map((read) => read.app);
-    const host = changesOf(connection);
-    let listed: (() => void) | undefined;
-    try {
-        let listing = reusableListing(connection, apps);
-        while (listing === undefined && host.listingRead !== undefined) {
-            await host.listingRead;
-            listing = reusableListing(connection, apps);
+    private changesOf(connection: SshConnection): HostChanges {
+        const key = JSON.stringify([connection.user, connection.host, connection.port]);
+        let host = this.changes.get(key);
+        if (host === undefined) {
+            host = { generation: 0, underway: 0 };
+            this.changes.set(key, host);
         }
-        if (listing === undefined) {
-            host.listingRead = new Promise((resolve) => (listed = resolve));
-        }
-        const delimiter = `#=== ${randomUUID()}`;
-        const [generation, takenAt] = [host.generation, Date.now()];
-        const { stdout } = await runRemote(connection, buildObserveBatchScript(apps, delimiter, listing));
-        const answers = splitObserveBatch(stdout, delimiter, reads.length);
-        if (listing === undefined) {
-            host.listing = { values: listingOf(stdout, delimiter, listingVariables(apps)), generation, takenAt, answered: new Set(apps.map(appKey)) };
-        }
-        answers.forEach((answer, index) => "stdout" in answer ? reads[index].resolve(answer.stdout)
-            : reads[index].reject(new RemoteCommandError(connection, answer.exitCode, answer.stderr)));
-    } catch (error) {
-        reads.forEach((read) => read.reject(error as Error));
-    } finally {
-        if (listed !== undefined) {
-            host.listingRead = undefined;
-            listed();
-        }
+        return host;
     }
-}
 
-/** The app's observation (what buildObserveScript prints for it), read together with the other apps of its host asked for at the same time. */
-export function observeOnHost(connection: SshConnection, location: AppLocation, target: DeployTarget): Promise<string> {
-    // What would make the script unbuildable (a name from a state edited by hand) fails this read alone.
-    try {
-        appDir(location);
-        targetNamed(target);
-    } catch (error) {
-        return Promise.reject(error);
+    /**
+     * The host's listing, if one was read since its last change began and recently enough, it holds what `apps`
+     * read, and it answered none of them yet; marked as answering them.
+     */
+    private reusableListing(host: HostChanges, apps: ObservedApp[]): HostListing | undefined {
+        const { listing, generation, underway } = host;
+        const fresh = listing !== undefined && underway === 0 && listing.generation === generation && Date.now() - listing.takenAt < this.listingMaxAgeMs;
+        if (!fresh || !listingVariables(apps).every((name) => Object.hasOwn(listing.values, name)) || apps.some((app) => listing.answered.has(appKey(app)))) {
+            return undefined;
+        }
+        apps.forEach((app) => listing.answered.add(appKey(app)));
+        return listing.values;
     }
-    const key = poolKey(connection);
-    let reads = gathering.get(key);
-    if (reads === undefined) {
-        const gathered: Waiting[] = [];
-        gathering.set(key, gathered);
-        setTimeout(() => {
-            gathering.delete(key);
-            for (let start = 0; start < gathered.length; start += batchLimit) {
-                void send(connection, gathered.slice(start, start + batchLimit));
+
+    private async send(connection: SshConnection, reads: Waiting[]): Promise<void> {
+        const apps = reads.map((read) => read.app);
+        const host = this.changesOf(connection);
+        let listed: (() => void) | undefined;
+        try {
+            let listing = this.reusableListing(host, apps);
+            while (listing === undefined && host.listingRead !== undefined) {
+                await host.listingRead;
+                listing = this.reusableListing(host, apps);
             }
-        }, gatherMs);
-        reads = gathered;
+            if (listing === undefined) {
+                host.listingRead = new Promise((resolve) => (listed = resolve));
+            }
+            const delimiter = `#=== ${randomUUID()}`;
+            const [generation, takenAt] = [host.generation, Date.now()];
+            const { stdout } = await this.run(connection, buildObserveBatchScript(apps, delimiter, listing));
+            const answers = splitObserveBatch(stdout, delimiter, reads.length);
+            if (listing === undefined) {
+                host.listing = { values: listingOf(stdout, delimiter, listingVariables(apps)), generation, takenAt, answered: new Set(apps.map(appKey)) };
+            }
+            answers.forEach((answer, index) => "stdout" in answer ? reads[index].resolve(answer.stdout)
+                : reads[index].reject(new RemoteCommandError(connection, answer.exitCode, answer.stderr)));
+        } catch (error) {
+            reads.forEach((read) => read.reject(error as Error));
+        } finally {
+            if (listed !== undefined) {
+                host.listingRead = undefined;
+                listed();
+            }
+        }
     }
-    const joining = reads;
-    return new Promise((resolve, reject) => joining.push({ app: { location, target }, resolve, reject }));
 }
+
+/** This provider process's, over SSH. */
+const shared = new SharedHostObservations((connection, script) => runRemote(connection, script));
+
+export const observeOnHost = (connection: SshConnection, location: AppLocation, target: DeployTarget) => shared.observe(connection, location, target);
+
+export const changingHost = <T>(connection: SshConnection, change: () => Promise<T>) => shared.changing(connection, change);

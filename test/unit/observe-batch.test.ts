@@ -13,51 +13,27 @@ import { buildObserveScript } from "../../components/remote/scripts";
 import { shellQuote } from "../../components/remote/shell";
 import { composeTarget } from "../../components/remote/targets/compose";
 import { registerTarget } from "../../components/remote/targets/registry";
+import { FakeDocker } from "../helpers/fake-docker";
 
 const delimiter = "#=== 0b7c1d2e-3f40-4a5b-8c6d-7e8f9a0b1c2d";
 const digest = (c: string) => `sha256:${c.repeat(64)}`;
 
 describe("the observation of a host's apps in one script", () => {
     let root: string;
+    let docker: FakeDocker;
     const at = (app: string): AppLocation => ({ app, workspace: "dev", org: "rednaw", deployRoot: root });
     beforeEach(() => {
         root = fs.mkdtempSync(path.join(os.tmpdir(), "iac-observe-batch-"));
+        docker = new FakeDocker(root);
     });
     afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 
-    /**
-     * docker answering from files: `ps`, `inspect` and `image inspect` from containers and images; the swarm's
-     * `service ls|inspect|ps` and `inspect --type task` from services and tasks, or as a host in no swarm when there
-     * is no services file. Each call logged.
-     */
+    /** `script` run by sh against a docker that answers from `containers`, `images` and `swarm`. */
     function sh(script: string, containers: string, images: string, swarm?: { services: string; tasks: string }) {
-        fs.writeFileSync(path.join(root, "containers"), containers);
-        fs.writeFileSync(path.join(root, "images"), images);
-        fs.rmSync(path.join(root, "services"), { force: true });
-        if (swarm) {
-            fs.writeFileSync(path.join(root, "services"), swarm.services);
-            fs.writeFileSync(path.join(root, "tasks"), swarm.tasks);
-        }
-        fs.writeFileSync(path.join(root, "docker"), [
-            "#!/bin/sh",
-            `echo "$1 $2" >> '${root}/calls'`,
-            `case "$1 $2" in`,
-            `  service*) [ -f '${root}/services' ] || { echo 'Error response from daemon: This node is not a swarm manager.' >&2; exit 1; } ;;`,
-            "esac",
-            `case "$1 $2" in`,
-            `  "service ls") cut -d ' ' -f 1 '${root}/services' ;;`,
-            `  "service ps") cut -d ' ' -f 1 '${root}/tasks' ;;`,
-            `  "service inspect") cat '${root}/services' ;;`,
-            `  "inspect --type") cut -d ' ' -f 2- '${root}/tasks' ;;`,
-            `  "ps -aq") sed 's/ .*//' '${root}/containers' | tr -d '"' ;;`,
-            `  inspect*) cat '${root}/containers' ;;`,
-            `  image*) cat '${root}/images' ;;`,
-            "esac",
-        ].join("\n") + "\n", { mode: 0o755 });
-        fs.rmSync(path.join(root, "calls"), { force: true });
-        return spawnSync("sh", ["-c", script], { encoding: "utf8", env: { ...process.env, PATH: `${root}:${process.env.PATH}` } });
+        docker.answer({ containers, images, swarm });
+        return docker.runSync(script);
     }
-    const calls = () => fs.readFileSync(path.join(root, "calls"), "utf8").split("\n").filter(Boolean);
+    const calls = () => docker.calls();
 
     it("answers each app with what its own observation prints, reading the host's containers and images once", () => {
         const [one, two, proxied] = [at("one"), at("two"), at("three")];
@@ -112,7 +88,7 @@ describe("the observation of a host's apps in one script", () => {
         assert.strictEqual(listing.swarm_error, "");
         const later = sh(buildObserveBatchScript(apps, delimiter.replace("0b7c", "1111"), listing), "", "");
         assert.strictEqual(later.status, 0, later.stderr);
-        assert.strictEqual(fs.existsSync(path.join(root, "calls")), false, "docker is not asked again");
+        assert.deepStrictEqual(calls(), [], "docker is not asked again");
         assert.deepStrictEqual(splitObserveBatch(later.stdout, delimiter.replace("0b7c", "1111"), apps.length), splitObserveBatch(first.stdout, delimiter, apps.length));
         assert.throws(() => buildObserveBatchScript(apps, delimiter, { compose_containers: "" }), /listing lacks compose_images/);
         assert.throws(() => listingOf(`${delimiter} app 0\n`, delimiter, ["compose_images"]), /lacks compose_images of the observation's listing/);
