@@ -2,12 +2,15 @@
 // program under `pulumi` (Pulumi.yaml's `nodeargs` preloads this file, with `typescript: false`, so the
 // language host loads neither TypeScript's compiler nor ts-node) and the engine's dynamic-provider process
 // (components/providers/load.js). Like `pulumi up` with `noCheck`, it transpiles without type checking
-// (scripts/lint type-checks), with swc, to tsconfig.json's target and module format.
+// (scripts/lint type-checks), with swc, to tsconfig.json's target and module format; no .swcrc is read, as
+// ts-node read none.
 //
 // What swc makes of a file is kept in the user's cache (XDG_CACHE_HOME, as the registry's cache), named by a hash
 // of everything it depends on (swc's version, the options, the file's path and text), so a run whose files did not
-// change loads them without starting swc; an edited file is a new name, never a stale entry. A cache that cannot
-// be written (a full disk, a read-only home) only costs the compile.
+// change loads them without starting swc; an edited file is a new name, never a stale entry. An entry ends with its
+// own name and is used only when it does: one cut short (a crash before the disk had it, a full disk) or written
+// over is compiled again, never run as it is, since an empty program would plan to delete every app. A cache that
+// cannot be written (a full disk, a read-only or missing home) only costs the compile.
 "use strict";
 const crypto = require("crypto");
 const fs = require("fs");
@@ -16,14 +19,29 @@ const path = require("path");
 
 const options = (filename) => ({
     filename,
-    // Inline, for the stack traces that source-map-support prints with the file's own lines.
+    swcrc: false,
+    configFile: false,
+    // Inline, and handed to source-map-support below, so stack traces name the TypeScript's own lines.
     sourceMaps: "inline",
     module: { type: "commonjs" },
     jsc: { parser: { syntax: "typescript" }, target: "es2022" },
 });
 
 const projectRoot = path.resolve(__dirname, "..");
-const cacheDir = path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "iac", "typescript");
+
+/** The cache's dir, or null where there is none: XDG's rule, an unset, empty or relative XDG_CACHE_HOME is ~/.cache. */
+function cacheDirectory() {
+    const xdg = process.env.XDG_CACHE_HOME;
+    try {
+        const base = xdg && path.isAbsolute(xdg) ? xdg : path.join(os.homedir(), ".cache");
+        return path.join(base, "iac", "typescript");
+    } catch {
+        // No HOME and no passwd entry: nowhere to keep it.
+        return null;
+    }
+}
+
+const cacheDir = cacheDirectory();
 let swcVersion;
 
 /** swc's version, from its package.json: reading it does not load swc's native binding. */
@@ -32,28 +50,54 @@ function compilerVersion() {
     return swcVersion;
 }
 
-/** The JavaScript of `source`, from the cache or compiled (and cached). */
-function compiled(filename, source) {
-    const key = crypto.createHash("sha256").update(JSON.stringify([compilerVersion(), options(filename), source])).digest("hex");
-    const cached = path.join(cacheDir, `${key}.js`);
+/** The last line of an entry named `key`: what makes a whole entry tell itself from a cut or foreign one. */
+const trailer = (key) => `\n// iac-typescript ${key}\n`;
+
+function readEntry(file, key) {
     try {
-        return fs.readFileSync(cached, "utf8");
+        const text = fs.readFileSync(file, "utf8");
+        return text.endsWith(trailer(key)) ? text : null;
     } catch {
-        // Not compiled yet: below.
+        return null;
     }
-    const { code } = require("@swc/core").transformSync(source, options(filename));
-    // Written aside and renamed, so a process that dies mid-write never leaves half a file under the name.
-    const partial = `${cached}.${process.pid}.tmp`;
+}
+
+function writeEntry(file, text) {
+    // Written aside under a name of its own, on the disk before it is renamed into place.
+    const partial = `${file}.${process.pid}.${crypto.randomBytes(6).toString("hex")}.tmp`;
     try {
-        fs.mkdirSync(cacheDir, { recursive: true });
-        fs.writeFileSync(partial, code);
-        fs.renameSync(partial, cached);
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        const fd = fs.openSync(partial, "wx");
+        try {
+            fs.writeFileSync(fd, text);
+            fs.fsyncSync(fd);
+        } finally {
+            fs.closeSync(fd);
+        }
+        fs.renameSync(partial, file);
     } catch {
         // Compiled again next time; what a full disk let through is not kept.
         fs.rm(partial, () => {});
     }
+}
+
+/** The JavaScript of `source`, from the cache or compiled (and cached). */
+function compiled(filename, source) {
+    const key = crypto.createHash("sha256").update(JSON.stringify([compilerVersion(), options(filename), source])).digest("hex");
+    const file = cacheDir === null ? null : path.join(cacheDir, `${key}.js`);
+    const cached = file === null ? null : readEntry(file, key);
+    if (cached !== null) {
+        return cached;
+    }
+    const code = require("@swc/core").transformSync(source, options(filename)).code + trailer(key);
+    if (file !== null) {
+        writeEntry(file, code);
+    }
     return code;
 }
+
+/** What each file compiled to, for source-map-support, which otherwise reads the .ts on disk and finds no map there. */
+const compiledFiles = new Map();
 
 /**
  * Compiles `.ts` on require, unless something already does: the tests run under ts-node, whose hook (and its
@@ -63,7 +107,15 @@ function compileTypeScript() {
     if (require.extensions[".ts"]) {
         return;
     }
-    require.extensions[".ts"] = (module, filename) => module._compile(compiled(filename, fs.readFileSync(filename, "utf8")), filename);
+    require("source-map-support").install({
+        environment: "node",
+        retrieveFile: (file) => compiledFiles.get(file) ?? null,
+    });
+    require.extensions[".ts"] = (module, filename) => {
+        const code = compiled(filename, fs.readFileSync(filename, "utf8"));
+        compiledFiles.set(filename, code);
+        module._compile(code, filename);
+    };
 }
 
 compileTypeScript();

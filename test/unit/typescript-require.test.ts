@@ -12,14 +12,14 @@ const hook = path.join(projectRoot, "components", "typescript-require.js");
 
 /**
  * What a fresh node, the hook preloaded as Pulumi.yaml's nodeargs preload it and its cache under `cacheHome`, gets
- * from requiring `file`; and whether it started swc.
+ * from requiring `file`: its `value` (or the stack of what it threw); and whether it started swc.
  */
-function load(file: string, cacheHome: string): { value: unknown; swc: boolean } {
-    const env: NodeJS.ProcessEnv = { ...process.env, XDG_CACHE_HOME: cacheHome };
+function load(file: string, cacheHome: string, more: NodeJS.ProcessEnv = {}, cwd = projectRoot): { value: unknown; swc: boolean } {
+    const env: NodeJS.ProcessEnv = { ...process.env, XDG_CACHE_HOME: cacheHome, ...more };
     delete env.NODE_OPTIONS;
-    const probe = `const value = require(${JSON.stringify(file)}).value;
+    const probe = `let value; try { value = require(${JSON.stringify(file)}).value; } catch (error) { value = error.stack; }
         process.stdout.write(JSON.stringify({ value, swc: Object.keys(require.cache).some((f) => f.includes("@swc/core")) }));`;
-    return JSON.parse(execFileSync(process.execPath, ["--require", hook, "-e", probe], { cwd: projectRoot, env, encoding: "utf8" }));
+    return JSON.parse(execFileSync(process.execPath, ["--require", hook, "-e", probe], { cwd, env, encoding: "utf8" }));
 }
 
 describe("the TypeScript require hook of the program and the providers", function () {
@@ -41,6 +41,42 @@ describe("the TypeScript require hook of the program and the providers", functio
         fs.writeFileSync(file, `const parts: string[] = ["${marker}", "edited"];\nexport const value = parts.join(" ");\n`);
         assert.deepStrictEqual(load(file, cacheHome), { value: `${marker} edited`, swc: true });
         assert.deepStrictEqual(load(file, cacheHome), { value: `${marker} edited`, swc: false });
+    });
+
+    it("compiles an entry cut short or written over again, and never runs it as it is", () => {
+        const file = path.join(dir, "module.ts");
+        fs.writeFileSync(file, `export const value: string = "whole";\n`);
+        const cacheHome = path.join(dir, "cache");
+        assert.deepStrictEqual(load(file, cacheHome), { value: "whole", swc: true });
+        const entries = path.join(cacheHome, "iac", "typescript");
+        const [entry] = fs.readdirSync(entries);
+        for (const broken of ["", "exports.value = 'empty';\n", fs.readFileSync(path.join(entries, entry), "utf8").slice(0, -10)]) {
+            fs.writeFileSync(path.join(entries, entry), broken);
+            assert.deepStrictEqual(load(file, cacheHome), { value: "whole", swc: true });
+            assert.deepStrictEqual(load(file, cacheHome), { value: "whole", swc: false }, "the entry written again");
+        }
+    });
+
+    it("reports the TypeScript's own lines in stack traces", () => {
+        const file = path.join(dir, "thrower.ts");
+        fs.writeFileSync(file, ["interface Unused {", "    a: string;", "}", "", "type Alias = Unused;", "", "export const value: string = (() => {",
+            "    throw new Error(\"from line 8\");", "})();", ""].join("\n"));
+        const cacheHome = path.join(dir, "cache");
+        assert.match(String(load(file, cacheHome).value), /from line 8\n\s+at .*thrower\.ts:8:/);
+        assert.match(String(load(file, cacheHome).value), /from line 8\n\s+at .*thrower\.ts:8:/, "from the cache too");
+    });
+
+    it("keeps its cache in ~/.cache when XDG_CACHE_HOME is empty or relative, as XDG says, never in the working dir", () => {
+        const file = path.join(dir, "module.ts");
+        fs.writeFileSync(file, `export const value: string = "home";\n`);
+        const home = path.join(dir, "home");
+        const cwd = path.join(dir, "cwd");
+        fs.mkdirSync(cwd);
+        for (const xdg of ["", "relative/cache"]) {
+            assert.deepStrictEqual(load(file, xdg, { HOME: home }, cwd).value, "home");
+        }
+        assert.strictEqual(fs.readdirSync(path.join(home, ".cache", "iac", "typescript")).length, 1);
+        assert.deepStrictEqual(fs.readdirSync(cwd), []);
     });
 
     it("compiles every time, and loads right, where the cache cannot be written", () => {
