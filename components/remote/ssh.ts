@@ -1,6 +1,7 @@
 // Running a script on a host over SSH (ssh2, in-process: the private key never touches a disk or argv).
 // The script is the remote command, stdin is separate, as with `ssh host 'script'`.
 import { createHash } from "crypto";
+import { StringDecoder } from "string_decoder";
 import type { Client } from "ssh2";
 import { defaultChannelLimit, withChannel } from "./connection-pool";
 
@@ -150,10 +151,13 @@ export function runRemote(connection: SshConnection, script: string, stdin = "",
         (channel) => new Promise<RemoteResult>((resolve, reject) => {
             let stdout = "";
             let stderr = "";
-            channel.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+            // Decoders keep a character whose bytes a packet boundary split: decoded chunk by chunk, it would become
+            // U+FFFD (a description in deploy-info.yml that reads as changed on the host).
+            const [out, err] = [new StringDecoder("utf8"), new StringDecoder("utf8")];
+            channel.on("data", (chunk: Buffer) => (stdout += out.write(chunk)));
             let pending = "";
             channel.stderr.on("data", (chunk: Buffer) => {
-                const text = chunk.toString("utf8");
+                const text = err.write(chunk);
                 stderr += text;
                 if (onStderrLine) {
                     const parts = (pending + text).split("\n");
@@ -163,9 +167,10 @@ export function runRemote(connection: SshConnection, script: string, stdin = "",
             });
             let exitCode: number | null = null;
             channel.on("exit", (code: number | null) => (exitCode = code));
-            channel.on("close", () => exitCode === 0
-                ? resolve({ stdout, stderr })
-                : reject(new RemoteCommandError(connection, exitCode, stderr)));
+            channel.on("close", () => {
+                [stdout, stderr] = [stdout + out.end(), stderr + err.end()];
+                return exitCode === 0 ? resolve({ stdout, stderr }) : reject(new RemoteCommandError(connection, exitCode, stderr));
+            });
             channel.end(stdin);
         }));
 }

@@ -28,6 +28,16 @@ describe("SSH errors against a real sshd", function () {
         assert.strictEqual((await runRemote(connection, "echo ok")).stdout, "ok\n");
     });
 
+    it("keeps characters whose bytes the channel's packets split, on stdout and stderr", async () => {
+        // Three bytes a unit: whatever the packets' sizes, some boundary falls inside a character.
+        const text = "aé".repeat(100_000);
+        const file = path.join(ssh.deployRoot, "utf8.txt");
+        fs.writeFileSync(file, text);
+        const { stdout, stderr } = await runRemote(connection, `cat '${file}'; cat '${file}' >&2`);
+        assert.ok(stdout === text && stderr === text, "the text came back whole");
+        fs.rmSync(file);
+    });
+
     it("says the host refused the key, without retrying", async () => {
         await assert.rejects(runRemote({ ...connection, privateKey: otherKey }, "true"), (error: Error) =>
             error instanceof HostAuthError && /answered but it refused the key/.test(error.message) && error.message.includes(`${ssh.host}:${ssh.port}`));
