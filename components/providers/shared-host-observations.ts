@@ -47,7 +47,7 @@ interface HostChanges {
 const appKey = (app: ObservedApp) => JSON.stringify([appDir(app.location), app.target]);
 
 /** How a script reaches the host: over SSH (runRemote), or in the tests a local sh. */
-export type ScriptRunner = (connection: SshConnection, script: string) => Promise<RemoteResult>;
+export type ScriptRunner = (connection: SshConnection, script: string, stdin: string) => Promise<RemoteResult>;
 
 export class SharedHostObservations {
     /** Per connection (poolKey): the reads gathering for its next script, sent gatherMs after the first of them. */
@@ -111,7 +111,7 @@ export class SharedHostObservations {
      */
     private reusableListing(host: HostChanges, apps: ObservedApp[]): HostListing | undefined {
         const { listing, generation, underway } = host;
-        const fresh = listing !== undefined && underway === 0 && listing.generation === generation && Date.now() - listing.takenAt < this.listingMaxAgeMs;
+        const fresh = listing !== undefined && underway === 0 && listing.generation === generation && performance.now() - listing.takenAt < this.listingMaxAgeMs;
         if (!fresh || !listingVariables(apps).every((name) => Object.hasOwn(listing.values, name)) || apps.some((app) => listing.answered.has(appKey(app)))) {
             return undefined;
         }
@@ -133,8 +133,10 @@ export class SharedHostObservations {
                 host.listingRead = new Promise((resolve) => (listed = resolve));
             }
             const delimiter = `#=== ${randomUUID()}`;
-            const [generation, takenAt] = [host.generation, Date.now()];
-            const { stdout } = await this.run(connection, buildObserveBatchScript(apps, delimiter, listing));
+            // A monotonic clock: a system clock set back must not stretch a listing's age.
+            const [generation, takenAt] = [host.generation, performance.now()];
+            const batch = buildObserveBatchScript(apps, delimiter, listing);
+            const { stdout } = await this.run(connection, batch.script, batch.stdin);
             const answers = splitObserveBatch(stdout, delimiter, reads.length);
             if (listing === undefined) {
                 host.listing = { values: listingOf(stdout, delimiter, listingVariables(apps)), generation, takenAt, answered: new Set(apps.map(appKey)) };
@@ -153,7 +155,7 @@ export class SharedHostObservations {
 }
 
 /** This provider process's, over SSH. */
-const shared = new SharedHostObservations((connection, script) => runRemote(connection, script));
+const shared = new SharedHostObservations((connection, script, stdin) => runRemote(connection, script, stdin));
 
 export const observeOnHost = (connection: SshConnection, location: AppLocation, target: DeployTarget) => shared.observe(connection, location, target);
 

@@ -42,41 +42,53 @@ export function listingVariables(apps: ObservedApp[]): string[] {
     });
 }
 
+/** A batch script and what its stdin carries. */
+export interface ObserveBatch {
+    script: string;
+    stdin: string;
+}
+
 /**
  * Without `listing`: the targets' host-wide reads, each variable's value printed under `delimiter var NAME` (a
  * listing the caller may hand to later scripts), under `set -e`: when docker cannot answer, the script fails and
- * every app's read with it. With it: the variables set from it, and the host not listed again. Then per app in
- * order `delimiter app N`, the app's observation, `delimiter app N exit STATUS`, its stderr.
+ * every app's read with it. With it: the variables set from it, and the host not listed again; the listing goes on
+ * stdin, as single-quoted assignments, since it can be larger than a command line may be (the script is the exec
+ * request's command, which sshd hands to the shell as one argument). Then per app in order `delimiter app N`, the
+ * app's observation, `delimiter app N exit STATUS`, its stderr.
  */
-export function buildObserveBatchScript(apps: ObservedApp[], delimiter: string, listing?: HostListing): string {
+export function buildObserveBatchScript(apps: ObservedApp[], delimiter: string, listing?: HostListing): ObserveBatch {
     const marker = shellQuote(validateDelimiter(delimiter));
     const variables = listingVariables(apps);
-    return script(
-        "set -eu",
-        "errors=$(mktemp)",
-        "trap 'rm -f \"$errors\"' EXIT",
-        listing === undefined
-            ? [...observeHostCommands(apps.map((app) => app.target)), ...variables.flatMap((name) => [`echo ${marker}' var ${name}'`, `printf '%s\\n' "$${name}"`])]
-            : variables.map((name) => {
-                if (!Object.hasOwn(listing, name)) {
-                    throw new Error(`the host's listing lacks ${name}`);
-                }
-                return `${name}=${shellQuote(listing[name])}`;
-            }),
-        apps.flatMap((app, index) => [
-            `echo ${marker}' app ${index}'`,
-            // Outside `set -e`, so the subshell's own `set -e` holds (inside an `if` or `||` it would not).
-            "set +e",
-            "(",
-            "  set -eu",
-            ...observeAppCommands(app.location, app.target).map((line) => `  ${line}`),
-            ") 2>\"$errors\"",
-            "status=$?",
-            "set -e",
-            `echo ${marker}" app ${index} exit $status"`,
-            "cat \"$errors\"",
-        ]),
-    );
+    const assignments = listing === undefined ? [] : variables.map((name) => {
+        if (!Object.hasOwn(listing, name)) {
+            throw new Error(`the host's listing lacks ${name}`);
+        }
+        return `${name}=${shellQuote(listing[name])}`;
+    });
+    return {
+        script: script(
+            "set -eu",
+            "errors=$(mktemp)",
+            "trap 'rm -f \"$errors\"' EXIT",
+            listing === undefined
+                ? [...observeHostCommands(apps.map((app) => app.target)), ...variables.flatMap((name) => [`echo ${marker}' var ${name}'`, `printf '%s\\n' "$${name}"`])]
+                : ["listing=$(cat)", "eval \"$listing\""],
+            apps.flatMap((app, index) => [
+                `echo ${marker}' app ${index}'`,
+                // Outside `set -e`, so the subshell's own `set -e` holds (inside an `if` or `||` it would not).
+                "set +e",
+                "(",
+                "  set -eu",
+                ...observeAppCommands(app.location, app.target).map((line) => `  ${line}`),
+                ") 2>\"$errors\"",
+                "status=$?",
+                "set -e",
+                `echo ${marker}" app ${index} exit $status"`,
+                "cat \"$errors\"",
+            ]),
+        ),
+        stdin: assignments.map((line) => `${line}\n`).join(""),
+    };
 }
 
 /** Each app's answer from the batch script's output, in the order of its apps. */

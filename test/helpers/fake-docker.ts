@@ -49,15 +49,16 @@ export class FakeDocker {
         return { ...process.env, PATH: `${this.root}:${process.env.PATH}` };
     }
 
-    /** `script` run by sh, with this docker first on the PATH. */
-    runSync(script: string) {
-        return spawnSync("sh", ["-c", script], { encoding: "utf8", env: this.env });
+    /** `script` run by sh, with this docker first on the PATH and `stdin` on its stdin. */
+    runSync(script: string, stdin = "") {
+        return spawnSync("sh", ["-c", script], { encoding: "utf8", env: this.env, input: stdin });
     }
 
     /** The same, side by side with others: rejects as runRemote does when the script fails. */
-    run(script: string): Promise<{ stdout: string; stderr: string }> {
+    run(script: string, stdin = ""): Promise<{ stdout: string; stderr: string }> {
         return new Promise((resolve, reject) => {
             const child = spawn("sh", ["-c", script], { env: this.env });
+            child.stdin.end(stdin);
             let [stdout, stderr] = ["", ""];
             child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
             child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));

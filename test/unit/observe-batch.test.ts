@@ -8,7 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import { AppLocation, appDir, composeProject, legacyComposeProject, swarmStack } from "../../components/remote/layout";
 import { parseObservation } from "../../components/remote/observation";
-import { buildObserveBatchScript, listingOf, listingVariables, splitObserveBatch } from "../../components/remote/observe-batch";
+import { ObserveBatch, buildObserveBatchScript, listingOf, listingVariables, splitObserveBatch } from "../../components/remote/observe-batch";
 import { buildObserveScript } from "../../components/remote/scripts";
 import { shellQuote } from "../../components/remote/shell";
 import { composeTarget } from "../../components/remote/targets/compose";
@@ -28,10 +28,10 @@ describe("the observation of a host's apps in one script", () => {
     });
     afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 
-    /** `script` run by sh against a docker that answers from `containers`, `images` and `swarm`. */
-    function sh(script: string, containers: string, images: string, swarm?: { services: string; tasks: string }) {
+    /** `script` (and its stdin) run by sh against a docker that answers from `containers`, `images` and `swarm`. */
+    function sh(script: string | ObserveBatch, containers: string, images: string, swarm?: { services: string; tasks: string }) {
         docker.answer({ containers, images, swarm });
-        return docker.runSync(script);
+        return typeof script === "string" ? docker.runSync(script) : docker.runSync(script.script, script.stdin);
     }
     const calls = () => docker.calls();
 
@@ -90,6 +90,14 @@ describe("the observation of a host's apps in one script", () => {
         assert.strictEqual(later.status, 0, later.stderr);
         assert.deepStrictEqual(calls(), [], "docker is not asked again");
         assert.deepStrictEqual(splitObserveBatch(later.stdout, delimiter.replace("0b7c", "1111"), apps.length), splitObserveBatch(first.stdout, delimiter, apps.length));
+        // A host of thousands of containers: the listing goes on stdin, not into the command line (128 KiB an argument).
+        const crowd = Array.from({ length: 3000 }, (_, i) => `"other-${i}" "/srv/other-${i}" web running ${digest("d")}`).join("\n");
+        const crowded = { ...listing, compose_containers: `${crowd}\n${listing.compose_containers}` };
+        const big = buildObserveBatchScript(apps, delimiter, crowded);
+        assert.ok(crowded.compose_containers.length > 200_000 && big.script.length < 20_000, "the listing is not in the script");
+        const large = sh(big, "", "");
+        assert.strictEqual(large.status, 0, large.stderr);
+        assert.deepStrictEqual(splitObserveBatch(large.stdout, delimiter, apps.length), splitObserveBatch(first.stdout, delimiter, apps.length));
         assert.throws(() => buildObserveBatchScript(apps, delimiter, { compose_containers: "" }), /listing lacks compose_images/);
         assert.throws(() => listingOf(`${delimiter} app 0\n`, delimiter, ["compose_images"]), /lacks compose_images of the observation's listing/);
     });
@@ -151,7 +159,7 @@ describe("the observation of a host's apps in one script", () => {
 
     it("fails as a whole when docker cannot list the host, and refuses an answer that lacks an app", () => {
         const apps = [{ location: at("one"), target: "compose" }];
-        const script = buildObserveBatchScript(apps, delimiter);
+        const { script } = buildObserveBatchScript(apps, delimiter);
         const failing = spawnSync("sh", ["-c", `docker() { echo 'Cannot connect to the Docker daemon' >&2; return 1; }\n${script}`], { encoding: "utf8" });
         assert.notStrictEqual(failing.status, 0);
         assert.match(failing.stderr, /Cannot connect to the Docker daemon/);

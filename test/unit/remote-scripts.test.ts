@@ -74,7 +74,8 @@ describe("host scripts", () => {
         for (const text of [buildDeployScript(spec), buildDeployScript({ ...spec, registryUsername: "deployer" }), buildDeployPhase(spec),
             buildDeployScript(swarm), buildDeployPhase(swarm), buildDeployPhase({ ...swarm, registryUsername: "deployer" }),
             buildObserveScript(location, "compose"), buildObserveScript(location, "swarm"), buildObserveBatchScript([{ location, target: "compose" }, { location, target: "proxied" }, { location, target: "swarm" }],
-                "#=== 0b7c1d2e-3f40-4a5b-8c6d-7e8f9a0b1c2d"), buildRemoveScript(location, spec.owner), buildRemoveScript(location, undefined), buildReadRecordsScript(location)]) {
+                "#=== 0b7c1d2e-3f40-4a5b-8c6d-7e8f9a0b1c2d").script, buildObserveBatchScript([{ location, target: "compose" }], "#=== 0b7c1d2e-3f40-4a5b-8c6d-7e8f9a0b1c2d",
+                { compose_containers: "", compose_images: "" }).script, buildRemoveScript(location, spec.owner), buildRemoveScript(location, undefined), buildReadRecordsScript(location)]) {
             assert.ok(parses(text), text);
         }
     });

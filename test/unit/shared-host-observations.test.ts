@@ -28,12 +28,12 @@ describe("a host's observations shared between its apps' reads", () => {
     const images = `${digest("a")} registry.example/hello@${digest("1")}\n`;
     const observations = (listingMaxAgeMs?: number) => {
         let now = 0;
-        return new SharedHostObservations(async (_connection, script) => {
+        return new SharedHostObservations(async (_connection, script, stdin) => {
             scripts += 1;
             now += 1;
             overlap = Math.max(overlap, now);
             try {
-                return await docker.run(script);
+                return await docker.run(script, stdin);
             } finally {
                 now -= 1;
             }
@@ -101,7 +101,7 @@ describe("a host's observations shared between its apps' reads", () => {
         const [one, two] = [at("one"), at("two")];
         const shared = observations();
         const failing = `docker() { echo 'Cannot connect to the Docker daemon' >&2; return 1; }\n`;
-        const broken = new SharedHostObservations((_connection, script) => docker.run(failing + script));
+        const broken = new SharedHostObservations((_connection, script, stdin) => docker.run(failing + script, stdin));
         docker.answer({ containers: running(one) + "\n", images });
         const reads = await Promise.allSettled([broken.observe(connection, one, "compose"), broken.observe(connection, two, "compose")]);
         assert.deepStrictEqual(reads.map((read) => read.status === "rejected" && /Cannot connect to the Docker daemon/.test(String(read.reason))), [true, true]);
