@@ -29,16 +29,23 @@ const options = (filename) => ({
 
 const projectRoot = path.resolve(__dirname, "..");
 
-/** The cache's dir, or null where there is none: XDG's rule, an unset, empty or relative XDG_CACHE_HOME is ~/.cache. */
+/**
+ * The cache's dir, or null where there is none: XDG's rule, an unset, empty or relative XDG_CACHE_HOME is ~/.cache;
+ * never a dir relative to wherever the process runs.
+ */
 function cacheDirectory() {
     const xdg = process.env.XDG_CACHE_HOME;
+    if (xdg && path.isAbsolute(xdg)) {
+        return path.join(xdg, "iac", "typescript");
+    }
+    let home;
     try {
-        const base = xdg && path.isAbsolute(xdg) ? xdg : path.join(os.homedir(), ".cache");
-        return path.join(base, "iac", "typescript");
+        home = os.homedir();
     } catch {
-        // No HOME and no passwd entry: nowhere to keep it.
+        // No HOME and no passwd entry.
         return null;
     }
+    return path.isAbsolute(home) ? path.join(home, ".cache", "iac", "typescript") : null;
 }
 
 const cacheDir = cacheDirectory();

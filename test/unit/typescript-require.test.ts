@@ -76,7 +76,18 @@ describe("the TypeScript require hook of the program and the providers", functio
             assert.deepStrictEqual(load(file, xdg, { HOME: home }, cwd).value, "home");
         }
         assert.strictEqual(fs.readdirSync(path.join(home, ".cache", "iac", "typescript")).length, 1);
+        // No home to speak of either: no cache, and still nothing in the working dir.
+        for (const emptyHome of ["", "relative-home"]) {
+            assert.deepStrictEqual(load(file, "", { HOME: emptyHome }, cwd), { value: "home", swc: true });
+        }
         assert.deepStrictEqual(fs.readdirSync(cwd), []);
+    });
+
+    it("reads no .swcrc, as ts-node read none", () => {
+        const file = path.join(dir, "module.ts");
+        fs.writeFileSync(file, "export const value = (function named(longParameterName: string) { return longParameterName; }).toString();\n");
+        fs.writeFileSync(path.join(dir, ".swcrc"), JSON.stringify({ minify: true, jsc: { minify: { mangle: true } } }));
+        assert.match(String(load(file, path.join(dir, "cache"), {}, dir).value), /longParameterName/);
     });
 
     it("compiles every time, and loads right, where the cache cannot be written", () => {
