@@ -14,8 +14,8 @@
 "use strict";
 const crypto = require("crypto");
 const fs = require("fs");
-const os = require("os");
 const path = require("path");
+const { userCacheDir } = require("./cache-home");
 
 const options = (filename) => ({
     filename,
@@ -29,26 +29,7 @@ const options = (filename) => ({
 
 const projectRoot = path.resolve(__dirname, "..");
 
-/**
- * The cache's dir, or null where there is none: XDG's rule, an unset, empty or relative XDG_CACHE_HOME is ~/.cache;
- * never a dir relative to wherever the process runs.
- */
-function cacheDirectory() {
-    const xdg = process.env.XDG_CACHE_HOME;
-    if (xdg && path.isAbsolute(xdg)) {
-        return path.join(xdg, "iac", "typescript");
-    }
-    let home;
-    try {
-        home = os.homedir();
-    } catch {
-        // No HOME and no passwd entry.
-        return null;
-    }
-    return path.isAbsolute(home) ? path.join(home, ".cache", "iac", "typescript") : null;
-}
-
-const cacheDir = cacheDirectory();
+const cacheDir = userCacheDir("typescript");
 let swcVersion;
 
 /** swc's version, from its package.json: reading it does not load swc's native binding. */
@@ -85,13 +66,24 @@ function writeEntry(file, text) {
     } catch {
         // Compiled again next time; what a full disk let through is not kept.
         fs.rm(partial, () => {});
+        return;
+    }
+    // The file's earlier versions, and what a crash left half written, are of no use now: the cache holds one
+    // entry per file. Another process's write in flight may go too; it only compiles again next time.
+    const dir = path.dirname(file);
+    for (const name of fs.readdirSync(dir)) {
+        if (name !== path.basename(file)) {
+            fs.rm(path.join(dir, name), () => {});
+        }
     }
 }
 
 /** The JavaScript of `source`, from the cache or compiled (and cached). */
 function compiled(filename, source) {
     const key = crypto.createHash("sha256").update(JSON.stringify([compilerVersion(), options(filename), source])).digest("hex");
-    const file = cacheDir === null ? null : path.join(cacheDir, `${key}.js`);
+    // A dir per file (by its path), so that writing one version can drop the others.
+    const file = cacheDir === null ? null
+        : path.join(cacheDir, crypto.createHash("sha256").update(filename).digest("hex").slice(0, 32), `${key}.js`);
     const cached = file === null ? null : readEntry(file, key);
     if (cached !== null) {
         return cached;

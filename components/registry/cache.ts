@@ -3,26 +3,31 @@
 // a miss, never a wrong answer.
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
+import { userCacheDir } from "../cache-home";
 import { validateDigest } from "./reference";
 
-export function defaultCacheDir(): string {
-    return path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "iac", "registry");
+/** The user's registry cache, or null where the user has no cache dir (then every read asks the registry). */
+export function defaultCacheDir(): string | null {
+    return userCacheDir("registry");
 }
 
 export class DigestCache {
-    constructor(readonly dir: string = defaultCacheDir()) {}
+    constructor(readonly dir: string | null = defaultCacheDir()) {}
 
-    private file(digest: string): string {
+    private file(digest: string): string | null {
         const [algorithm, hex] = validateDigest(digest).split(":");
-        return path.join(this.dir, algorithm, hex.slice(0, 2), hex);
+        return this.dir === null ? null : path.join(this.dir, algorithm, hex.slice(0, 2), hex);
     }
 
     get(digest: string): Buffer | undefined {
+        const file = this.file(digest);
+        if (file === null) {
+            return undefined;
+        }
         let bytes: Buffer;
         try {
-            bytes = fs.readFileSync(this.file(digest));
+            bytes = fs.readFileSync(file);
         } catch {
             return undefined;
         }
@@ -32,6 +37,9 @@ export class DigestCache {
 
     put(digest: string, bytes: Buffer): void {
         const file = this.file(digest);
+        if (file === null) {
+            return;
+        }
         try {
             fs.mkdirSync(path.dirname(file), { recursive: true });
             const temp = `${file}.${process.pid}.${crypto.randomBytes(4).toString("hex")}.tmp`;

@@ -22,6 +22,13 @@ function load(file: string, cacheHome: string, more: NodeJS.ProcessEnv = {}, cwd
     return JSON.parse(execFileSync(process.execPath, ["--require", hook, "-e", probe], { cwd, env, encoding: "utf8" }));
 }
 
+/** The cache's entries under `cacheHome`, as paths below its root (one dir per source file). */
+function entriesOf(cacheHome: string): string[] {
+    const root = path.join(cacheHome, "iac", "typescript");
+    return fs.readdirSync(root, { recursive: true, withFileTypes: true })
+        .filter((entry) => entry.isFile()).map((entry) => path.relative(root, path.join(entry.parentPath, entry.name)));
+}
+
 describe("the TypeScript require hook of the program and the providers", function () {
     this.timeout(60_000);
     let dir: string;
@@ -37,10 +44,20 @@ describe("the TypeScript require hook of the program and the providers", functio
         const cacheHome = path.join(dir, "cache");
         assert.deepStrictEqual(load(file, cacheHome), { value: marker, swc: true });
         assert.deepStrictEqual(load(file, cacheHome), { value: marker, swc: false });
-        assert.deepStrictEqual(fs.readdirSync(path.join(cacheHome, "iac", "typescript")).length, 1);
+        const [first] = entriesOf(cacheHome);
+        assert.deepStrictEqual(entriesOf(cacheHome), [first]);
         fs.writeFileSync(file, `const parts: string[] = ["${marker}", "edited"];\nexport const value = parts.join(" ");\n`);
         assert.deepStrictEqual(load(file, cacheHome), { value: `${marker} edited`, swc: true });
         assert.deepStrictEqual(load(file, cacheHome), { value: `${marker} edited`, swc: false });
+        // One entry per file: the edit's replaced the first, and took with it what a crash had left half written.
+        const leftOver = path.join(cacheHome, "iac", "typescript", `${first}.123.abc.tmp`);
+        fs.writeFileSync(leftOver, "half");
+        fs.writeFileSync(file, `export const value: string = "${marker} again";\n`);
+        assert.deepStrictEqual(load(file, cacheHome), { value: `${marker} again`, swc: true });
+        const entries = entriesOf(cacheHome);
+        assert.strictEqual(entries.length, 1, entries.join(", "));
+        assert.notStrictEqual(entries[0], first);
+        assert.strictEqual(path.dirname(entries[0]), path.dirname(first));
     });
 
     it("compiles an entry cut short or written over again, and never runs it as it is", () => {
@@ -48,10 +65,9 @@ describe("the TypeScript require hook of the program and the providers", functio
         fs.writeFileSync(file, `export const value: string = "whole";\n`);
         const cacheHome = path.join(dir, "cache");
         assert.deepStrictEqual(load(file, cacheHome), { value: "whole", swc: true });
-        const entries = path.join(cacheHome, "iac", "typescript");
-        const [entry] = fs.readdirSync(entries);
-        for (const broken of ["", "exports.value = 'empty';\n", fs.readFileSync(path.join(entries, entry), "utf8").slice(0, -10)]) {
-            fs.writeFileSync(path.join(entries, entry), broken);
+        const [entry] = entriesOf(cacheHome).map((name) => path.join(cacheHome, "iac", "typescript", name));
+        for (const broken of ["", "exports.value = 'empty';\n", fs.readFileSync(entry, "utf8").slice(0, -10)]) {
+            fs.writeFileSync(entry, broken);
             assert.deepStrictEqual(load(file, cacheHome), { value: "whole", swc: true });
             assert.deepStrictEqual(load(file, cacheHome), { value: "whole", swc: false }, "the entry written again");
         }
@@ -75,7 +91,7 @@ describe("the TypeScript require hook of the program and the providers", functio
         for (const xdg of ["", "relative/cache"]) {
             assert.deepStrictEqual(load(file, xdg, { HOME: home }, cwd).value, "home");
         }
-        assert.strictEqual(fs.readdirSync(path.join(home, ".cache", "iac", "typescript")).length, 1);
+        assert.strictEqual(entriesOf(path.join(home, ".cache")).length, 1);
         // No home to speak of either: no cache, and still nothing in the working dir.
         for (const emptyHome of ["", "relative-home"]) {
             assert.deepStrictEqual(load(file, "", { HOME: emptyHome }, cwd), { value: "home", swc: true });

@@ -1,0 +1,1 @@
+export declare function userCacheDir(name: string): string | null;
