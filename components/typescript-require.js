@@ -71,11 +71,13 @@ function writeEntry(file, text) {
     // The file's earlier versions, and what a crash left half written, are of no use now: the cache holds one
     // entry per file. Another process's write in flight may go too; it only compiles again next time.
     const dir = path.dirname(file);
-    for (const name of fs.readdirSync(dir)) {
-        if (name !== path.basename(file)) {
-            fs.rm(path.join(dir, name), () => {});
+    fs.readdir(dir, (error, names) => {
+        for (const name of error ? [] : names) {
+            if (name !== path.basename(file)) {
+                fs.rm(path.join(dir, name), () => {});
+            }
         }
-    }
+    });
 }
 
 /** The JavaScript of `source`, from the cache or compiled (and cached). */
