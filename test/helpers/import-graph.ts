@@ -16,7 +16,9 @@ export interface Imports {
 
 function resolveSpecifier(from: string, specifier: string): string | undefined {
     const base = path.resolve(path.dirname(from), specifier);
-    return [`${base}.ts`, path.join(base, "index.ts"), base].find((candidate) => candidate.endsWith(".ts") && fs.existsSync(candidate));
+    // The project's few JavaScript modules (what the TypeScript hook needs before TypeScript loads) are read too.
+    return [`${base}.ts`, path.join(base, "index.ts"), `${base}.js`, base]
+        .find((candidate) => /\.[tj]s$/.test(candidate) && fs.existsSync(candidate));
 }
 
 /** Every `.ts` file under each of `entries` (files or directories, relative to `root`), then what they import. */
@@ -43,7 +45,7 @@ export function readImports(root: string, entries: string[]): Imports {
             .map((fileName) => {
                 const resolved = resolveSpecifier(file, fileName);
                 if (resolved === undefined) {
-                    throw new Error(`${key} imports ${fileName}, which is no .ts file of the project`);
+                    throw new Error(`${key} imports ${fileName}, which is no .ts or .js file of the project`);
                 }
                 return resolved;
             });
