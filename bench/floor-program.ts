@@ -33,9 +33,10 @@ const resourceClass = [
 /**
  * What a floor declares. `single`: one dynamic resource, the smallest program of the design's shape. `apps: N`: per
  * app what this program declares per app (a component with three dynamic resources, the second and third taking an
- * output of the one before, as the pin, the deployment and the overview do), with a few small inputs each.
+ * output of the one before, as the pin, the deployment and the overview do), with a few small inputs each;
+ * `resourcesPerApp` other than 3 prices that choice (bench/floor-shape.ts).
  */
-export type FloorShape = "single" | { apps: number };
+export type FloorShape = "single" | { apps: number; resourcesPerApp?: number };
 
 function indexSource(shape: FloorShape): string {
     if (shape === "single") {
@@ -47,10 +48,11 @@ function indexSource(shape: FloorShape): string {
         "    constructor(name: string) {",
         '        super("floor:index:App", name, {}, {});',
         '        const inputs = { app: name, repository: "rednaw/hello-world", tag: "eb53023" };',
-        '        const pin = new Floor(`${name}-image`, inputs, { parent: this });',
-        '        const deployment = new Floor(`${name}-deploy`, { ...inputs, pinned: pin.id }, { parent: this });',
-        '        const overview = new Floor(`${name}-overview`, { ...inputs, deployed: deployment.id }, { parent: this });',
-        "        this.registerOutputs({ overview: overview.id });",
+        "        let last: Floor | undefined;",
+        `        for (let i = 0; i < ${shape.resourcesPerApp ?? 3}; i++) {`,
+        '            last = new Floor(`${name}-${i}`, { ...inputs, previous: last?.id }, { parent: this });',
+        "        }",
+        "        this.registerOutputs({ last: last!.id });",
         "    }",
         "}",
         `export const apps = Array.from({ length: ${shape.apps} }, (_, i) => new App(\`app-\${i + 1}\`).urn);`,

@@ -2,7 +2,7 @@
 import { execFile } from "child_process";
 import * as path from "path";
 import { promisify } from "util";
-import { LocalWorkspace } from "@pulumi/pulumi/automation";
+import { LocalWorkspace, Workspace } from "@pulumi/pulumi/automation";
 
 const projectRoot = path.resolve(__dirname, "..");
 const execFileAsync = promisify(execFile);
@@ -12,8 +12,12 @@ const execFileAsync = promisify(execFile);
  * the run, two more CLI runs that a person typing `pulumi up` does not pay.)
  */
 export async function cliUp(workspace: LocalWorkspace, stack: string, env: NodeJS.ProcessEnv = {}): Promise<void> {
-    await execFileAsync(path.join(projectRoot, ".tools", "bin", "pulumi"),
-        ["up", "--yes", "--skip-preview", "--non-interactive", "--stack", stack],
+    await cli(workspace, stack, ["up", "--yes", "--skip-preview"], env);
+}
+
+/** A pulumi command (`args`) on `stack`, as an operator runs it. */
+export async function cli(workspace: Workspace, stack: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<void> {
+    await execFileAsync(path.join(projectRoot, ".tools", "bin", "pulumi"), [...args, "--non-interactive", "--stack", stack],
         { cwd: workspace.workDir, env: { ...process.env, ...workspace.envVars, ...env }, maxBuffer: 64 << 20 });
 }
 
