@@ -7,8 +7,8 @@ const path = require("path");
 
 /**
  * The dir of the cache `name`, or null where there is none. XDG's rule: an unset, empty or relative XDG_CACHE_HOME
- * means ~/.cache; never a dir relative to wherever the process runs, and no home (unset, relative, no passwd
- * entry) means no cache.
+ * means ~/.cache; never a dir relative to wherever the process runs, and no absolute home (HOME empty or relative,
+ * or unset with no passwd entry to fall back on) means no cache.
  */
 exports.userCacheDir = (name) => {
     const xdg = process.env.XDG_CACHE_HOME;

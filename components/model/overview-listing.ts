@@ -23,7 +23,7 @@ export interface ImageOverviewInputs extends RegistryAccessFields {
     deployedDigest: string | null;
     /** The tag the record names, to say when it moved off the deployed digest. */
     deployedTag?: string | null;
-    /** Where immutable manifests and config blobs are kept between runs; default ~/.cache/iac/registry. */
+    /** Where immutable manifests and config blobs are kept between runs; by default the user's (components/cache-home.js), or none. */
     cacheDir?: string;
 }
 
