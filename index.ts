@@ -28,6 +28,7 @@ const apps = workspace.apps.map((app) => {
         digest: app.digest,
         // Said on the app's component, as everything else about its deploy.
         notice: { app: app.name, workspace: workspace.name, urn: createUrn(app.name, appDeploymentType) },
+        listTags: true,
     });
     image.drift.apply((drift) => {
         if (drift) {
@@ -92,8 +93,9 @@ export const images = Object.fromEntries(apps.map(({ app, image, deployment }) =
 }]));
 
 /** The seed's application:overview: one table per app, newest first, → on what this workspace runs, then who deployed it and when. */
-export const overview = all(apps.map(({ image, deployment }) => all([image.repository, deployment.tags, deployment.deployed])))
-    .apply((tables) => tables.map(([repository, tags, record]) => [
+export const overview = all(apps.map(({ image, deployment }) => all([image.repository, deployment.tags, deployment.deployed, image.listedAt])))
+    .apply((tables) => tables.map(([repository, tags, record, listedAt]) => [
         formatImageTable(repository, tags, record?.digest),
+        ...(listedAt ? [] : ["  (the repository's other tags are listed by the next `pulumi refresh`)"]),
         ...(record ? ["", formatDeployment(record)] : []),
     ].join("\n")).join("\n\n"));

@@ -32,9 +32,9 @@ const resourceClass = [
 
 /**
  * What a floor declares. `single`: one dynamic resource, the smallest program of the design's shape. `apps: N`: per
- * app what this program declares per app (a component with three dynamic resources, the second and third taking an
- * output of the one before, as the pin, the deployment and the overview do), with a few small inputs each;
- * `resourcesPerApp` other than 3 prices that choice (bench/floor-shape.ts).
+ * app what this program declares per app (a component with two dynamic resources, the second taking an output of
+ * the first, as the deployment takes the pin's), with a few small inputs each; `resourcesPerApp` other than 2
+ * prices that choice (bench/floor-shape.ts).
  */
 export type FloorShape = "single" | { apps: number; resourcesPerApp?: number };
 
@@ -49,7 +49,7 @@ function indexSource(shape: FloorShape): string {
         '        super("floor:index:App", name, {}, {});',
         '        const inputs = { app: name, repository: "rednaw/hello-world", tag: "eb53023" };',
         "        let last: Floor | undefined;",
-        `        for (let i = 0; i < ${shape.resourcesPerApp ?? 3}; i++) {`,
+        `        for (let i = 0; i < ${shape.resourcesPerApp ?? 2}; i++) {`,
         '            last = new Floor(`${name}-${i}`, { ...inputs, previous: last?.id }, { parent: this });',
         "        }",
         "        this.registerOutputs({ last: last!.id });",

@@ -38,9 +38,6 @@ export async function imagesOverview(workspace: Workspace, app: WorkspaceApp, pr
 
     const access = registryAccessForCommand(workspace);
     progress(`listing ${access.registry}/${repository}`);
-    const listing = await listOverview({
-        ...registryAccessFields(access), repository,
-        deployedDigest: record?.digest ?? null, deployedTag: record?.tag ?? null,
-    });
-    return { record, tags: listing.tags };
+    const tags = await listOverview({ ...registryAccessFields(access), repository }, record && { digest: record.digest, tag: record.tag });
+    return { record, tags };
 }

@@ -2,10 +2,13 @@
 // place a tag is resolved. Check resolves a new tag or digest (a bad one fails the preview there), diff says what
 // the move from the previous pin means (the change notice), update records it. Later runs compare config with the
 // state and never ask the registry; only a refresh looks again, and then it reports drift instead of moving the pin.
-// Run by the engine's dynamic-provider process (components/providers/load.js).
+// An app's pin also keeps its repository's listing (every tag with its digest and labels, the seed's
+// images:overview), read with each new pin and on every refresh, never on a run that changes nothing; the program
+// marks in it what the host runs. Run by the engine's dynamic-provider process (components/providers/load.js).
 import type * as pulumi from "@pulumi/pulumi";
 import { VersionFacts, pendingChange } from "../model/change-notice";
 import { printableLabels } from "../model/overview";
+import { printableRows } from "../model/overview-listing";
 import { changedAccessKeys, registryAccessFields, registryAccessOf } from "../access/registry-access";
 import { registryClient } from "../access/registry-client";
 import { DigestCache } from "../registry/cache";
@@ -14,9 +17,10 @@ import { DigestMismatchError } from "../registry/errors";
 import {
     parsePlatform, pinnedRef, validateDigest, validateRegistry, validateRepository, validateTag,
 } from "../registry/reference";
+import { TagRow } from "../registry/listing";
 import { ImageLabels } from "../registry/types";
 import { engineLog } from "./engine-log";
-import { listingInFlight, sharedTagDigest } from "./shared-registry-reads";
+import { listingInFlight, sharedListing, sharedTagDigest } from "./shared-registry-reads";
 import { stamped } from "./interface-version";
 
 /** What a refresh found when the tag no longer points at the pinned digest. */
@@ -42,6 +46,8 @@ export interface ImageDigestInputs {
     app?: string;
     workspace?: string;
     logUrn?: string;
+    /** Keep the repository's listing (`tags`): an app's image, not the proxy's. */
+    listTags?: boolean;
 }
 
 /** The image a tag or digest names: what a pin records of it. */
@@ -69,7 +75,18 @@ export interface ImageDigestOutputs {
     revision: string | null;
     source: string | null;
     drift: TagDrift | null;
+    /**
+     * Absent in a state from before listings were kept here (an app's pin or the proxy's): such a pin lists on
+     * refresh, and records whether it keeps a listing with its next new pin. A run that changes nothing asks nothing.
+     */
+    listTags?: boolean;
+    /** Every tag of the repository, newest first, labels printable; null when not asked for. */
+    tags?: TagRow[] | null;
+    listedAt?: string | null;
 }
+
+/** The part of the state a listing writes. */
+type Listing = Required<Pick<ImageDigestOutputs, "tags" | "listedAt">>;
 
 type LabelOutputs = Pick<ImageDigestOutputs, "description" | "descriptionBase64" | "created" | "revision" | "source">;
 
@@ -164,6 +181,7 @@ function pinnedState(inputs: ImageDigestInputs, pin: ResolvedPin): ImageDigestOu
         revision: pin.revision,
         source: pin.source,
         drift: null,
+        listTags: inputs.listTags ?? false,
     };
 }
 
@@ -241,29 +259,43 @@ export function changedIdentity(olds: ImageDigestOutputs, news: ImageDigestInput
 }
 
 /**
- * The digest the tag points at now, null when it is gone: from the repository's listing when one is under way
- * (an overview of the same repository read in the same refresh), else one HEAD of the tag, shared by the pins on
- * that tag read at the same time (./shared-registry-reads). The HEAD too when that listing failed or could not
- * read the tag's manifest, so its failure is said as a check of the tag alone says it.
+ * What the listing says the tag points at: its digest, null when the tag is not listed (gone), undefined when the
+ * listing could not read the tag's manifest (the tag's own HEAD then says why).
  */
-async function currentTagDigest(props: ImageDigestOutputs, tag: string): Promise<string | null> {
-    const rows = await listingInFlight(props)?.catch(() => undefined);
-    const row = rows?.find((candidate) => candidate.tag === tag);
-    if (rows !== undefined && (row === undefined || row.digest !== null || row.unreadable === undefined)) {
-        return row?.digest ?? null;
-    }
-    return sharedTagDigest(props, tag);
+function listedTagDigest(rows: TagRow[], tag: string): string | null | undefined {
+    const row = rows.find((candidate) => candidate.tag === tag);
+    return row !== undefined && row.digest === null && row.unreadable !== undefined ? undefined : row?.digest ?? null;
+}
+
+/**
+ * The digest the tag points at now, null when it is gone: from the repository's listing when this read has one or
+ * one is under way (another pin of the same repository read in the same refresh), else one HEAD of the tag, shared
+ * by the pins on that tag read at the same time (./shared-registry-reads). The HEAD too when that listing failed or
+ * could not read the tag's manifest, so its failure is said as a check of the tag alone says it.
+ */
+async function currentTagDigest(props: ImageDigestOutputs, tag: string, listed?: TagRow[]): Promise<string | null> {
+    const rows = listed ?? await listingInFlight(props)?.catch(() => undefined);
+    const digest = rows === undefined ? undefined : listedTagDigest(rows, tag);
+    return digest !== undefined ? digest : sharedTagDigest(props, tag);
 }
 
 /** Looks at the tag again without moving the pin: a moved or deleted tag becomes `drift`. */
-export async function checkDrift(props: ImageDigestOutputs): Promise<TagDrift | null> {
+export async function checkDrift(props: ImageDigestOutputs, listed?: TagRow[]): Promise<TagDrift | null> {
     if (!props.tag) {
         return null;
     }
-    const currentDigest = await currentTagDigest(props, props.tag);
+    const currentDigest = await currentTagDigest(props, props.tag, listed);
     return currentDigest === props.digest
         ? null
         : { tag: props.tag, pinnedDigest: props.digest, currentDigest, checkedAt: new Date().toISOString() };
+}
+
+/** The repository listed now when the pin keeps a listing (one under way for the same repository serves it). */
+async function listingOf(inputs: ImageDigestInputs): Promise<Listing> {
+    if (!inputs.listTags) {
+        return { tags: null, listedAt: null };
+    }
+    return { tags: printableRows(await sharedListing(inputs)), listedAt: new Date().toISOString() };
 }
 
 export const imageDigestProvider: pulumi.dynamic.ResourceProvider<ImageDigestInputs, ImageDigestOutputs> = stamped("ImageDigest", {
@@ -279,33 +311,42 @@ export const imageDigestProvider: pulumi.dynamic.ResourceProvider<ImageDigestInp
         }
         // How the registry is reached (scheme, credentials) changes no pin, but is kept for refresh to use.
         const accessChanged = changedAccessKeys(olds, news).some((key) => !(identityKeys as readonly string[]).includes(key));
+        // Never for a state from before listings were kept: a refresh lists then, as it refreshes any output.
+        const listingChanged = olds.listTags !== undefined && (news.listTags ?? false) !== olds.listTags;
         return {
-            changes: changed.length > 0 || accessChanged,
+            changes: changed.length > 0 || accessChanged || listingChanged,
             replaces: changed.filter((key) => repositoryKeys.includes(key)),
             deleteBeforeReplace: false,
         };
     },
 
     async create(inputs) {
-        const outs = await resolveImage(inputs);
+        const [pin, listing] = await Promise.all([resolveImage(inputs), listingOf(inputs)]);
+        const outs = { ...pin, ...listing };
         // The repository, not the pinned ref: a new pin is an update, and an id never changes in an update.
         return { id: `${outs.registry}/${outs.repository}`, outs };
     },
 
     async update(_id, olds, news) {
+        const listing = listingOf(news);
         if (changedIdentity(olds, news).length > 0) {
             // Another tag, digest or platform: resolved once more, exactly as a first pin.
-            return { outs: await resolveImage(news) };
+            const [pin, listed] = await Promise.all([resolveImage(news), listing]);
+            return { outs: { ...pin, ...listed } };
         }
-        // Only how we reach the registry changed; the pin stays.
-        return { outs: { ...olds, ...registryAccessFields(registryAccessOf(news)) } };
+        // Only how we reach the registry changed, or whether a listing is kept: the pin stays.
+        return { outs: { ...olds, ...registryAccessFields(registryAccessOf(news)), listTags: news.listTags ?? false, ...await listing } };
     },
 
     async read(id, props) {
         if (!props) {
             throw new Error(`ImageDigest ${id} cannot be imported: declare it in the program with a tag or digest`);
         }
-        return { id, props: { ...props, drift: await checkDrift(props) } };
+        if (props.listTags === false) {
+            return { id, props: { ...props, drift: await checkDrift(props) } };
+        }
+        const rows = await sharedListing(props);
+        return { id, props: { ...props, tags: printableRows(rows), listedAt: new Date().toISOString(), drift: await checkDrift(props, rows) } };
     },
 
     async delete() {

@@ -10,7 +10,9 @@
 const providers = {
     ImageDigest: () => require("./image-digest").imageDigestProvider,
     HostDeployment: () => require("./host-deployment").hostDeploymentProvider,
-    ImageOverview: () => require("./image-overview").imageOverviewProvider,
+    // Retired: an app's listing is now kept by its ImageDigest. Stacks deployed before still hold these resources,
+    // which the engine deletes (or refreshes, before that `pulumi up`) through this entry; they held nothing else.
+    ImageOverview: () => ({}),
     StackIdentity: () => require("./stack-identity").stackIdentityProvider,
 };
 

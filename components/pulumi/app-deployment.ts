@@ -6,11 +6,10 @@ import { ComponentResource } from "@pulumi/pulumi/resource";
 import { all, output } from "@pulumi/pulumi/output";
 import { healthcheckHttpPath, renderCompose, renderEnvFile } from "../model/compose";
 import { DeployInfo, operatorIdentity } from "../model/deploy-info";
+import { OverviewRow, deployedLabels, markDeployed } from "../model/overview-listing";
 import { HostDeployment } from "./host-deployment";
 import { RegistryAccessInput } from "./registry-access-inputs";
 import { ImageDigest } from "./image-digest";
-import { ImageOverview } from "./image-overview";
-import { OverviewRow } from "../model/overview-listing";
 import { AppLocation, DeployTarget } from "../remote/layout";
 import { AppProxy, ColourPorts, ProxyListen, validateHealthPath } from "../remote/proxy";
 import { proxiedTarget } from "../remote/targets/proxied";
@@ -138,13 +137,13 @@ export class AppDeployment extends ComponentResource {
         this.drift = deployment.drift;
         this.ref = args.image.ref;
 
-        const overview = new ImageOverview(`${name}-overview`, {
-            access: args.access,
-            repository: args.image.repository,
-            deployedDigest: this.deployed.apply((record) => record?.digest ?? null),
-            deployedTag: this.deployed.apply((record) => record?.tag ?? null),
-        }, { parent: this });
-        this.tags = overview.tags;
+        // The pin's listing, marked here rather than by a resource of its own: what the host records changes no
+        // registry read, and each resource an app declares costs every run of the workspace.
+        this.tags = all([image.tags, this.deployed, image.tag, image.digest, image.description, image.created, image.revision, image.source])
+            .apply(([rows, record, tag, digest, description, created, revision, source]) => markDeployed(args.repository,
+                // A pin from before listings were kept here knows its own tag until a refresh lists the others.
+                rows ?? [{ repository: args.repository, tag: tag ?? "", digest, description, created, revision, source }],
+                record && { digest: record.digest, tag: record.tag }, deployedLabels(record, { digest, description, created, revision, source })));
         this.registerOutputs({ deployed: this.deployed, drift: this.drift, ref: this.ref, tags: this.tags });
     }
 }

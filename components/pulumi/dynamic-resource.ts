@@ -8,7 +8,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { CustomResource } from "@pulumi/pulumi/resource";
 
 /** The resource types components/providers/load.js serves. */
-export type ProviderType = "ImageDigest" | "HostDeployment" | "ImageOverview" | "StackIdentity";
+export type ProviderType = "ImageDigest" | "HostDeployment" | "StackIdentity";
 
 /** The project-relative entry the provider process loads the providers through. */
 export const providersEntry = "components/providers/load.js";

@@ -1,10 +1,12 @@
 // ImageDigest: a tag (or digest) resolved once to a digest that is then pinned in the state. Later runs
 // compare config with the state and never ask the registry; only a refresh looks again, and then it
-// reports drift instead of moving the pin. The provider is components/providers/image-digest.ts.
+// reports drift instead of moving the pin. An app's pin also keeps its repository's listing, read with each new pin
+// and on refresh. The provider is components/providers/image-digest.ts.
 import type * as pulumi from "@pulumi/pulumi";
 import { LoadedDynamicResource } from "./dynamic-resource";
 import { RegistryAccessInput, registryAccessInputs } from "./registry-access-inputs";
 import type { TagDrift } from "../providers/image-digest";
+import type { TagRow } from "../registry/listing";
 
 export interface ImageDigestArgs {
     /** The workspace's registry access: registry, scheme, platform (which image of an index), credentials. */
@@ -16,6 +18,8 @@ export interface ImageDigestArgs {
     digest?: pulumi.Input<string>;
     /** The app and workspace the change notice names, and the resource it is said on (the app's component). */
     notice?: { app: string; workspace: string; urn: pulumi.Input<string> };
+    /** Keep every tag of the repository in `tags` (the overview of an app's image). */
+    listTags?: boolean;
 }
 
 /**
@@ -39,6 +43,9 @@ export class ImageDigest extends LoadedDynamicResource {
     declare readonly revision: pulumi.Output<string | null>;
     declare readonly source: pulumi.Output<string | null>;
     declare readonly drift: pulumi.Output<TagDrift | null>;
+    /** Every tag of the repository, newest first, labels printable (as of the last new pin or refresh); null unless `listTags`. */
+    declare readonly tags: pulumi.Output<TagRow[] | null>;
+    declare readonly listedAt: pulumi.Output<string | null>;
 
     constructor(name: string, args: ImageDigestArgs, opts?: pulumi.CustomResourceOptions) {
         super("ImageDigest", name, {
@@ -49,6 +56,7 @@ export class ImageDigest extends LoadedDynamicResource {
             app: args.notice?.app,
             workspace: args.notice?.workspace,
             logUrn: args.notice?.urn,
+            listTags: args.listTags,
             requestedDigest: undefined,
             ref: undefined,
             description: undefined,
@@ -57,6 +65,8 @@ export class ImageDigest extends LoadedDynamicResource {
             revision: undefined,
             source: undefined,
             drift: undefined,
+            tags: undefined,
+            listedAt: undefined,
         }, { ...opts, additionalSecretOutputs: ["password"] });
     }
 }

@@ -47,6 +47,9 @@ export function outputValue<T>(output: pulumi.Output<T>): Promise<T> {
     return new Promise((resolve) => output.apply((value) => resolve(value)));
 }
 
+const listedRow = (repository: string, tag: string, digest: string, created: string, description: string) =>
+    ({ repository, tag, digest, created, description, revision: null, source: null });
+
 /** Loads index.ts afresh with `config`; a test awaits the outputs it reads. */
 export async function runProgram(config: Record<string, string>, stack = "dev"):
     Promise<{ resources: MockedResource[]; exports: Record<string, unknown> }> {
@@ -54,16 +57,6 @@ export async function runProgram(config: Record<string, string>, stack = "dev"):
     await pulumi.runtime.setMocks({
         newResource: (args) => {
             resources.push({ type: args.type, name: args.name, inputs: args.inputs });
-            if (args.type === "pulumi-nodejs:dynamic/iac:ImageOverview") {
-                const row = (tag: string, digest: string, created: string, description: string) => ({
-                    repository: args.inputs.repository, tag, digest, created, description, revision: null, source: null,
-                    deployed: digest === args.inputs.deployedDigest,
-                });
-                return { id: `${args.name}-id`, state: { ...args.inputs, listedAt: "2026-01-25T02:00:00Z", tags: [
-                    row("6350192", String(args.inputs.deployedDigest), "2026-01-25T01:10:00Z", "add healthcheck + fix nginx proxy header"),
-                    row("eb53023", `sha256:${"0".repeat(64)}`, "2026-01-25T01:01:00Z", "initial deploy"),
-                ] } };
-            }
             if (args.type === "pulumi-nodejs:dynamic/iac:HostDeployment") {
                 const observed = { record: mockHostRecord, recordProblem: null, containers: [{ service: "web", state: "running", digest: mockHostRecord.digest }] };
                 return { id: `${args.name}-id`, state: { ...args.inputs, observed, written: mockHostRecord, drift: [] } };
@@ -74,6 +67,11 @@ export async function runProgram(config: Record<string, string>, stack = "dev"):
                 state: {
                     ...args.inputs, digest, ref: `${args.inputs.registry}/${args.inputs.repository}@${digest}`,
                     description: `built from ${args.inputs.tag}`, created: "2026-01-25T01:10:00Z", revision: null, source: null, descriptionBase64: null, drift: null,
+                    // An app's pin keeps its repository's listing; the host's record names the first row's digest.
+                    ...(args.inputs.listTags ? { listedAt: "2026-01-25T02:00:00Z", tags: [
+                        listedRow(args.inputs.repository, "6350192", mockHostRecord.digest, "2026-01-25T01:10:00Z", "add healthcheck + fix nginx proxy header"),
+                        listedRow(args.inputs.repository, "eb53023", `sha256:${"0".repeat(64)}`, "2026-01-25T01:01:00Z", "initial deploy"),
+                    ] } : { tags: null, listedAt: null }),
                 },
             };
         },

@@ -37,14 +37,14 @@ describe("overview against Registry v3 and a real SSH host", function () {
     });
 
     it("marks every tag on the deployed digest, newest first", async () => {
-        const listing = await listOverview({ registry: registry.address, repository, insecure: true, deployedDigest: newer.digest, cacheDir });
-        assert.deepStrictEqual(listing.tags.map((t) => [t.tag, t.deployed]), [["6350192", true], ["stable", true], ["eb53023", false]]);
-        assert.strictEqual(listing.tags[2].digest, older.digest);
+        const listing = await listOverview({ registry: registry.address, repository, insecure: true, cacheDir }, { digest: newer.digest, tag: null });
+        assert.deepStrictEqual(listing.map((t) => [t.tag, t.deployed]), [["6350192", true], ["stable", true], ["eb53023", false]]);
+        assert.strictEqual(listing[2].digest, older.digest);
     });
 
     it("costs one request per tag (plus the tag list) when the cache is warm", async () => {
         const before = registry.requestCount();
-        await listOverview({ registry: registry.address, repository, insecure: true, deployedDigest: null, cacheDir });
+        await listOverview({ registry: registry.address, repository, insecure: true, cacheDir }, null);
         assert.strictEqual(registry.requestCount() - before, 3 + 1, "a manifest per tag and the tag list, no config blob");
     });
 
@@ -63,18 +63,18 @@ describe("overview against Registry v3 and a real SSH host", function () {
 
     it("lists a tag whose image has no linux/amd64 as one row saying why, the good rows as before", async () => {
         await withArm64OnlyTag(async (index) => {
-            const listing = await listOverview({ registry: registry.address, repository, insecure: true, deployedDigest: newer.digest, cacheDir });
-            assert.deepStrictEqual(listing.tags.map((t) => [t.tag, t.deployed, t.description]), [
+            const listing = await listOverview({ registry: registry.address, repository, insecure: true, cacheDir }, { digest: newer.digest, tag: null });
+            assert.deepStrictEqual(listing.map((t) => [t.tag, t.deployed, t.description]), [
                 ["6350192", true, "add healthcheck"], ["stable", true, "add healthcheck"], ["eb53023", false, "initial deploy"],
                 ["arm64only", false, null],
             ]);
-            assert.deepStrictEqual(listing.tags[3], {
+            assert.deepStrictEqual(listing[3], {
                 repository, tag: "arm64only", digest: index, created: null, description: null, revision: null, source: null,
                 unreadable: "no linux/amd64 image in this index: linux/arm64", deployed: false,
             });
             // The same tag read for the platform it was built for is an ordinary row.
-            const forArm64 = await listOverview({ registry: registry.address, repository, insecure: true, deployedDigest: null, platform: "linux/arm64", cacheDir });
-            const arm64Row = forArm64.tags.find((t) => t.tag === "arm64only")!;
+            const forArm64 = await listOverview({ registry: registry.address, repository, insecure: true, platform: "linux/arm64", cacheDir }, null);
+            const arm64Row = forArm64.find((t) => t.tag === "arm64only")!;
             assert.deepStrictEqual([arm64Row.description, arm64Row.unreadable], ["arm64 build", undefined]);
         });
     });

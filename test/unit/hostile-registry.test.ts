@@ -309,14 +309,19 @@ describe("labels with control characters, from a scripted registry", function ()
         assert.strictEqual(Buffer.from(outs.descriptionBase64!, "base64").toString("utf8"), hostile);
     });
 
-    it("ImageOverview rows are printable", async () => {
+    it("the overview's rows are printable: the command's, and those an app's pin keeps", async () => {
         const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), "iac-hostile-"));
         try {
-            const listing = await listOverview({ registry: registry.address, repository: "a/b", deployedDigest: image.digest, insecure: true, cacheDir });
-            assert.strictEqual(listing.tags.length, 1);
-            assert.ok(listing.tags[0].deployed);
-            const shown = Object.values(listing.tags[0]).filter((v) => typeof v === "string").join("");
-            assert.ok(!controls.test(shown), JSON.stringify(shown));
+            const listing = await listOverview({ registry: registry.address, repository: "a/b", insecure: true, cacheDir }, { digest: image.digest, tag: null });
+            assert.strictEqual(listing.length, 1);
+            assert.ok(listing[0].deployed);
+            const pinned = (await loadedProvider<Provider>("ImageDigest").create({ registry: registry.address, repository: "a/b", tag: "v1", insecure: true, listTags: true })).outs!;
+            assert.strictEqual(pinned.tags?.length, 1);
+            for (const row of [listing[0], pinned.tags![0]]) {
+                const shown = Object.values(row).filter((v) => typeof v === "string").join("");
+                assert.match(shown, /pwned/, "the hostile description is shown, escaped");
+                assert.ok(!controls.test(shown), JSON.stringify(shown));
+            }
         } finally {
             fs.rmSync(cacheDir, { recursive: true, force: true });
         }

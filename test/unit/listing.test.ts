@@ -5,7 +5,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ServerResponse } from "http";
-import { imageOverviewProvider } from "../../components/providers/image-overview";
+import { imageDigestProvider } from "../../components/providers/image-digest";
+import { markDeployed, unknownLabels } from "../../components/model/overview-listing";
 import { formatImageTable } from "../../components/model/overview";
 import { DigestCache } from "../../components/registry/cache";
 import { RegistryClient } from "../../components/registry/client";
@@ -203,14 +204,16 @@ describe("listRepositoryTags with tags whose image cannot be read", function () 
         assert.deepStrictEqual((await only("orphan")).map((row) => [row.digest, row.unreadable]), [[null, undefined]]);
     });
 
-    it("shows them in the overview table and in ImageOverview's rows, loaded as the engine loads it", async () => {
+    it("shows them in the overview table and in the rows an app's pin keeps (loaded as the engine loads it), marked as the program marks them", async () => {
         const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), "iac-unreadable-"));
+        const previousCache = process.env.XDG_CACHE_HOME;
+        process.env.XDG_CACHE_HOME = cacheDir;
         try {
-            const provider = loadedProvider<Required<typeof imageOverviewProvider>>("ImageOverview");
-            const { outs } = await provider.create({
-                registry: registry.address, repository: "a/b", insecure: true, deployedDigest: good.digest, deployedTag: "good", cacheDir,
-            });
-            const rows = byTag(outs!.tags);
+            const provider = loadedProvider<Required<typeof imageDigestProvider>>("ImageDigest");
+            const { outs } = await provider.create({ registry: registry.address, repository: "a/b", insecure: true, tag: "good", listTags: true });
+            assert.strictEqual(outs!.digest, good.digest);
+            const marked = markDeployed("a/b", outs!.tags!, { digest: good.digest, tag: "good" }, unknownLabels);
+            const rows = byTag(marked);
             for (const [tag, reason] of Object.entries(expectedReasons)) {
                 if (reason) {
                     assert.match(rows[tag].unreadable ?? "(none)", reason, tag);
@@ -220,7 +223,7 @@ describe("listRepositoryTags with tags whose image cannot be read", function () 
                     assert.strictEqual(rows[tag].deployed, true);
                 }
             }
-            const lines = formatImageTable("a/b", outs!.tags, good.digest).split("\n").slice(4);
+            const lines = formatImageTable("a/b", marked, good.digest).split("\n").slice(4);
             assert.deepStrictEqual(lines.slice(0, 2), [
                 "→ good          2026-01-02 00:00     good build",
                 "→ good-too      2026-01-02 00:00     good build",
@@ -229,6 +232,11 @@ describe("listRepositoryTags with tags whose image cannot be read", function () 
             assert.strictEqual(lines.length, Object.keys(manifests).length);
             assert.ok(!/[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]/.test(lines.join("\n")), JSON.stringify(lines));
         } finally {
+            if (previousCache === undefined) {
+                delete process.env.XDG_CACHE_HOME;
+            } else {
+                process.env.XDG_CACHE_HOME = previousCache;
+            }
             fs.rmSync(cacheDir, { recursive: true, force: true });
         }
     });

@@ -1,6 +1,7 @@
 import * as assert from "assert";
 import { formatCreated, formatDeployment, formatImageTable } from "../../components/model/overview";
 import { printable } from "../../components/model/printable";
+import { deployedLabels, markDeployed, unknownLabels } from "../../components/model/overview-listing";
 import { TagRow } from "../../components/registry/listing";
 
 const row = (tag: string, digest: string | null, created: string | null, description: string | null): TagRow =>
@@ -79,5 +80,35 @@ describe("overview table", () => {
         assert.strictEqual(formatCreated(null), "-");
         assert.strictEqual(formatCreated("yesterday\x1b[31m"), "yesterday");
         assert.strictEqual(printable("a\u202eb"), "a\\u202eb");
+    });
+});
+
+describe("the listing marked with what the host runs (markDeployed, deployedLabels)", () => {
+    const rows = [row("eb53023", "sha256:a", "2026-01-25T01:01:00Z", "initial deploy"), row("6350192", "sha256:b", "2026-01-25T01:10:00Z", "add healthcheck")];
+    const pin = { digest: "sha256:b", description: "add healthcheck", created: "2026-01-25T01:10:00Z", revision: "r", source: "s" };
+
+    it("marks the rows on the deployed digest, newest first, and the recorded tag that moved off it", () => {
+        assert.deepStrictEqual(markDeployed("rednaw/hello-world", rows, { digest: "sha256:b", tag: "6350192" }, unknownLabels)
+            .map((r) => [r.tag, r.deployed, r.moved ?? false]), [["6350192", true, false], ["eb53023", false, false]]);
+        assert.deepStrictEqual(markDeployed("rednaw/hello-world", rows, { digest: "sha256:a", tag: "6350192" }, unknownLabels)
+            .map((r) => [r.tag, r.deployed, r.moved ?? false]), [["6350192", false, true], ["eb53023", true, false]]);
+        assert.deepStrictEqual(markDeployed("rednaw/hello-world", rows, null, unknownLabels).map((r) => r.deployed), [false, false]);
+    });
+
+    it("adds a row for a deployed digest no tag names, with the labels given", () => {
+        const marked = markDeployed("rednaw/hello-world", rows, { digest: "sha256:c", tag: null }, { ...unknownLabels, description: "hotfix" });
+        const untagged = marked.filter((r) => r.untagged);
+        assert.deepStrictEqual(untagged, [{ repository: "rednaw/hello-world", tag: "", digest: "sha256:c", ...unknownLabels,
+            description: "hotfix", deployed: true, untagged: true }]);
+        assert.strictEqual(markDeployed("rednaw/hello-world", [], { digest: "sha256:c", tag: null }, unknownLabels).length, 1);
+    });
+
+    it("labels an untagged deployed digest from the pin when it is the pin, else from its record, printable", () => {
+        assert.deepStrictEqual(deployedLabels({ digest: "sha256:b", description: "whatever the record says" }, pin),
+            { description: "add healthcheck", created: "2026-01-25T01:10:00Z", revision: "r", source: "s" });
+        assert.deepStrictEqual(deployedLabels({ digest: "sha256:z", description: "by hand \x1b[31m" }, pin),
+            { ...unknownLabels, description: printable("by hand \x1b[31m") });
+        assert.deepStrictEqual(deployedLabels({ digest: "sha256:z", description: null }, pin), unknownLabels);
+        assert.deepStrictEqual(deployedLabels(null, pin), unknownLabels);
     });
 });

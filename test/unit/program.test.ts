@@ -117,8 +117,10 @@ describe("overview outputs under mocks", () => {
     it("renders the seed's table with → on the digest of the deploy record, who deployed it and when, and the structured images output", async () => {
         const { resources, exports } = await runProgram(stackConfig("dev"));
         const overview = await outputValue(exports.overview as pulumi.Output<string>);
-        const listing = resources.find((r) => r.type === "pulumi-nodejs:dynamic/iac:ImageOverview");
-        assert.strictEqual(listing?.inputs.deployedDigest, mockHostRecord.digest, "the overview follows the host's record");
+        // The arrow follows the host's record (the listing's first row), not the pin (the mock's digest of the tag).
+        const pinned = resources.find((r) => r.name === "hello-world-image");
+        assert.strictEqual(pinned?.inputs.listTags, true, "the app's pin keeps the listing");
+        assert.notStrictEqual(digestOf(String(pinned?.inputs.tag)), mockHostRecord.digest);
         assert.strictEqual(overview, [
             "IMAGE: rednaw/hello-world",
             "",

@@ -9,7 +9,9 @@ import { ProviderType, providerText } from "../../components/pulumi/dynamic-reso
 import { NewerRecordError, providerInterface, stamped } from "../../components/providers/interface-version";
 
 const projectRoot = path.resolve(__dirname, "..", "..");
-const types: ProviderType[] = ["ImageDigest", "HostDeployment", "ImageOverview", "StackIdentity"];
+const types: ProviderType[] = ["ImageDigest", "HostDeployment", "StackIdentity"];
+/** A type no program declares any more, whose resources stacks deployed before still hold: the text they recorded. */
+const retiredText = (type: string) => providerText("ImageDigest").replace(JSON.stringify("ImageDigest"), JSON.stringify(type));
 
 /** What plain node, started in the project's root as the engine starts its providers, makes of each text. */
 function loadInPlainNode(): Record<string, unknown> {
@@ -29,7 +31,7 @@ function loadInPlainNode(): Record<string, unknown> {
                 typescript: loaded.filter((file) => /[\\\\/]node_modules[\\\\/](typescript|ts-node)[\\\\/]/.test(file)),
             }));
         })().catch((error) => { console.error(error); process.exit(1); });`;
-    const texts = Object.fromEntries(types.map((type) => [type, providerText(type)]));
+    const texts = { ...Object.fromEntries(types.map((type) => [type, providerText(type)])), ImageOverview: retiredText("ImageOverview") };
     const env = { ...process.env };
     delete env.TS_NODE_PROJECT;
     delete env.NODE_OPTIONS;
@@ -57,7 +59,9 @@ describe("providers loaded from the checkout", function () {
         assert.deepStrictEqual(result.methods, {
             ImageDigest: ["check", "create", "delete", "diff", "read", "update"],
             HostDeployment: ["create", "delete", "diff", "read", "update"],
-            ImageOverview: ["create", "diff", "read", "update"],
+            // Retired (the listing is the ImageDigest's now): nothing to call, so the engine's delete of such a
+            // resource, and a refresh before that, change nothing.
+            ImageOverview: [],
             StackIdentity: ["create", "diff", "read"],
         });
         assert.deepStrictEqual(result.identity.outs, { value: result.identity.id, providerInterface });

@@ -1,18 +1,17 @@
-// A refresh reads many resources at once: the overviews of one repository then share one listing of it, a pin's
-// drift check takes its tag from a listing under way, and the pins on one tag share one HEAD
-// (components/providers/shared-registry-reads.ts); a read that comes after those finished asks again.
+// A refresh reads many resources at once: the app pins of one repository then share one listing of it (each keeps
+// it, and takes its drift from it), a pin that keeps no listing (the proxy's) takes its tag from a listing under
+// way, and the pins on one tag share one HEAD (components/providers/shared-registry-reads.ts); a read that comes
+// after those finished asks again. And how an app's pin keeps its listing: read with a new pin and on refresh,
+// never on a run that changes nothing, and read once, the pin kept, for a pin from before listings were kept.
 import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import type * as pulumi from "@pulumi/pulumi";
 import { ImageDigestInputs, ImageDigestOutputs, imageDigestProvider, resolveImage } from "../../components/providers/image-digest";
-import { imageOverviewProvider } from "../../components/providers/image-overview";
-import { ImageOverviewInputs, ImageOverviewOutputs, listOverview } from "../../components/model/overview-listing";
 import { ScriptedImage, ScriptedRegistry, imageWithLabels, serveImage } from "../helpers/hostile-registry";
 
 type DigestProvider = Required<pulumi.dynamic.ResourceProvider<ImageDigestInputs, ImageDigestOutputs>>;
-type OverviewProvider = Required<pulumi.dynamic.ResourceProvider<ImageOverviewInputs, ImageOverviewOutputs>>;
 
 describe("a refresh's registry reads: shared while they run", function () {
     this.timeout(30_000);
@@ -25,7 +24,6 @@ describe("a refresh's registry reads: shared while they run", function () {
     let cacheHome: string;
     let previousCacheHome: string | undefined;
     const digestProvider = imageDigestProvider as DigestProvider;
-    const overviewProvider = imageOverviewProvider as OverviewProvider;
     const access = () => ({ registry: registry.address, insecure: true, platform: "linux/amd64" });
 
     before(async () => {
@@ -60,9 +58,10 @@ describe("a refresh's registry reads: shared while they run", function () {
         fs.rmSync(cacheHome, { recursive: true, force: true });
     });
 
+    /** A pin that keeps no listing, as the proxy's. */
     const pin = () => resolveImage({ ...access(), repository: "a/b", tag: "v1" });
-    const overviewState = async (deployedDigest: string): Promise<ImageOverviewOutputs> =>
-        listOverview({ ...access(), repository: "a/b", deployedDigest, deployedTag: "v1" });
+    /** An app's pin, which keeps the repository's listing. */
+    const listingPin = async () => (await digestProvider.create({ ...access(), repository: "a/b", tag: "v1", listTags: true })).outs!;
     const requestsDuring = async <T>(task: () => Promise<T>): Promise<{ result: T; requests: string[] }> => {
         const before = registry.requests.length;
         const result = await task();
@@ -73,20 +72,22 @@ describe("a refresh's registry reads: shared while they run", function () {
         return drift && [drift.pinnedDigest, drift.currentDigest];
     };
 
-    it("lists a repository once for its overviews read together, and a pin read then takes its tag from that listing", async () => {
+    it("lists a repository once for the app pins of it read together, and a pin without a listing then takes its tag from it", async () => {
         const pinned = await pin();
-        const overview = await overviewState(pinned.digest);
-        const alone = await requestsDuring(() => overviewProvider.read("a/b", overview));
-        assert.ok(alone.requests.some((request) => request.endsWith("/tags/list")), "an overview lists the repository");
+        const app = await listingPin();
+        const alone = await requestsDuring(() => digestProvider.read("a/b", app));
+        assert.ok(alone.requests.some((request) => request.endsWith("/tags/list")), "an app's pin lists the repository");
+        assert.ok(!alone.requests.some((request) => request.startsWith("HEAD ")), "and takes its drift from that listing");
 
         const together = await requestsDuring(() => Promise.all([
-            overviewProvider.read("a/b", overview), digestProvider.read(pinned.ref, pinned),
-            overviewProvider.read("a/b", overview), digestProvider.read(pinned.ref, pinned),
+            digestProvider.read("a/b", app), digestProvider.read(pinned.ref, pinned),
+            digestProvider.read("a/b", app), digestProvider.read(pinned.ref, pinned),
         ]));
-        assert.deepStrictEqual(together.requests, alone.requests, "two overviews and two pins: one overview's listing, no HEAD");
-        assert.deepStrictEqual(together.result.filter((_, i) => i % 2 === 1).map(driftOf), [null, null]);
-        assert.deepStrictEqual((together.result[0].props as ImageOverviewOutputs).tags.map((row) => [row.tag, row.deployed]),
-            [["v2", false], ["v1", true]]);
+        assert.deepStrictEqual(together.requests, alone.requests, "two app pins and two pins without a listing: one listing, no HEAD");
+        assert.deepStrictEqual(together.result.map(driftOf), [null, null, null, null]);
+        assert.deepStrictEqual((together.result[0].props as ImageDigestOutputs).tags!.map((row) => [row.tag, row.digest]),
+            [["v2", second.digest], ["v1", first.digest]]);
+        assert.strictEqual((together.result[1].props as ImageDigestOutputs).tags, undefined, "a pin without a listing keeps none");
     });
 
     it("asks one HEAD for the pins on one tag read together, as one pin alone asks", async () => {
@@ -100,27 +101,72 @@ describe("a refresh's registry reads: shared while they run", function () {
 
     it("asks again for a read after the last request finished: a tag moved or deleted since is drift", async () => {
         const pinned = await pin();
-        const overview = await overviewState(pinned.digest);
+        const app = await listingPin();
         assert.strictEqual(driftOf(await digestProvider.read(pinned.ref, pinned)), null);
         tags.v1 = second;
-        const [listed, moved] = await Promise.all([overviewProvider.read("a/b", overview), digestProvider.read(pinned.ref, pinned)]);
+        const [listed, moved] = await Promise.all([digestProvider.read("a/b", app), digestProvider.read(pinned.ref, pinned)]);
         assert.deepStrictEqual(driftOf(moved), [pinned.digest, second.digest]);
-        assert.deepStrictEqual((listed.props as ImageOverviewOutputs).tags.find((row) => row.tag === "v1")?.moved, true);
+        assert.deepStrictEqual(driftOf(listed), [app.digest, second.digest]);
+        assert.strictEqual((listed.props as ImageDigestOutputs).tags!.find((row) => row.tag === "v1")?.digest, second.digest);
+        assert.strictEqual((listed.props as ImageDigestOutputs).digest, app.digest, "the pin stays");
         delete tags.v1;
         assert.deepStrictEqual(driftOf(await digestProvider.read(pinned.ref, pinned)), [pinned.digest, null]);
-        const [, goneFromListing] = await Promise.all([overviewProvider.read("a/b", overview), digestProvider.read(pinned.ref, pinned)]);
-        assert.deepStrictEqual(driftOf(goneFromListing), [pinned.digest, null]);
+        const [goneFromListing, gone] = await Promise.all([digestProvider.read("a/b", app), digestProvider.read(pinned.ref, pinned)]);
+        assert.deepStrictEqual([driftOf(goneFromListing), driftOf(gone)], [[app.digest, null], [pinned.digest, null]]);
     });
 
     it("checks the tag with its own HEAD when the listing under way fails", async () => {
         const pinned = await pin();
-        const overview = await overviewState(pinned.digest);
+        const app = await listingPin();
         tags.v1 = second;
         tagListFails = true;
         const { result: [listed, read], requests } = await requestsDuring(() =>
-            Promise.allSettled([overviewProvider.read("a/b", overview), digestProvider.read(pinned.ref, pinned)]));
-        assert.strictEqual(listed.status, "rejected", "the overview fails with its listing");
+            Promise.allSettled([digestProvider.read("a/b", app), digestProvider.read(pinned.ref, pinned)]));
+        assert.strictEqual(listed.status, "rejected", "an app's pin fails with its listing");
         assert.deepStrictEqual(read.status === "fulfilled" && driftOf(read.value), [pinned.digest, second.digest]);
         assert.deepStrictEqual(requests.filter((request) => request.startsWith("HEAD ")).length, 1);
+    });
+
+
+    describe("an app's pin keeps its repository's listing", () => {
+        it("lists with a new pin, and not when nothing changed", async () => {
+            const app = await listingPin();
+            assert.deepStrictEqual(app.tags!.map((row) => row.tag), ["v2", "v1"]);
+            assert.ok(app.listedAt);
+            const same = { ...access(), repository: "a/b", tag: "v1", listTags: true };
+            const unchanged = await requestsDuring(() => digestProvider.diff("a/b", app, same));
+            assert.deepStrictEqual([unchanged.result.changes, unchanged.requests], [false, []]);
+
+            tags.v3 = second;
+            const moved = { ...same, tag: "v2" };
+            assert.strictEqual((await digestProvider.diff("a/b", app, moved)).changes, true);
+            const updated = (await digestProvider.update("a/b", app, moved)).outs!;
+            assert.deepStrictEqual([updated.digest, updated.tags!.map((row) => row.tag)], [second.digest, ["v2", "v3", "v1"]]);
+        });
+
+        it("for a pin from before listings were kept: asks nothing on a run that changes nothing, lists on refresh, the pin kept", async () => {
+            const before = await pin();
+            assert.deepStrictEqual([before.listTags, before.tags], [false, undefined]);
+            const { listTags: _, ...older } = before;
+            const news = { ...access(), repository: "a/b", tag: "v1", listTags: true };
+            const unchanged = await requestsDuring(() => digestProvider.diff(before.ref, older, news));
+            assert.deepStrictEqual([unchanged.result.changes, unchanged.requests], [false, []]);
+            tags.v1 = second;
+            const { result: read, requests } = await requestsDuring(() => digestProvider.read(before.ref, older));
+            const refreshed = read.props as ImageDigestOutputs;
+            assert.strictEqual(refreshed.digest, first.digest, "the pin stays, though the tag moved");
+            assert.deepStrictEqual(driftOf(read), [first.digest, second.digest]);
+            assert.deepStrictEqual(refreshed.tags!.map((row) => [row.tag, row.digest]), [["v1", second.digest], ["v2", second.digest]], "same created: by tag");
+            assert.ok(requests.some((request) => request.endsWith("/tags/list")));
+            assert.strictEqual((await digestProvider.read(before.ref, before)).props!.tags, undefined, "a pin that keeps no listing lists nothing");
+        });
+
+        it("fails a new pin whose listing fails, naming the registry, before anything is deployed", async () => {
+            tagListFails = true;
+            await assert.rejects(digestProvider.create({ ...access(), repository: "a/b", tag: "v1", listTags: true }), (error: Error) => {
+                assert.match(error.message, new RegExp(`${registry.address.replace(/[.]/g, "\\.")}`));
+                return true;
+            });
+        });
     });
 });
